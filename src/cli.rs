@@ -1,0 +1,150 @@
+//! clap commands over the library facade. Translation only: parse flags, call `App`, print
+//! text or JSON, pick the exit code (0 ok, 1 a check failed, 2 usage or I/O error).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use storypack::app::{self, App};
+use storypack::priorities::{PriorityQuery, StoryFilter};
+use storypack::render;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "storypack",
+    version,
+    about = "Sprint-plan markdown -> priorities, stories and plan diagnostics for AI coding agents"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// The plan root (the folder holding docs/ and storypack.toml).
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    plan: PathBuf,
+    /// Print the structured result as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the roadmap's sprints: theme, epics, gate, dates, roles.
+    Sprints,
+    /// What matters now: focus, week priorities, gate, stories in dependency order.
+    Priorities {
+        /// Sprint id (05, 5, "Sprint 05"); default: current by calendar, else first open.
+        #[arg(long)]
+        sprint: Option<String>,
+        /// Role slug or label (devops-sre-engineer, "DevOps/SRE").
+        #[arg(long)]
+        role: Option<String>,
+        /// Week of the sprint, 1 or 2; default: by calendar, else 1.
+        #[arg(long)]
+        week: Option<u8>,
+        /// Take this date (YYYY-MM-DD) as today.
+        #[arg(long, value_name = "DATE")]
+        today: Option<NaiveDate>,
+    },
+    /// List stories, filtered.
+    Stories {
+        #[arg(long)]
+        sprint: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        epic: Option<String>,
+        /// todo or done
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Every diagnostic of the plan, file:line. Exit 1 when there are errors.
+    Lint,
+}
+
+pub fn run() -> Result<ExitCode> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(ExitCode::from(code));
+        }
+    };
+    init_tracing();
+    let app = App::open(&cli.global.plan)?;
+    let json = cli.global.json;
+    match cli.command {
+        Command::Sprints => {
+            let list = app.sprints();
+            emit(json, &list, render::sprints(&list))?;
+        }
+        Command::Priorities {
+            sprint,
+            role,
+            week,
+            today,
+        } => {
+            let q = PriorityQuery { sprint, role, week };
+            let p = app
+                .priorities(&q, today.unwrap_or_else(app::today))
+                .context("priorities")?;
+            emit(json, &p, render::priorities(&p))?;
+        }
+        Command::Stories {
+            sprint,
+            role,
+            epic,
+            status,
+        } => {
+            let filter = StoryFilter {
+                sprint,
+                role,
+                epic,
+                status,
+            };
+            let list = app.stories(&filter).context("stories")?;
+            emit(json, &list, render::stories(&list))?;
+        }
+        Command::Lint => {
+            let report = app.lint();
+            emit(json, &report, render::lint(&report))?;
+            if report.errors > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(text.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,23 @@
+//! storypack: sprint-plan markdown -> what an AI coding agent needs for one story.
+//!
+//! # Data flow
+//! plan files --[`plan::load`]--> sources --[`plan::parse`]--> [`model::Plan`] + diagnostics
+//! --> [`priorities`] (what matters now) --> [`app::App`] (the facade) --> adapters (CLI in
+//! `main.rs`/`cli.rs`; the MCP server later).
+//!
+//! # Layout
+//! - [`model`]: plain data (Plan, Sprint, Story, Epic, GateChecklist, Citation, Diagnostic).
+//! - [`plan`]: markdown -> model. Only `plan::markdown` uses pulldown-cmark. Never fails.
+//! - [`priorities`]: sprint selection, dependency order, blocked flags, story filters.
+//! - [`app`]: the facade adapters call; owns the loaded plan.
+//! - [`render`]: readable text from the same values the JSON carries.
+//! - [`error`]: what a caller asked for that cannot be given, naming the field.
+
+pub mod app;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod priorities;
+pub mod render;
+
+pub use error::Error;

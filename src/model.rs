@@ -1,0 +1,352 @@
+//! Plain data: what a plan says, after parsing. No behaviour beyond small lookups.
+//!
+//! Every item carries a [`Citation`] so that anything storypack shows can be traced back to
+//! file:line in the plan. JSON field names are part of the product contract (PRODUCT.md,
+//! "Result shapes"): rename nothing, add freely.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Where something came from: a path relative to the plan root, a 1-based inclusive line
+/// range and the path of headings above it, joined with " > ".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Citation {
+    pub path: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub heading: String,
+}
+
+impl std::fmt::Display for Citation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line_start == self.line_end {
+            write!(f, "{}:{}", self.path, self.line_start)
+        } else {
+            write!(f, "{}:{}-{}", self.path, self.line_start, self.line_end)
+        }
+    }
+}
+
+/// The whole plan as one value. Collections are sorted (sprints by id, stories in plan
+/// order: by path, then line) so that everything derived from a plan is deterministic.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub sprints: Vec<Sprint>,
+    /// The per-sprint checklist every role follows ("Constant Section Execution Checklist").
+    pub checklist: Vec<ChecklistStep>,
+    pub roles: Vec<Role>,
+    pub features: Vec<Feature>,
+    pub epics: Vec<Epic>,
+    pub stories: Vec<Story>,
+    pub gates: Vec<GateChecklist>,
+    pub role_sections: Vec<RoleSection>,
+    /// Every markdown document read, with its heading-delimited sections.
+    pub docs: Vec<Doc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sprint {
+    /// Two digits at least: "05".
+    pub id: String,
+    pub theme: Option<String>,
+    pub epics: Vec<String>,
+    pub gate: Option<String>,
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    /// Per role slug: what the roadmap says this role does in this sprint.
+    pub roles: BTreeMap<String, SprintRole>,
+    /// Roadmap columns storypack has no field for, by their header text.
+    pub extra: BTreeMap<String, String>,
+    /// The first roadmap row that named this sprint.
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SprintRole {
+    pub label: String,
+    pub mission_focus: Option<String>,
+    pub week1: Option<String>,
+    pub week2: Option<String>,
+    pub citation: Option<Citation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistStep {
+    pub n: u32,
+    /// Section key, e.g. "00-governance".
+    pub section: String,
+    pub text: String,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// "devops-sre-engineer"
+    pub slug: String,
+    /// "DevOps/SRE" when the roadmap names it, else derived from the slug.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    /// "F3"
+    pub id: String,
+    pub title: String,
+    pub epics: Vec<String>,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epic {
+    /// "F3-E1"
+    pub id: String,
+    /// "F3"
+    pub feature: String,
+    pub title: String,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoryStatus {
+    Todo,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: String,
+    pub title: String,
+    pub sprint: Option<String>,
+    pub role: Option<String>,
+    pub epic: Option<String>,
+    pub status: StoryStatus,
+    pub reviewer: Option<String>,
+    pub evidence: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub estimate: Option<String>,
+    pub acceptance: Vec<String>,
+    /// Fields storypack has no slot for, by their key as written.
+    pub extra: BTreeMap<String, String>,
+    pub citation: Citation,
+}
+
+/// A gate's evidence checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateChecklist {
+    /// The gate's name as the checklist gives it ("CI/CD gate").
+    pub gate: String,
+    /// The sprint it belongs to, when known (front matter, a role plan's path, or the roadmap).
+    pub sprint: Option<String>,
+    pub items: Vec<GateItem>,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateItem {
+    pub text: String,
+    pub checked: bool,
+    pub evidence: Vec<String>,
+    pub owner: Option<String>,
+    /// As written: "day 3" or an ISO date.
+    pub due: Option<String>,
+    pub citation: Citation,
+}
+
+/// Part of a role's sprint plan: (sprint, role, section key), optionally a week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSection {
+    pub sprint: String,
+    pub role: String,
+    /// "00-governance" .. "06-ai-agent-execution"
+    pub section: String,
+    pub week: Option<u8>,
+    pub citation: Citation,
+}
+
+/// Which top-level folder of `docs/` a document lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Governance,
+    Architecture,
+    Features,
+    Backlog,
+    Sprints,
+    Playbooks,
+    AgentExecution,
+    RolePlans,
+    Other,
+}
+
+impl DocKind {
+    /// The section key the folder corresponds to, as plans write it.
+    pub fn from_number(n: u32) -> DocKind {
+        match n {
+            0 => DocKind::Governance,
+            1 => DocKind::Architecture,
+            2 => DocKind::Features,
+            3 => DocKind::Backlog,
+            4 => DocKind::Sprints,
+            5 => DocKind::Playbooks,
+            6 => DocKind::AgentExecution,
+            7 => DocKind::RolePlans,
+            _ => DocKind::Other,
+        }
+    }
+}
+
+/// One markdown document, kept whole so excerpts can be cut from it by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Doc {
+    pub path: String,
+    pub kind: DocKind,
+    pub title: Option<String>,
+    pub front_matter: BTreeMap<String, String>,
+    /// FNV-1a 64 of the file's bytes, hex: changes whenever the file does.
+    pub hash: String,
+    pub sections: Vec<Section>,
+    /// The text (BOM removed, CRLF kept as read: line numbers stay true).
+    #[serde(skip)]
+    pub text: String,
+    /// Byte offset of each line start in `text`.
+    #[serde(skip)]
+    pub line_starts: Vec<usize>,
+}
+
+/// A heading-delimited part of a document (the text before the first heading is a section
+/// with an empty heading path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub title: String,
+    pub level: u8,
+    pub citation: Citation,
+    /// Byte range of the section in the document's text, heading line included.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Doc {
+    /// The section's text.
+    pub fn section_text(&self, section: &Section) -> &str {
+        self.text.get(section.start..section.end).unwrap_or("")
+    }
+
+    /// Lines `line_start..=line_end` (1-based) of the document, as written.
+    pub fn lines(&self, line_start: u32, line_end: u32) -> &str {
+        let n = self.line_starts.len();
+        let a = (line_start.max(1) as usize - 1).min(n);
+        let b = (line_end as usize).min(n);
+        if a >= b {
+            return "";
+        }
+        let start = self.line_starts[a];
+        let end = self.line_starts.get(b).copied().unwrap_or(self.text.len());
+        self.text.get(start..end).unwrap_or("")
+    }
+}
+
+impl Plan {
+    pub fn sprint(&self, id: &str) -> Option<&Sprint> {
+        self.sprints.iter().find(|s| s.id == id)
+    }
+
+    pub fn story(&self, id: &str) -> Option<&Story> {
+        self.stories.iter().find(|s| s.id == id)
+    }
+
+    pub fn epic(&self, id: &str) -> Option<&Epic> {
+        self.epics.iter().find(|e| e.id == id)
+    }
+
+    pub fn doc(&self, path: &str) -> Option<&Doc> {
+        self.docs.iter().find(|d| d.path == path)
+    }
+
+    /// The text a citation points at, if its document is part of the plan.
+    pub fn excerpt(&self, citation: &Citation) -> Option<&str> {
+        self.doc(&citation.path)
+            .map(|d| d.lines(citation.line_start, citation.line_end))
+    }
+
+    /// The gate checklist of a sprint: one naming the sprint, else one whose gate name
+    /// matches the sprint's gate.
+    pub fn gate_checklists(&self, sprint: &Sprint) -> Vec<&GateChecklist> {
+        let by_sprint: Vec<&GateChecklist> = self
+            .gates
+            .iter()
+            .filter(|g| g.sprint.as_deref() == Some(sprint.id.as_str()))
+            .collect();
+        if !by_sprint.is_empty() {
+            return by_sprint;
+        }
+        match &sprint.gate {
+            Some(name) => {
+                let key = gate_key(name);
+                self.gates
+                    .iter()
+                    .filter(|g| g.sprint.is_none() && gate_key(&g.gate) == key)
+                    .collect()
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A gate name reduced to what identifies it: "CI/CD Gate evidence" and "ci/cd gate" are
+/// the same gate.
+pub fn gate_key(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .filter(|w| !matches!(w.as_str(), "gate" | "evidence" | "checklist" | "sprint"))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// A problem found while reading the plan. Parsing never fails; it reports these.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable kebab-case name of the rule ("duplicate-story").
+    pub code: String,
+    /// Relative to the plan root; empty for plan-wide problems.
+    pub path: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{} [{}]: {}", self.severity, self.code, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}: {} [{}]: {}",
+                self.path, self.line, self.severity, self.code, self.message
+            )
+        }
+    }
+}

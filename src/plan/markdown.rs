@@ -1,0 +1,448 @@
+//! Markdown -> a small block tree. The only module that uses pulldown-cmark.
+//!
+//! The tree keeps just what plan conventions need: headings, paragraphs, lists (with task
+//! state and nesting), tables (with the source cell count of every row) and byte ranges for
+//! all of them. Inline markup is stripped to its text (bold, emphasis, code spans, links).
+//! Nesting is bounded: containers deeper than [`MAX_DEPTH`] are dropped and reported, so a
+//! hostile file can neither blow the stack here nor when the tree is dropped.
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+/// Deepest nesting of lists, items and block quotes that is kept.
+pub const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockKind {
+    Heading {
+        level: u8,
+        text: String,
+    },
+    Paragraph {
+        text: String,
+    },
+    List {
+        ordered: bool,
+        items: Vec<Item>,
+    },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Row>,
+    },
+    /// Code, HTML, rules: content storypack does not interpret.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// `Some(checked)` for a task-list item.
+    pub checked: Option<bool>,
+    /// The item's own text (its paragraphs, joined by newlines), markup stripped.
+    pub text: String,
+    /// Nested lists and other blocks.
+    pub children: Vec<Block>,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub cells: Vec<String>,
+    /// How many cells the row has in the source (pulldown-cmark pads or truncates rows to
+    /// the header's width; this is what the author wrote).
+    pub source_cells: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub blocks: Vec<Block>,
+    /// Byte offset of the first construct dropped for being nested too deep.
+    pub too_deep_at: Option<usize>,
+    /// Number of cells in each table header, by table start offset (for ragged-row checks).
+    pub header_cells: Vec<(usize, usize)>,
+}
+
+enum Frame {
+    List {
+        ordered: bool,
+        items: Vec<Item>,
+        start: usize,
+        end: usize,
+    },
+    Item(Item),
+    Quote,
+    Heading {
+        level: u8,
+        text: String,
+        start: usize,
+        end: usize,
+    },
+    Paragraph {
+        text: String,
+        start: usize,
+        end: usize,
+    },
+    Table {
+        header: Vec<String>,
+        header_source: usize,
+        rows: Vec<Row>,
+        cur: Vec<String>,
+        row_range: (usize, usize),
+        start: usize,
+        end: usize,
+    },
+    Cell(String),
+    Opaque {
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Parses `text`, whose first byte sits at `base` in the file (offsets are file offsets).
+pub fn parse(text: &str, base: usize) -> Parsed {
+    let mut opts = Options::empty();
+    opts.insert(Options::ENABLE_TABLES);
+    opts.insert(Options::ENABLE_TASKLISTS);
+    opts.insert(Options::ENABLE_STRIKETHROUGH);
+    let mut out = Parsed::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut containers = 0usize;
+    let mut skip = 0usize;
+
+    for (event, range) in Parser::new_ext(text, opts).into_offset_iter() {
+        let (start, end) = (range.start + base, range.end + base);
+        if skip > 0 {
+            match event {
+                Event::Start(_) => skip += 1,
+                Event::End(_) => skip -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(tag) => {
+                let frame = match tag {
+                    Tag::Paragraph => Frame::Paragraph {
+                        text: String::new(),
+                        start,
+                        end,
+                    },
+                    Tag::Heading { level, .. } => Frame::Heading {
+                        level: level as u8,
+                        text: String::new(),
+                        start,
+                        end,
+                    },
+                    Tag::List(_) | Tag::BlockQuote(_) | Tag::Item if containers >= MAX_DEPTH => {
+                        out.too_deep_at.get_or_insert(start);
+                        skip = 1;
+                        continue;
+                    }
+                    Tag::List(first) => {
+                        containers += 1;
+                        Frame::List {
+                            ordered: first.is_some(),
+                            items: Vec::new(),
+                            start,
+                            end,
+                        }
+                    }
+                    Tag::Item => {
+                        containers += 1;
+                        Frame::Item(Item {
+                            checked: None,
+                            text: String::new(),
+                            children: Vec::new(),
+                            start,
+                            end,
+                        })
+                    }
+                    Tag::BlockQuote(_) => {
+                        containers += 1;
+                        Frame::Quote
+                    }
+                    Tag::Table(_) => Frame::Table {
+                        header: Vec::new(),
+                        header_source: 0,
+                        rows: Vec::new(),
+                        cur: Vec::new(),
+                        row_range: (start, start),
+                        start,
+                        end,
+                    },
+                    Tag::TableHead | Tag::TableRow => {
+                        if let Some(Frame::Table { cur, row_range, .. }) = stack.last_mut() {
+                            cur.clear();
+                            *row_range = (start, end);
+                        }
+                        continue;
+                    }
+                    Tag::TableCell => Frame::Cell(String::new()),
+                    Tag::CodeBlock(_)
+                    | Tag::HtmlBlock
+                    | Tag::FootnoteDefinition(_)
+                    | Tag::DefinitionList
+                    | Tag::DefinitionListTitle
+                    | Tag::DefinitionListDefinition
+                    | Tag::MetadataBlock(_) => Frame::Opaque { start, end },
+                    // Inline markup: its text flows into the enclosing block.
+                    Tag::Emphasis
+                    | Tag::Strong
+                    | Tag::Strikethrough
+                    | Tag::Superscript
+                    | Tag::Subscript
+                    | Tag::Link { .. }
+                    | Tag::Image { .. } => continue,
+                };
+                stack.push(frame);
+            }
+            Event::End(tag) => match tag {
+                TagEnd::Emphasis
+                | TagEnd::Strong
+                | TagEnd::Strikethrough
+                | TagEnd::Superscript
+                | TagEnd::Subscript
+                | TagEnd::Link
+                | TagEnd::Image => {}
+                TagEnd::TableHead | TagEnd::TableRow => {
+                    if let Some(Frame::Table {
+                        header,
+                        header_source,
+                        rows,
+                        cur,
+                        row_range,
+                        ..
+                    }) = stack.last_mut()
+                    {
+                        let (rs, re) = *row_range;
+                        let source_cells = count_source_cells(text, rs - base, re - base);
+                        if tag == TagEnd::TableHead {
+                            *header = std::mem::take(cur);
+                            *header_source = source_cells;
+                        } else {
+                            rows.push(Row {
+                                cells: std::mem::take(cur),
+                                source_cells,
+                                start: rs,
+                                end: re,
+                            });
+                        }
+                    }
+                }
+                _ => {
+                    let Some(frame) = stack.pop() else { continue };
+                    close(frame, &mut stack, &mut out, &mut containers);
+                }
+            },
+            Event::Text(t) | Event::Code(t) => push_text(&mut stack, &t),
+            Event::InlineMath(t) | Event::DisplayMath(t) => push_text(&mut stack, &t),
+            Event::SoftBreak | Event::HardBreak => push_text(&mut stack, " "),
+            Event::TaskListMarker(checked) => {
+                if let Some(Frame::Item(item)) = stack.last_mut() {
+                    item.checked = Some(checked);
+                } else if let Some(Frame::Paragraph { .. }) = stack.last() {
+                    // Loose task item: the marker sits inside the first paragraph.
+                    if let Some(Frame::Item(item)) = stack.iter_mut().rev().nth(1) {
+                        item.checked = Some(checked);
+                    }
+                }
+            }
+            Event::Html(_) | Event::InlineHtml(_) | Event::FootnoteReference(_) | Event::Rule => {}
+        }
+    }
+    // Unbalanced streams do not happen with pulldown-cmark, but never lose what was built.
+    while let Some(frame) = stack.pop() {
+        close(frame, &mut stack, &mut out, &mut containers);
+    }
+    out
+}
+
+fn push_text(stack: &mut [Frame], t: &str) {
+    match stack.last_mut() {
+        Some(Frame::Paragraph { text, .. })
+        | Some(Frame::Heading { text, .. })
+        | Some(Frame::Cell(text)) => text.push_str(t),
+        Some(Frame::Item(item)) => item.text.push_str(t),
+        _ => {}
+    }
+}
+
+fn close(frame: Frame, stack: &mut [Frame], out: &mut Parsed, containers: &mut usize) {
+    let block = match frame {
+        Frame::List {
+            ordered,
+            items,
+            start,
+            end,
+        } => {
+            *containers -= 1;
+            Block {
+                kind: BlockKind::List { ordered, items },
+                start,
+                end,
+            }
+        }
+        Frame::Item(mut item) => {
+            *containers -= 1;
+            item.text = item.text.trim().to_string();
+            if let Some(Frame::List { items, .. }) = stack.last_mut() {
+                items.push(item);
+            }
+            return;
+        }
+        Frame::Quote => {
+            *containers -= 1;
+            return;
+        }
+        Frame::Heading {
+            level,
+            text,
+            start,
+            end,
+        } => Block {
+            kind: BlockKind::Heading {
+                level,
+                text: text.trim().to_string(),
+            },
+            start,
+            end,
+        },
+        Frame::Paragraph { text, start, end } => {
+            if let Some(Frame::Item(item)) = stack.last_mut() {
+                if !item.text.is_empty() {
+                    item.text.push('\n');
+                }
+                item.text.push_str(text.trim());
+                return;
+            }
+            Block {
+                kind: BlockKind::Paragraph {
+                    text: text.trim().to_string(),
+                },
+                start,
+                end,
+            }
+        }
+        Frame::Cell(text) => {
+            if let Some(Frame::Table { cur, .. }) = stack.last_mut() {
+                cur.push(text.trim().to_string());
+            }
+            return;
+        }
+        Frame::Table {
+            header,
+            header_source,
+            rows,
+            start,
+            end,
+            ..
+        } => {
+            out.header_cells.push((start, header_source));
+            Block {
+                kind: BlockKind::Table { header, rows },
+                start,
+                end,
+            }
+        }
+        Frame::Opaque { start, end } => Block {
+            kind: BlockKind::Other,
+            start,
+            end,
+        },
+    };
+    // A finished block belongs to the nearest enclosing item, else to the document.
+    for frame in stack.iter_mut().rev() {
+        match frame {
+            Frame::Item(item) => {
+                item.children.push(block);
+                return;
+            }
+            Frame::Quote => continue,
+            _ => break,
+        }
+    }
+    out.blocks.push(block);
+}
+
+/// Counts the cells of one GFM table row as written: unescaped pipes split cells, a leading
+/// and a trailing pipe are optional.
+fn count_source_cells(text: &str, start: usize, end: usize) -> usize {
+    let Some(row) = text.get(start..end) else {
+        return 0;
+    };
+    let row = row.lines().next().unwrap_or("").trim();
+    let row = row.strip_prefix('|').unwrap_or(row);
+    let mut cells = 1usize;
+    let mut escaped = false;
+    let bytes = row.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' => escaped = true,
+            b'|' if i + 1 < bytes.len() => cells += 1,
+            _ => {}
+        }
+    }
+    if row.is_empty() { 0 } else { cells }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(md: &str) -> Vec<Block> {
+        parse(md, 0).blocks
+    }
+
+    #[test]
+    fn strips_inline_markup_and_keeps_task_state() {
+        let b = blocks("- [x] **SRE-04-01** Provision `worker` [runtime](x.md)\n  - Epic: F3-E1\n");
+        let BlockKind::List { items, .. } = &b[0].kind else {
+            panic!("not a list: {b:?}")
+        };
+        assert_eq!(items[0].checked, Some(true));
+        assert_eq!(items[0].text, "SRE-04-01 Provision worker runtime");
+        let BlockKind::List { items: kids, .. } = &items[0].children[0].kind else {
+            panic!("no nested list")
+        };
+        assert_eq!(kids[0].text, "Epic: F3-E1");
+    }
+
+    #[test]
+    fn tables_keep_escaped_pipes_and_source_cell_counts() {
+        let md = "| A | B |\n|---|---|\n| x \\| y | z |\n| only |\n| 1 | 2 | 3 |\n";
+        let b = blocks(md);
+        let BlockKind::Table { header, rows } = &b[0].kind else {
+            panic!("not a table")
+        };
+        assert_eq!(header, &["A", "B"]);
+        assert_eq!(rows[0].cells, ["x | y", "z"]);
+        assert_eq!(rows[0].source_cells, 2);
+        assert_eq!(rows[1].source_cells, 1);
+        assert_eq!(rows[2].source_cells, 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_cut_not_crashed() {
+        let md = "- ".repeat(10_000) + "x\n";
+        let p = parse(&md, 0);
+        assert!(p.too_deep_at.is_some());
+    }
+
+    #[test]
+    fn offsets_are_shifted_by_base() {
+        let b = parse("# Title\n", 10).blocks;
+        assert_eq!((b[0].start, b[0].end), (10, 18));
+    }
+}

@@ -1,0 +1,282 @@
+//! Small text helpers shared by the plan readers: ids, slugs, headers, dates, lines, hashes.
+
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use regex::Regex;
+
+#[allow(clippy::expect_used)] // literal patterns, checked by the tests below
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("valid literal regex")
+}
+
+static SPRINT_ID: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^(?:sprint\s*(?:#|no\.?|number)?\s*|s)?0*(\d{1,3})$"));
+static SPRINT_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\bsprint[\s_-]*(?:#\s*)?(\d{1,3})\b"));
+static SECTION_KEY: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(0[0-7])(?:\s*[-_.:]\s*|\s+)([A-Za-z]).*$"));
+static WEEK: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)^week\s*([12])\b"));
+static EPIC_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z]+\d+-[A-Za-z]+\d+$"));
+pub static FEATURE_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(F\d+)(?:-(E\d+))?(?:$|[\s:.—–-]+(.*)$)"));
+
+/// Lowercased, whitespace-collapsed header text without trailing colons.
+pub fn normalize_header(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word.to_lowercase());
+    }
+    out.trim_end_matches(':').trim().to_string()
+}
+
+/// `00`, `3`, `Sprint 03`, `S03`, `Sprint #3` -> "03". None when the text is not a sprint id.
+pub fn sprint_id(s: &str) -> Option<String> {
+    let caps = SPRINT_ID.captures(s.trim())?;
+    let n: u32 = caps.get(1)?.as_str().parse().ok()?;
+    Some(format!("{n:02}"))
+}
+
+/// The first "sprint NN" / "sprint-NN" mentioned in a text or path.
+pub fn sprint_in_text(s: &str) -> Option<String> {
+    let caps = SPRINT_IN_TEXT.captures(s)?;
+    let n: u32 = caps.get(1)?.as_str().parse().ok()?;
+    Some(format!("{n:02}"))
+}
+
+/// "DevOps/SRE" -> "devops-sre".
+pub fn slugify(s: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+/// "devops-sre-engineer" -> "Devops Sre Engineer".
+pub fn label_from_slug(slug: &str) -> String {
+    slug.split('-')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The canonical section key for a heading that opens a role-plan section, with its
+/// number: "03 Backlog", "03-backlog", "03. Backlog (one-day tasks)" -> (3, "03-backlog").
+pub fn section_key(heading: &str) -> Option<(u8, &'static str)> {
+    let caps = SECTION_KEY.captures(heading.trim())?;
+    let n: u8 = caps.get(1)?.as_str().parse().ok()?;
+    let key = match n {
+        0 => "00-governance",
+        1 => "01-architecture",
+        2 => "02-features",
+        3 => "03-backlog",
+        4 => "04-sprint-execution",
+        5 => "05-engineering-playbooks",
+        6 => "06-ai-agent-execution",
+        _ => return None,
+    };
+    Some((n, key))
+}
+
+/// A section key written at the start of a line: "`00-governance`: confirm ..." ->
+/// ("00-governance", "confirm ...").
+pub fn leading_section_key(text: &str) -> Option<(&'static str, String)> {
+    let t = text.trim();
+    let end = t
+        .find(|c: char| c == ':' || c.is_whitespace())
+        .unwrap_or(t.len());
+    let (head, rest) = t.split_at(end);
+    if !head.starts_with(|c: char| c.is_ascii_digit()) || !head.contains('-') {
+        return None;
+    }
+    let (_, key) = section_key(head)?;
+    let rest = rest.trim_start_matches(|c: char| c == ':' || c.is_whitespace() || c == '-');
+    Some((key, rest.trim().to_string()))
+}
+
+/// "Week 1", "Week 2 priorities" -> 1 / 2.
+pub fn week_of(text: &str) -> Option<u8> {
+    WEEK.captures(text.trim())?.get(1)?.as_str().parse().ok()
+}
+
+pub fn is_epic_id(s: &str) -> bool {
+    EPIC_ID.is_match(s)
+}
+
+/// Splits a list of ids written with `,` `;` `+` `/` or whitespace between them.
+pub fn split_ids(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c == ';' || c == '+' || c == '/' || c.is_whitespace())
+        .map(|t| t.trim_matches(|c: char| c == '`' || c == '*' || c == '.'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Splits a list of references or phrases on `,` and `;`; `-`, `—`, `none` alone mean empty.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([',', ';'])
+        .map(|t| t.trim().trim_matches('`').trim())
+        .filter(|t| !t.is_empty() && !is_empty_marker(t))
+        .map(str::to_string)
+        .collect()
+}
+
+/// "-", "—", "n/a", "none": a cell or field that says "nothing".
+pub fn is_empty_marker(s: &str) -> bool {
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "" | "-" | "—" | "–" | "n/a" | "na" | "none" | "tbd"
+    )
+}
+
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+/// Splits "Key: value" at the first colon when the key looks like a field name.
+pub fn field(text: &str) -> Option<(String, String)> {
+    let (key, value) = text.split_once(':')?;
+    let key = key.trim();
+    if key.is_empty() || key.len() > 40 || key.contains(['[', '(', '`']) {
+        return None;
+    }
+    if !key
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || c == '_' || c == '-' || c == '/')
+    {
+        return None;
+    }
+    Some((normalize_header(key), value.trim().to_string()))
+}
+
+/// Line starts of a text, for offset -> 1-based line lookups.
+pub fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(memchr_newlines(text.as_bytes()).map(|i| i + 1));
+    if starts.last() == Some(&text.len()) && !text.is_empty() {
+        starts.pop();
+    }
+    starts
+}
+
+fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(line_starts: &[usize], offset: usize) -> u32 {
+    line_starts.partition_point(|&s| s <= offset).max(1) as u32
+}
+
+/// 1-based line of the last non-blank byte of `start..end` (blocks often end after their
+/// newline or a blank line).
+pub fn last_line_of(text: &str, line_starts: &[usize], start: usize, end: usize) -> u32 {
+    let bytes = text.as_bytes();
+    let mut e = end.min(bytes.len());
+    while e > start + 1 && bytes[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    line_of(line_starts, e.max(start + 1) - 1)
+}
+
+/// FNV-1a 64-bit, hex. Stable across platforms and releases: used for source hashes.
+pub fn fnv64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sprint_ids_normalise_to_two_digits() {
+        for (raw, id) in [
+            ("00", "00"),
+            ("3", "03"),
+            ("Sprint 03", "03"),
+            ("S03", "03"),
+            ("sprint #7", "07"),
+            ("12", "12"),
+            ("Sprint No. 4", "04"),
+        ] {
+            assert_eq!(sprint_id(raw).as_deref(), Some(id), "{raw}");
+        }
+        assert_eq!(sprint_id("Inception"), None);
+        assert_eq!(sprint_id(""), None);
+    }
+
+    #[test]
+    fn section_keys_accept_the_written_variations() {
+        assert_eq!(section_key("00-governance"), Some((0, "00-governance")));
+        assert_eq!(section_key("03 Backlog"), Some((3, "03-backlog")));
+        assert_eq!(
+            section_key("04. Sprint execution"),
+            Some((4, "04-sprint-execution"))
+        );
+        assert_eq!(section_key("2026 plans"), None);
+        assert_eq!(section_key("09 later"), None);
+        assert_eq!(
+            leading_section_key("00-governance: confirm gate evidence by day 3"),
+            Some(("00-governance", "confirm gate evidence by day 3".into()))
+        );
+    }
+
+    #[test]
+    fn lists_and_ids_split_on_every_separator() {
+        assert_eq!(split_ids("F1-E1, F1-E2"), ["F1-E1", "F1-E2"]);
+        assert_eq!(
+            split_ids("F3-E3 + F5-E1/F4-E3;F2-E1"),
+            ["F3-E3", "F5-E1", "F4-E3", "F2-E1"]
+        );
+        assert_eq!(split_list("a.md, b.md; c"), ["a.md", "b.md", "c"]);
+        assert!(split_list("-").is_empty());
+        assert!(is_epic_id("F1-E1") && !is_epic_id("SRE-04-01") && !is_epic_id("ADR"));
+    }
+
+    #[test]
+    fn lines_are_one_based() {
+        let t = "a\nbb\n\nc";
+        let ls = line_starts(t);
+        assert_eq!(ls, [0, 2, 5, 6]);
+        assert_eq!(line_of(&ls, 0), 1);
+        assert_eq!(line_of(&ls, 3), 2);
+        assert_eq!(line_of(&ls, 6), 4);
+        assert_eq!(last_line_of(t, &ls, 2, 5), 2);
+    }
+
+    #[test]
+    fn slugs_and_labels() {
+        assert_eq!(slugify("DevOps/SRE"), "devops-sre");
+        assert_eq!(slugify("  Back end  "), "back-end");
+        assert_eq!(label_from_slug("backend-engineer"), "Backend Engineer");
+    }
+}

@@ -1,0 +1,418 @@
+//! What matters now: a sprint's focus, week priorities, gate and its stories in dependency
+//! order with blocked flags. Also the story filter behind `list_stories`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::{Citation, Plan, Sprint, Story, StoryStatus};
+use crate::plan::text;
+
+/// Longest sprint, role or epic argument accepted from a client.
+pub const MAX_ARG_LEN: usize = 128;
+
+#[derive(Debug, Clone, Default)]
+pub struct PriorityQuery {
+    pub sprint: Option<String>,
+    pub role: Option<String>,
+    pub week: Option<u8>,
+}
+
+/// How the sprint or week was chosen when the caller did not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    Requested,
+    Calendar,
+    FirstOpen,
+    First,
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Priorities {
+    pub sprint: String,
+    pub sprint_selected_by: Selection,
+    pub theme: Option<String>,
+    pub epics: Vec<String>,
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub role: Option<String>,
+    pub week: u8,
+    pub week_selected_by: Selection,
+    pub focus: Vec<Focus>,
+    pub week_priorities: Vec<WeekPriority>,
+    pub gate: Option<GateSummary>,
+    /// The per-sprint checklist every role follows.
+    pub checklist: Vec<crate::model::ChecklistStep>,
+    pub stories: Vec<StoryView>,
+    pub counts: Counts,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Focus {
+    pub role: String,
+    pub label: String,
+    pub mission_focus: Option<String>,
+    pub citation: Option<Citation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekPriority {
+    pub role: String,
+    pub text: String,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSummary {
+    pub name: String,
+    pub items: usize,
+    pub checked: usize,
+    pub checklists: Vec<Citation>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub stories: usize,
+    pub done: usize,
+    pub blocked: usize,
+}
+
+/// A story with what priorities add: whether it can start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryView {
+    #[serde(flatten)]
+    pub story: Story,
+    pub done: bool,
+    pub blocked: bool,
+    /// Dependencies not done yet (or not declared anywhere).
+    pub blocked_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StoryFilter {
+    pub sprint: Option<String>,
+    pub role: Option<String>,
+    pub epic: Option<String>,
+    pub status: Option<String>,
+}
+
+fn check_len(field: &'static str, value: &str) -> Result<(), Error> {
+    if value.len() > MAX_ARG_LEN || value.contains('\0') {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_ARG_LEN} characters of text"),
+        ));
+    }
+    Ok(())
+}
+
+/// A sprint argument ("5", "05", "Sprint 05", "S05") -> the plan's sprint.
+pub fn resolve_sprint<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Sprint, Error> {
+    check_len("sprint", raw)?;
+    let known = || {
+        plan.sprints
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let id = text::sprint_id(raw).ok_or_else(|| {
+        Error::invalid(
+            "sprint",
+            format!("`{raw}` is not a sprint id (known: {})", known()),
+        )
+    })?;
+    plan.sprint(&id).ok_or_else(|| {
+        Error::not_found(
+            "sprint",
+            format!("no sprint {id} in the roadmap (known: {})", known()),
+        )
+    })
+}
+
+/// A role argument, by slug or label ("devops-sre-engineer", "DevOps/SRE", "devops").
+pub fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
+    check_len("role", raw)?;
+    let slug = text::slugify(raw);
+    if let Some(r) = plan
+        .roles
+        .iter()
+        .find(|r| r.slug == slug || text::slugify(&r.label) == slug)
+    {
+        return Ok(r.slug.clone());
+    }
+    let prefixed: Vec<_> = plan
+        .roles
+        .iter()
+        .filter(|r| r.slug.starts_with(&slug))
+        .collect();
+    if prefixed.len() == 1 && !slug.is_empty() {
+        return Ok(prefixed[0].slug.clone());
+    }
+    let known = plan
+        .roles
+        .iter()
+        .map(|r| r.slug.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Error::not_found(
+        "role",
+        format!("no role `{raw}` in the plan (known: {known})"),
+    ))
+}
+
+/// Stories matching every given filter, in plan order.
+pub fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story>, Error> {
+    let sprint = f
+        .sprint
+        .as_deref()
+        .map(|s| resolve_sprint(plan, s).map(|s| s.id.clone()))
+        .transpose()?;
+    let role = f
+        .role
+        .as_deref()
+        .map(|r| resolve_role(plan, r))
+        .transpose()?;
+    if let Some(e) = &f.epic {
+        check_len("epic", e)?;
+    }
+    let status = match f.status.as_deref().map(|s| s.trim().to_lowercase()) {
+        None => None,
+        Some(s) if s == "todo" => Some(StoryStatus::Todo),
+        Some(s) if s == "done" => Some(StoryStatus::Done),
+        Some(s) => {
+            return Err(Error::invalid(
+                "status",
+                format!("`{s}` is not a status (todo, done)"),
+            ));
+        }
+    };
+    let epic = f.epic.as_deref().map(str::trim);
+    Ok(plan
+        .stories
+        .iter()
+        .filter(|s| {
+            sprint
+                .as_deref()
+                .is_none_or(|id| s.sprint.as_deref() == Some(id))
+        })
+        .filter(|s| role.as_deref().is_none_or(|r| s.role.as_deref() == Some(r)))
+        .filter(|s| {
+            epic.is_none_or(|e| {
+                s.epic
+                    .as_deref()
+                    .is_some_and(|se| se.eq_ignore_ascii_case(e))
+            })
+        })
+        .filter(|s| status.is_none_or(|st| s.status == st))
+        .collect())
+}
+
+/// The sprint running on `today` by the calendar, else the first with open stories, else the
+/// first sprint.
+pub fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selection)> {
+    if let Some(s) = plan
+        .sprints
+        .iter()
+        .find(|s| matches!((s.start, s.end), (Some(a), Some(b)) if a <= today && today <= b))
+    {
+        return Some((s, Selection::Calendar));
+    }
+    let open: BTreeSet<&str> = plan
+        .stories
+        .iter()
+        .filter(|s| s.status == StoryStatus::Todo)
+        .filter_map(|s| s.sprint.as_deref())
+        .collect();
+    if let Some(s) = plan.sprints.iter().find(|s| open.contains(s.id.as_str())) {
+        return Some((s, Selection::FirstOpen));
+    }
+    plan.sprints.first().map(|s| (s, Selection::First))
+}
+
+pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Priorities, Error> {
+    let (sprint, sprint_selected_by) = match &q.sprint {
+        Some(raw) => (resolve_sprint(plan, raw)?, Selection::Requested),
+        None => current_sprint(plan, today)
+            .ok_or_else(|| Error::not_found("sprint", "the plan has no roadmap sprints".into()))?,
+    };
+    let role = q
+        .role
+        .as_deref()
+        .map(|r| resolve_role(plan, r))
+        .transpose()?;
+    let (week, week_selected_by) = match q.week {
+        Some(w @ (1 | 2)) => (w, Selection::Requested),
+        Some(w) => {
+            return Err(Error::invalid(
+                "week",
+                format!("{w} is not a week of a sprint (1 or 2)"),
+            ));
+        }
+        None => match sprint.start {
+            Some(start) if today >= start && sprint.end.is_none_or(|e| today <= e) => {
+                let day = (today - start).num_days();
+                (if day < 7 { 1 } else { 2 }, Selection::Calendar)
+            }
+            _ => (1, Selection::Default),
+        },
+    };
+    let wants = |r: &str| role.as_deref().is_none_or(|want| want == r);
+
+    let focus = sprint
+        .roles
+        .iter()
+        .filter(|(slug, _)| wants(slug))
+        .map(|(slug, r)| Focus {
+            role: slug.clone(),
+            label: r.label.clone(),
+            mission_focus: r.mission_focus.clone(),
+            citation: r.citation.clone(),
+        })
+        .collect();
+
+    let mut week_priorities = Vec::new();
+    for (slug, r) in sprint.roles.iter().filter(|(slug, _)| wants(slug)) {
+        let text = if week == 1 { &r.week1 } else { &r.week2 };
+        if let (Some(text), Some(citation)) = (text, &r.citation) {
+            week_priorities.push(WeekPriority {
+                role: slug.clone(),
+                text: text.clone(),
+                citation: citation.clone(),
+            });
+        }
+    }
+    for section in plan
+        .role_sections
+        .iter()
+        .filter(|s| s.sprint == sprint.id && s.week == Some(week) && wants(&s.role))
+    {
+        let body = plan.excerpt(&section.citation).unwrap_or("");
+        // Drop the "### Week 1" heading line itself; keep the bullets as written.
+        let text: String = body
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !text.is_empty() {
+            week_priorities.push(WeekPriority {
+                role: section.role.clone(),
+                text,
+                citation: section.citation.clone(),
+            });
+        }
+    }
+
+    let checklists = plan.gate_checklists(sprint);
+    let gate = sprint.gate.clone().map(|name| GateSummary {
+        name,
+        items: checklists.iter().map(|c| c.items.len()).sum(),
+        checked: checklists
+            .iter()
+            .map(|c| c.items.iter().filter(|i| i.checked).count())
+            .sum(),
+        checklists: checklists.iter().map(|c| c.citation.clone()).collect(),
+    });
+
+    let members: Vec<&Story> = plan
+        .stories
+        .iter()
+        .filter(|s| s.sprint.as_deref() == Some(sprint.id.as_str()))
+        .filter(|s| role.as_deref().is_none_or(|r| s.role.as_deref() == Some(r)))
+        .collect();
+    let stories = dependency_order(plan, &members);
+    let counts = Counts {
+        stories: stories.len(),
+        done: stories.iter().filter(|s| s.done).count(),
+        blocked: stories.iter().filter(|s| s.blocked).count(),
+    };
+    Ok(Priorities {
+        sprint: sprint.id.clone(),
+        sprint_selected_by,
+        theme: sprint.theme.clone(),
+        epics: sprint.epics.clone(),
+        start: sprint.start,
+        end: sprint.end,
+        role,
+        week,
+        week_selected_by,
+        focus,
+        week_priorities,
+        gate,
+        checklist: plan.checklist.clone(),
+        stories,
+        counts,
+        citation: sprint.citation.clone(),
+    })
+}
+
+/// Topological order (a story after what it depends on), ties in plan order; stories in a
+/// cycle come last, in plan order. A story is blocked while any dependency is not done.
+pub fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
+    let status: HashMap<&str, StoryStatus> = plan
+        .stories
+        .iter()
+        .map(|s| (s.id.as_str(), s.status))
+        .collect();
+    let pos: HashMap<&str, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut indegree = vec![0usize; members.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); members.len()];
+    for (i, s) in members.iter().enumerate() {
+        for d in &s.depends_on {
+            if let Some(&j) = pos.get(d.as_str())
+                && j != i
+            {
+                indegree[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: BTreeMap<usize, ()> = indegree
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d == 0)
+        .map(|(i, _)| (i, ()))
+        .collect();
+    let mut order = Vec::with_capacity(members.len());
+    let mut placed = vec![false; members.len()];
+    while let Some((i, ())) = ready.pop_first() {
+        order.push(i);
+        placed[i] = true;
+        for &k in &dependents[i] {
+            indegree[k] -= 1;
+            if indegree[k] == 0 {
+                ready.insert(k, ());
+            }
+        }
+    }
+    order.extend((0..members.len()).filter(|i| !placed[*i]));
+    order
+        .into_iter()
+        .map(|i| {
+            let s = members[i];
+            let blocked_by: Vec<String> = s
+                .depends_on
+                .iter()
+                .filter(|d| status.get(d.as_str()) != Some(&StoryStatus::Done))
+                .cloned()
+                .collect();
+            StoryView {
+                story: s.clone(),
+                done: s.status == StoryStatus::Done,
+                blocked: s.status != StoryStatus::Done && !blocked_by.is_empty(),
+                blocked_by,
+            }
+        })
+        .collect()
+}

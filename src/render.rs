@@ -1,0 +1,154 @@
+//! Readable text for people and agents, from the same values the JSON output carries.
+
+use std::fmt::Write;
+
+use crate::app::{LintReport, SprintList, StoryList};
+use crate::model::{Story, StoryStatus};
+use crate::priorities::{Priorities, Selection};
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+pub fn sprints(list: &SprintList) -> String {
+    let mut out = String::new();
+    if list.sprints.is_empty() {
+        out.push_str("No sprints: the plan has no roadmap table (a table with a Sprint column under docs/04-sprints/).\n");
+        return out;
+    }
+    for s in &list.sprints {
+        let dates = match (s.start, s.end) {
+            (Some(a), Some(b)) => format!("{a} .. {b}"),
+            (Some(a), None) => format!("from {a}"),
+            _ => "no dates".to_string(),
+        };
+        let _ = writeln!(out, "Sprint {}  {}", s.id, opt(&s.theme));
+        let _ = writeln!(
+            out,
+            "  gate: {}   epics: {}   {}",
+            opt(&s.gate),
+            if s.epics.is_empty() {
+                "-".to_string()
+            } else {
+                s.epics.join(", ")
+            },
+            dates
+        );
+        if !s.roles.is_empty() {
+            let roles: Vec<&str> = s.roles.keys().map(String::as_str).collect();
+            let _ = writeln!(out, "  roles: {}", roles.join(", "));
+        }
+        let _ = writeln!(out, "  source: {}", s.citation);
+    }
+    let _ = writeln!(out, "{} sprints", list.sprints.len());
+    out
+}
+
+fn story_line(out: &mut String, s: &Story, marks: &str) {
+    let _ = writeln!(
+        out,
+        "{marks} {}  {}  [{}{}{}]",
+        s.id,
+        s.title,
+        s.sprint
+            .as_deref()
+            .map(|x| format!("sprint {x}"))
+            .unwrap_or_else(|| "no sprint".into()),
+        s.role
+            .as_deref()
+            .map(|r| format!(", {r}"))
+            .unwrap_or_default(),
+        s.epic
+            .as_deref()
+            .map(|e| format!(", {e}"))
+            .unwrap_or_default(),
+    );
+}
+
+pub fn stories(list: &StoryList) -> String {
+    let mut out = String::new();
+    for s in &list.stories {
+        let mark = if s.status == StoryStatus::Done {
+            "[x]"
+        } else {
+            "[ ]"
+        };
+        story_line(&mut out, s, mark);
+        if !s.depends_on.is_empty() {
+            let _ = writeln!(out, "      depends on: {}", s.depends_on.join(", "));
+        }
+        let _ = writeln!(out, "      {}", s.citation);
+    }
+    let _ = writeln!(out, "{} stories", list.count);
+    out
+}
+
+pub fn priorities(p: &Priorities) -> String {
+    let mut out = String::new();
+    let how = match p.sprint_selected_by {
+        Selection::Calendar => " (current by the calendar)",
+        Selection::FirstOpen => " (first sprint with open stories)",
+        Selection::First => " (first sprint)",
+        Selection::Requested | Selection::Default => "",
+    };
+    let _ = writeln!(out, "Sprint {}{how}: {}", p.sprint, opt(&p.theme));
+    if let (Some(a), Some(b)) = (p.start, p.end) {
+        let _ = writeln!(out, "Dates: {a} .. {b}");
+    }
+    if !p.epics.is_empty() {
+        let _ = writeln!(out, "Epics: {}", p.epics.join(", "));
+    }
+    if let Some(g) = &p.gate {
+        let _ = writeln!(
+            out,
+            "Gate: {} ({}/{} evidence items checked)",
+            g.name, g.checked, g.items
+        );
+    }
+    let _ = writeln!(out);
+    for f in &p.focus {
+        let _ = writeln!(out, "Focus ({}): {}", f.label, opt(&f.mission_focus));
+    }
+    let _ = writeln!(out, "\nWeek {} priorities:", p.week);
+    if p.week_priorities.is_empty() {
+        let _ = writeln!(out, "  (none written)");
+    }
+    for w in &p.week_priorities {
+        let _ = writeln!(out, "  [{}] {}", w.role, w.citation);
+        for line in w.text.lines() {
+            let _ = writeln!(out, "    {}", line.trim());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nStories in dependency order ({} total, {} done, {} blocked):",
+        p.counts.stories, p.counts.done, p.counts.blocked
+    );
+    for s in &p.stories {
+        let mark = if s.done {
+            "[x]"
+        } else if s.blocked {
+            "[!]"
+        } else {
+            "[ ]"
+        };
+        story_line(&mut out, &s.story, mark);
+        if s.blocked {
+            let _ = writeln!(out, "      blocked by: {}", s.blocked_by.join(", "));
+        }
+    }
+    out
+}
+
+pub fn lint(r: &LintReport) -> String {
+    let mut out = String::new();
+    for d in &r.diagnostics {
+        let _ = writeln!(out, "{d}");
+    }
+    let _ = writeln!(
+        out,
+        "{} files, {} sprints, {} stories: {} errors, {} warnings, {} notes",
+        r.files, r.sprints, r.stories, r.errors, r.warnings, r.infos
+    );
+    out
+}
