@@ -337,6 +337,26 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// Report order: errors first, then by file and line.
+    pub fn report_order(&self, other: &Diagnostic) -> std::cmp::Ordering {
+        (
+            self.severity,
+            &self.path,
+            self.line,
+            &self.code,
+            &self.message,
+        )
+            .cmp(&(
+                other.severity,
+                &other.path,
+                other.line,
+                &other.code,
+                &other.message,
+            ))
+    }
+}
+
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.path.is_empty() {

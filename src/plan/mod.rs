@@ -83,7 +83,7 @@ pub fn parse(loaded: Loaded) -> Parsed {
     }
     let mut parsed = assemble(&config, facts);
     parsed.diagnostics.extend(diagnostics);
-    parsed.diagnostics.sort();
+    parsed.diagnostics.sort_by(Diagnostic::report_order);
     parsed.diagnostics.dedup();
     parsed
 }
@@ -536,7 +536,7 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
     check_stories(&plan, &story_at, &mut diags);
     check_gates(&plan, &mut diags);
     check_layout(&plan, &mut diags);
-    diags.sort();
+    diags.sort_by(Diagnostic::report_order);
     Parsed {
         plan,
         diagnostics: diags,
