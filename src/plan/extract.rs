@@ -125,7 +125,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
             "nesting-too-deep",
             at,
             format!(
-                "lists or quotes nested deeper than {} levels; the deeper content is ignored",
+                "lists, list items and quotes nested more than {} containers deep; the deeper content is ignored",
                 markdown::MAX_DEPTH
             ),
         );
@@ -339,7 +339,8 @@ impl<'a> Walker<'a> {
         {
             // No `gate:` front matter and no heading: name it after the file.
             let stem = self.path.rsplit('/').next().unwrap_or(self.path);
-            self.gates[g].gate = stem.trim_end_matches(".md").replace(['-', '_'], " ");
+            let stem = stem.rsplit_once('.').map(|(s, _)| s).unwrap_or(stem);
+            self.gates[g].gate = stem.replace(['-', '_'], " ");
         }
     }
 
@@ -595,16 +596,38 @@ impl<'a> Walker<'a> {
                 self.apply_field(&mut story, &key, &value, nested, field_item.start);
             }
         }
-        self.finish_story(&mut story);
+        self.finish_story(&mut story, item.start);
         Some(story)
     }
 
-    fn finish_story(&self, story: &mut Story) {
-        if story.sprint.is_none() {
-            story.sprint = self.context_sprint();
+    /// Sprint and role come from the story's place (a `Sprint NN` heading, front matter, the
+    /// path, a role plan), else from its own `Sprint:` / `Role:` fields (FORMATS.md 4). A
+    /// field that disagrees with the place is reported.
+    fn finish_story(&mut self, story: &mut Story, at: usize) {
+        if let Some(place) = self.context_sprint() {
+            if let Some(field) = story.sprint.as_deref()
+                && field != place
+            {
+                let msg = format!(
+                    "{}: Sprint field says {field} but the story sits in sprint {place}'s place; {place} used",
+                    story.id
+                );
+                self.diag(Severity::Warning, "field-conflict", at, msg);
+            }
+            story.sprint = Some(place);
         }
-        if story.role.is_none() {
-            story.role = self.role.clone();
+        if let Some(place) = self.role.clone() {
+            if let Some(field) = story.role.as_deref()
+                && field != place
+                && !place.starts_with(&format!("{field}-"))
+            {
+                let msg = format!(
+                    "{}: Role field says {field} but the story sits in {place}'s place; {place} used",
+                    story.id
+                );
+                self.diag(Severity::Warning, "field-conflict", at, msg);
+            }
+            story.role = Some(place);
         }
     }
 
@@ -669,6 +692,7 @@ impl<'a> Walker<'a> {
                 out.extend(nested);
                 story.acceptance = out;
             }
+            "sprint" if text::is_empty_marker(value) => {}
             "sprint" => match text::sprint_id(value) {
                 Some(s) => story.sprint = Some(s),
                 None => self.diag(
@@ -989,7 +1013,7 @@ impl<'a> Walker<'a> {
                 }
                 self.apply_field(&mut story, key, value, Vec::new(), row.start);
             }
-            self.finish_story(&mut story);
+            self.finish_story(&mut story, row.start);
             self.stories.push(story);
         }
     }
@@ -1071,7 +1095,7 @@ enum RoadmapCol {
 impl RoadmapCol {
     fn classify(raw: &str, norm: &str) -> RoadmapCol {
         let label_before = |needle: &str| -> Option<String> {
-            let pos = raw.to_lowercase().find(needle)?;
+            let pos = text::find_ascii_ci(raw, needle)?;
             let label = raw[..pos].trim().trim_end_matches([':', '-', '—']).trim();
             (!label.is_empty()).then(|| label.to_string())
         };
@@ -1089,9 +1113,12 @@ impl RoadmapCol {
             RoadmapCol::Epics
         } else if norm.contains("gate") {
             RoadmapCol::Gate
-        } else if norm.starts_with("start") {
+        } else if norm.split(' ').any(|w| w == "start" || w == "starts") {
             RoadmapCol::Start
-        } else if norm.starts_with("end") || norm.starts_with("finish") {
+        } else if norm
+            .split(' ')
+            .any(|w| matches!(w, "end" | "ends" | "finish" | "finishes"))
+        {
             RoadmapCol::End
         } else {
             RoadmapCol::Extra
@@ -1116,8 +1143,7 @@ fn role_plan_path(path: &str) -> (Option<String>, Option<String>) {
 
 /// "Rollback rehearsed - evidence: a.md, https://x" -> ("Rollback rehearsed", [a.md, url]).
 fn split_evidence(text: &str) -> (String, Vec<String>) {
-    let lower = text.to_lowercase();
-    let Some(pos) = lower.find("evidence:") else {
+    let Some(pos) = text::find_ascii_ci(text, "evidence:") else {
         return (text.trim().to_string(), Vec::new());
     };
     let refs = text::split_list(&text[pos + "evidence:".len()..]);

@@ -169,7 +169,7 @@ pub fn load(root: &Path) -> Loaded {
     } else {
         canon_root.clone()
     };
-    let escaped: Arc<Mutex<Vec<String>>> = Arc::default();
+    let escaped: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
     let mut paths: Vec<PathBuf> = Vec::new();
     {
         let escaped = Arc::clone(&escaped);
@@ -192,7 +192,8 @@ pub fn load(root: &Path) -> Loaded {
                     .canonicalize()
                     .is_ok_and(|p| p.starts_with(&root_for_filter));
                 if !inside && let Ok(mut e) = escaped.lock() {
-                    e.push(rel(&root_for_filter, entry.path()));
+                    let broken = std::fs::metadata(entry.path()).is_err();
+                    e.push((rel(&root_for_filter, entry.path()), broken));
                 }
                 inside
             })
@@ -212,13 +213,22 @@ pub fn load(root: &Path) -> Loaded {
         }
     }
     if let Ok(escaped) = escaped.lock() {
-        for path in escaped.iter() {
+        for (path, broken) in escaped.iter() {
             out.diagnostics.push(Diagnostic {
                 severity: Severity::Warning,
-                code: "symlink-outside-root".into(),
+                code: if *broken {
+                    "broken-symlink"
+                } else {
+                    "symlink-outside-root"
+                }
+                .into(),
                 path: path.clone(),
                 line: 1,
-                message: "symlink leads outside the plan root; not followed".into(),
+                message: if *broken {
+                    "symlink points to nothing; skipped".into()
+                } else {
+                    "symlink leads outside the plan root; not followed".into()
+                },
             });
         }
     }
@@ -484,7 +494,21 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
                 format!("a different per-sprint checklist is already defined at {}:{}; this one is ignored", first.path, first.line_start),
             ));
         }
-        plan.features.extend(f.features);
+        for feature in f.features {
+            if let Some(prev) = plan.features.iter().find(|x| x.id == feature.id) {
+                diags.push(at_citation(
+                    &feature.citation,
+                    Severity::Warning,
+                    "duplicate-feature",
+                    format!(
+                        "feature {} is already declared at {}:{}",
+                        feature.id, prev.citation.path, prev.citation.line_start
+                    ),
+                ));
+                continue;
+            }
+            plan.features.push(feature);
+        }
         for epic in f.epics {
             if let Some(prev) = plan.epics.iter().find(|e| e.id == epic.id) {
                 diags.push(at_citation(
@@ -501,9 +525,19 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
             plan.epics.push(epic);
         }
         for mut story in f.stories {
-            if story.role.is_none() {
-                story.role = slug_in_path(&story.citation.path, &known_slugs);
-            }
+            story.role = match story.role.take() {
+                None => slug_in_path(&story.citation.path, &known_slugs),
+                // A `Role:` field may name a label or a slug prefix: link it like the roadmap's.
+                Some(r) if known_slugs.contains(&r) => Some(r),
+                Some(r) => Some(
+                    config
+                        .roles
+                        .iter()
+                        .find(|(label, _)| text::slugify(label) == r)
+                        .map(|(_, slug)| slug.clone())
+                        .unwrap_or_else(|| resolve(&r, &known_slugs)),
+                ),
+            };
             if let Some(&i) = story_at.get(&story.id) {
                 let prev = &plan.stories[i].citation;
                 diags.push(at_citation(

@@ -11,7 +11,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 static SPRINT_ID: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^(?:sprint\s*(?:#|no\.?|number)?\s*|s)?0*(\d{1,3})$"));
+    LazyLock::new(|| re(r"(?i)^(?:sprint[\s_-]*(?:#|no\.?|number)?\s*|s)?0*(\d{1,3})$"));
 static SPRINT_IN_TEXT: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\bsprint[\s_-]*(?:#\s*)?(\d{1,3})\b"));
 static SECTION_KEY: LazyLock<Regex> =
@@ -20,6 +20,16 @@ static WEEK: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)^week\s*([12])\b"));
 static EPIC_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z]+\d+-[A-Za-z]+\d+$"));
 pub static FEATURE_HEAD: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(F\d+)(?:-(E\d+))?(?:$|[\s:.—–-]+(.*)$)"));
+
+/// Byte offset of an ASCII `needle` in `haystack`, ignoring ASCII case. Unlike searching a
+/// lowercased copy, the offset is valid in `haystack` whatever non-ASCII text it holds.
+pub fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.is_empty() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
 
 /// Lowercased, whitespace-collapsed header text without trailing colons.
 pub fn normalize_header(s: &str) -> String {
@@ -225,6 +235,7 @@ mod tests {
             ("Sprint 03", "03"),
             ("S03", "03"),
             ("sprint #7", "07"),
+            ("Sprint-03", "03"),
             ("12", "12"),
             ("Sprint No. 4", "04"),
         ] {
@@ -271,6 +282,13 @@ mod tests {
         assert_eq!(line_of(&ls, 3), 2);
         assert_eq!(line_of(&ls, 6), 4);
         assert_eq!(last_line_of(t, &ls, 2, 5), 2);
+    }
+
+    #[test]
+    fn ascii_search_offsets_survive_non_ascii_text() {
+        assert_eq!(find_ascii_ci("İİ check Evidence: a", "evidence:"), Some(11));
+        assert_eq!(find_ascii_ci("ẞẞ Mission Focus", "mission focus"), Some(7));
+        assert_eq!(find_ascii_ci("abc", "abcd"), None);
     }
 
     #[test]

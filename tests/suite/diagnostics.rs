@@ -172,6 +172,8 @@ fn symlinks_out_of_the_root_are_not_followed() {
     .unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.md"), backlog.join("link.md")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("dir"), backlog.join("linked-dir")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("gone.md"), backlog.join("dangling.md"))
+        .unwrap();
     // A link that stays inside the root is fine.
     std::os::unix::fs::symlink(
         backlog.join("ok.md"),
@@ -223,4 +225,56 @@ fn a_missing_root_or_config_problems_are_diagnostics_not_failures() {
     let d = with_code(&parsed, "config");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "storypack.toml");
+}
+
+#[test]
+fn duplicate_features_and_epics_are_reported() {
+    let f = "# F1 — Foundation\n## F1-E1 — Rails\n";
+    let parsed = parse_files(
+        &[("docs/02-features/a.md", f), ("docs/02-features/b.md", f)],
+        None,
+    );
+    let feature = with_code(&parsed, "duplicate-feature");
+    assert_eq!(feature.len(), 1);
+    assert_eq!(
+        (feature[0].path.as_str(), feature[0].line),
+        ("docs/02-features/b.md", 1)
+    );
+    assert!(feature[0].message.contains("docs/02-features/a.md:1"));
+    assert_eq!(with_code(&parsed, "duplicate-epic").len(), 1);
+    assert_eq!(parsed.plan.features.len(), 1);
+}
+
+#[test]
+fn non_ascii_text_next_to_keywords_never_breaks_parsing() {
+    let roadmap =
+        "| Sprint | ẞẞ Mission Focus | İ Week 1 |\n|---|---|---|\n| 01 | focus | week |\n";
+    let gate =
+        "---\ngate: G\n---\n- [ ] İİ check evidence: é.md\n- [ ] İ rollback evidence: a.md\n";
+    let parsed = parse_files(
+        &[
+            ("docs/04-sprints/r.md", roadmap),
+            ("docs/00-governance/gates/g.md", gate),
+        ],
+        None,
+    );
+    let roles = &parsed.plan.sprints[0].roles;
+    let by_label: Vec<(&str, Option<&str>, Option<&str>)> = roles
+        .values()
+        .map(|r| {
+            (
+                r.label.as_str(),
+                r.mission_focus.as_deref(),
+                r.week1.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_label,
+        [("İ", None, Some("week")), ("ẞẞ", Some("focus"), None)]
+    );
+    let items = &parsed.plan.gates[0].items;
+    assert_eq!(items[0].text, "İİ check");
+    assert_eq!(items[0].evidence, ["é.md"]);
+    assert_eq!(items[1].text, "İ rollback");
 }

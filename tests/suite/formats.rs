@@ -344,8 +344,22 @@ fn list_form_stories_with_every_field() {
     let s2 = p.story("SRE-04-02").unwrap();
     assert_eq!(s2.status, StoryStatus::Done, "Status: done marks it done");
     assert_eq!(s2.title, "Tune rate limits");
-    assert_eq!(s2.sprint.as_deref(), Some("05"), "a Sprint field wins");
-    assert_eq!(s2.role.as_deref(), Some("backend-engineer"));
+    // The story's place (front matter here) wins over its fields; the disagreement is shown.
+    assert_eq!(s2.sprint.as_deref(), Some("04"));
+    assert_eq!(s2.role.as_deref(), Some("devops-sre-engineer"));
+    let conflicts = with_code(&parsed, "field-conflict");
+    assert_eq!(conflicts.len(), 2);
+    assert!(conflicts.iter().all(|d| d.line == 18));
+    assert!(
+        conflicts
+            .iter()
+            .any(|d| d.message.contains("Sprint field says 05"))
+    );
+    assert!(
+        conflicts
+            .iter()
+            .any(|d| d.message.contains("Role field says backend-engineer"))
+    );
     assert_eq!(s2.extra["team"], "platform");
     assert!(p.story("SRE-04-03").is_none());
 }
@@ -442,15 +456,46 @@ fn sprint_and_role_come_from_path_heading_or_fields() {
                 "docs/07-role-sprint-plans/sprint-09/qa-engineer/p.md",
                 "# p\n",
             ),
+            (
+                "docs/07-role-sprint-plans/sprint-09/devops-sre-engineer/p.md",
+                "# p\n",
+            ),
+            (
+                "docs/03-backlog/unplaced.md",
+                "- Z-1 fields only\n  - Sprint: 06\n  - Role: DevOps/SRE\n  - Acceptance: z\n- Z-2 label\n  - Sprint: -\n  - Role: QA\n  - Acceptance: z\n",
+            ),
         ],
-        None,
+        Some("[roles]\n\"QA\" = \"qa-engineer\"\n"),
     );
+    let z = p_story(&parsed, "Z-1");
+    assert_eq!(
+        z.sprint.as_deref(),
+        Some("06"),
+        "no place: the field is used"
+    );
+    assert_eq!(
+        z.role.as_deref(),
+        Some("devops-sre-engineer"),
+        "label linked by prefix"
+    );
+    let z2 = p_story(&parsed, "Z-2");
+    assert_eq!(z2.sprint, None);
+    assert_eq!(
+        z2.role.as_deref(),
+        Some("qa-engineer"),
+        "label linked by [roles]"
+    );
+    assert!(with_code(&parsed, "bad-field").is_empty());
     let p = &parsed.plan;
     assert_eq!(p.story("X-1").unwrap().sprint.as_deref(), Some("07"));
     assert_eq!(p.story("X-2").unwrap().sprint.as_deref(), Some("08"));
     let y = p.story("Y-1").unwrap();
     assert_eq!(y.sprint.as_deref(), Some("09"));
     assert_eq!(y.role.as_deref(), Some("qa-engineer"));
+}
+
+fn p_story<'a>(parsed: &'a storypack::plan::Parsed, id: &str) -> &'a storypack::model::Story {
+    parsed.plan.story(id).unwrap()
 }
 
 #[test]
