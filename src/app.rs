@@ -2,18 +2,37 @@
 //! result it returns is a plain serializable value, the same for every adapter.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::{Diagnostic, Plan, Severity, Sprint, Story};
+use crate::pack::{self, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
+use crate::search::{Hit, SearchIndex};
+use crate::tokens::Tiktoken;
+
+/// Longest search query accepted, in bytes.
+pub const MAX_QUERY_LEN: usize = 1_000;
+/// Most search results returned at once.
+pub const MAX_SEARCH_LIMIT: usize = 100;
 
 pub struct App {
     root: PathBuf,
     parsed: Parsed,
+    recipes: Recipes,
+    /// Built on first use: a CLI run that never ranks never pays for it.
+    index: OnceLock<SearchIndex>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub query: String,
+    pub count: usize,
+    pub hits: Vec<Hit>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,9 +67,90 @@ impl App {
                 root.display()
             )));
         }
+        let mut parsed = plan::parse_dir(root);
+        let recipes = Recipes::load(&read_recipes(root), &mut parsed.diagnostics);
+        parsed.diagnostics.sort_by(Diagnostic::report_order);
         Ok(App {
             root: root.to_path_buf(),
-            parsed: plan::parse_dir(root),
+            parsed,
+            recipes,
+            index: OnceLock::new(),
+        })
+    }
+
+    pub fn recipes(&self) -> &Recipes {
+        &self.recipes
+    }
+
+    pub fn index(&self) -> &SearchIndex {
+        self.index
+            .get_or_init(|| SearchIndex::build(&self.parsed.plan))
+    }
+
+    /// Builds the context pack of one story (nothing is written).
+    pub fn pack(&self, req: &PackRequest) -> Result<Pack, Error> {
+        // Check the cheap arguments before building the index.
+        pack::find_story(self.plan(), &req.story_id)?;
+        pack::check_budget(req.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET))?;
+        if let Some(r) = &req.recipe {
+            self.recipes.get(r)?;
+        }
+        let input = PackInput {
+            plan: self.plan(),
+            index: self.index(),
+            recipes: &self.recipes,
+            handoffs: &[],
+        };
+        let counter = Tiktoken::get(req.encoding.unwrap_or_default());
+        pack::build(&input, req, counter)
+    }
+
+    /// Writes a pack under `out` (default `<plan>/.storypack/packs`); returns the paths.
+    pub fn write_pack(&self, pack: &Pack, out: Option<&Path>) -> Result<(PathBuf, PathBuf), Error> {
+        files::write(pack, &files::packs_dir(&self.root, out))
+    }
+
+    /// Which written packs are stale (a source they cite changed).
+    pub fn check_packs(&self, out: Option<&Path>) -> Result<files::PackCheck, Error> {
+        files::check(self.plan(), &files::packs_dir(&self.root, out))
+    }
+
+    /// Plan sections ranked by relevance to `query`.
+    pub fn search(&self, query: &str, limit: Option<usize>) -> Result<SearchResult, Error> {
+        let q = query.trim();
+        if q.is_empty() || q.len() > MAX_QUERY_LEN || q.contains('\0') {
+            return Err(Error::invalid(
+                "query",
+                format!("must be 1 to {MAX_QUERY_LEN} bytes of text"),
+            ));
+        }
+        let limit = limit.unwrap_or(10);
+        if limit == 0 || limit > MAX_SEARCH_LIMIT {
+            return Err(Error::invalid(
+                "limit",
+                format!("{limit} is out of range (1..={MAX_SEARCH_LIMIT})"),
+            ));
+        }
+        // Ids named in the query link straight to where they are declared.
+        let plan = self.plan();
+        let mut anchors = Vec::new();
+        for word in q.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+            let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+            if let Some(s) = plan
+                .stories
+                .iter()
+                .find(|s| s.id.eq_ignore_ascii_case(word))
+            {
+                anchors.push(s.citation.clone());
+            } else if let Some(e) = plan.epics.iter().find(|e| e.id.eq_ignore_ascii_case(word)) {
+                anchors.push(e.citation.clone());
+            }
+        }
+        let hits = self.index().search(plan, q, limit, &anchors);
+        Ok(SearchResult {
+            query: q.to_string(),
+            count: hits.len(),
+            hits,
         })
     }
 
@@ -99,6 +199,24 @@ impl App {
             diagnostics: self.parsed.diagnostics.clone(),
         }
     }
+}
+
+/// The plan's own recipes, `<root>/packs/*.toml`, as (relative path, text).
+fn read_recipes(root: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(root.join("packs")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((format!("packs/{name}"), text))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Today's date on this machine's clock (local time).

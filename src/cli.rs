@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use storypack::app::{self, App};
+use storypack::pack::{self, PackRequest};
 use storypack::priorities::{PriorityQuery, StoryFilter};
 use storypack::render;
 
@@ -70,6 +71,35 @@ enum Command {
     },
     /// Every diagnostic of the plan, file:line. Exit 1 when there are errors.
     Lint,
+    /// Build a story's context pack: ranked, cited, within a token budget. Writes
+    /// .storypack/packs/<story>.md and .json (or --out DIR) and prints the pack.
+    Pack {
+        /// The story id (SRE-04-01). Not needed with --check.
+        #[arg(required_unless_present = "check")]
+        story: Option<String>,
+        /// Token budget for the whole rendered pack (1..=200000).
+        #[arg(long, default_value_t = storypack::pack::DEFAULT_BUDGET)]
+        budget: usize,
+        /// Token encoding: o200k_base or cl100k_base.
+        #[arg(long, default_value = "o200k_base")]
+        encoding: String,
+        /// Recipe name (default: the one matching the story's role, else `default`).
+        #[arg(long)]
+        recipe: Option<String>,
+        /// Folder to write packs to (default: <plan>/.storypack/packs).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Say which written packs are stale (a cited source changed). Exit 1 if any.
+        #[arg(long, conflicts_with_all = ["budget", "recipe"])]
+        check: bool,
+    },
+    /// Rank plan sections by relevance to a query.
+    Search {
+        query: String,
+        /// Most results (1..=100).
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
 }
 
 pub fn run() -> Result<ExitCode> {
@@ -122,6 +152,39 @@ pub fn run() -> Result<ExitCode> {
             if report.errors > 0 {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Command::Pack {
+            story,
+            budget,
+            encoding,
+            recipe,
+            out,
+            check,
+        } => {
+            if check {
+                let report = app.check_packs(out.as_deref()).context("pack --check")?;
+                emit(json, &report, render::pack_check(&report))?;
+                return Ok(ExitCode::from(if report.stale > 0 { 1 } else { 0 }));
+            }
+            let req = PackRequest {
+                story_id: story.unwrap_or_default(),
+                budget_tokens: Some(budget),
+                encoding: Some(encoding.parse().context("pack")?),
+                recipe,
+            };
+            let built = app.pack(&req).context("pack")?;
+            let (md, js) = app.write_pack(&built, out.as_deref()).context("pack")?;
+            tracing::info!(md = %md.display(), json = %js.display(), "pack written");
+            if json {
+                emit(true, &built, String::new())?;
+            } else {
+                emit(false, &built, pack::render::markdown(&built))?;
+            }
+            eprintln!("wrote {} and {}", md.display(), js.display());
+        }
+        Command::Search { query, limit } => {
+            let result = app.search(&query, Some(limit)).context("search")?;
+            emit(json, &result, render::search(&result))?;
         }
     }
     Ok(ExitCode::SUCCESS)

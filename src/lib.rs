@@ -10,14 +10,20 @@
 //! - [`plan`]: markdown -> model. Only `plan::markdown` uses pulldown-cmark. Never fails.
 //! - [`priorities`]: sprint selection, dependency order, blocked flags, story filters.
 //! - [`app`]: the facade adapters call; owns the loaded plan.
+//! - [`search`]: the BM25 index over plan sections (packs and `search` share it).
+//! - [`tokens`]: token counting (tiktoken o200k_base / cl100k_base) behind a trait, cached.
+//! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
 //! - [`error`]: what a caller asked for that cannot be given, naming the field.
 
 pub mod app;
 pub mod error;
 pub mod model;
+pub mod pack;
 pub mod plan;
 pub mod priorities;
 pub mod render;
+pub mod search;
+pub mod tokens;
 
 pub use error::Error;

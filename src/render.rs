@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::app::{LintReport, SprintList, StoryList};
+use crate::app::{LintReport, SearchResult, SprintList, StoryList};
 use crate::model::{Story, StoryStatus};
+use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
 
 fn opt(s: &Option<String>) -> &str {
@@ -150,5 +151,45 @@ pub fn lint(r: &LintReport) -> String {
         "{} files, {} sprints, {} stories: {} errors, {} warnings, {} notes",
         r.files, r.sprints, r.stories, r.errors, r.warnings, r.infos
     );
+    out
+}
+
+pub fn search(r: &SearchResult) -> String {
+    let mut out = String::new();
+    if r.hits.is_empty() {
+        let _ = writeln!(out, "No plan section matches `{}`.", r.query);
+        return out;
+    }
+    for (i, h) in r.hits.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}  (score {})", i + 1, h.title, h.score);
+        let _ = writeln!(out, "   {} · {}", h.citation, h.citation.heading);
+        if !h.snippet.is_empty() {
+            let _ = writeln!(out, "   {}", h.snippet);
+        }
+    }
+    out
+}
+
+pub fn pack_check(r: &PackCheck) -> String {
+    let mut out = String::new();
+    if r.packs.is_empty() {
+        let _ = writeln!(out, "No packs written under {}.", r.dir);
+    }
+    for p in &r.packs {
+        if p.fresh {
+            let _ = writeln!(out, "fresh  {}  {}", p.story_id, p.hash);
+        } else {
+            let why = if p.changed.is_empty() {
+                "the story is gone".to_string()
+            } else {
+                format!("changed: {}", p.changed.join(", "))
+            };
+            let _ = writeln!(out, "STALE  {}  {}  {why}", p.story_id, p.hash);
+        }
+    }
+    for u in &r.unreadable {
+        let _ = writeln!(out, "unreadable  {u}");
+    }
+    let _ = writeln!(out, "{} packs, {} stale", r.packs.len(), r.stale);
     out
 }

@@ -264,7 +264,7 @@ impl<'a> Walker<'a> {
                 gate: front.get("gate").cloned().unwrap_or_default(),
                 sprint,
                 items: Vec::new(),
-                citation: w.cite(0, text.len()),
+                citation: w.cite(front_matter(text).1, text.len()),
             });
             w.file_gate = Some(0);
         }

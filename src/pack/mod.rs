@@ -1,0 +1,959 @@
+//! Context packs: for one story, the best excerpts of the plan that fit a token budget, each
+//! cited, ranked by relevance, with what was left out and why. Deterministic: the same plan,
+//! story, recipe, encoding and budget give byte-identical output.
+//!
+//! Steps: candidates (per recipe part, from the model and the search index) -> scores ->
+//! fitting (mandatory first, then by score; part caps; cut at paragraph or sentence
+//! boundaries) -> rendering, re-counted whole until it is within the budget.
+
+pub mod files;
+pub mod recipe;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::{Citation, DocKind, Plan, Story, StoryStatus};
+use crate::search::{self, SearchIndex};
+use crate::tokens::{Encoding, TokenCounter};
+pub use recipe::{Part, Recipe, Recipes};
+
+pub const DEFAULT_BUDGET: usize = 8_000;
+pub const MAX_BUDGET: usize = 200_000;
+/// Omitted excerpts listed in a pack (the rest are counted in `omitted_more`).
+pub const OMITTED_LIST_LIMIT: usize = 50;
+/// An excerpt is cut to fit only if at least this many tokens of it would remain.
+const MIN_CUT_TOKENS: usize = 40;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pack {
+    pub story_id: String,
+    pub title: String,
+    pub sprint: Option<String>,
+    pub role: Option<String>,
+    pub encoding: Encoding,
+    pub budget_tokens: usize,
+    /// Tokens of the whole rendered Markdown pack, counted with `encoding`.
+    pub total_tokens: usize,
+    pub recipe: String,
+    /// Content hash of the pack (sections, sources, settings); changes when any of it does.
+    pub hash: String,
+    pub sections: Vec<PackSection>,
+    pub omitted: Vec<Omitted>,
+    /// Omitted excerpts beyond those listed.
+    pub omitted_more: usize,
+    /// How many excerpts were left out for each reason (listed or not).
+    pub omitted_by_reason: OmittedCounts,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackSection {
+    pub title: String,
+    pub part: Part,
+    pub citation: Citation,
+    /// Tokens of this section as rendered in the pack (heading and source line included).
+    pub tokens: usize,
+    pub score: f64,
+    /// True when the excerpt was cut to fit; the citation then covers what is kept.
+    pub cut: bool,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OmitReason {
+    /// It did not fit in what was left of the budget.
+    OverBudget,
+    /// Its relevance was below the recipe's `min_score`.
+    BelowThreshold,
+    /// Its part had used up the recipe's `max_tokens`.
+    CapReached,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OmittedCounts {
+    pub over_budget: usize,
+    pub below_threshold: usize,
+    pub cap_reached: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Omitted {
+    pub title: String,
+    pub part: Part,
+    pub citation: Citation,
+    pub score: f64,
+    pub reason: OmitReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub path: String,
+    pub hash: String,
+}
+
+/// What the caller asks for.
+#[derive(Debug, Clone, Default)]
+pub struct PackRequest {
+    pub story_id: String,
+    pub budget_tokens: Option<usize>,
+    pub encoding: Option<Encoding>,
+    pub recipe: Option<String>,
+}
+
+/// An earlier handoff to show in a pack (supplied by the handoff store once it exists).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffExcerpt {
+    pub story_id: String,
+    pub title: String,
+    pub text: String,
+    pub citation: Citation,
+}
+
+/// A candidate excerpt before fitting.
+#[derive(Debug, Clone)]
+struct Candidate {
+    part: Part,
+    title: String,
+    citation: Citation,
+    text: String,
+    score: f64,
+    mandatory: bool,
+    /// Relevance before weighting (ranked parts only): compared with `min_score`.
+    relevance: Option<f64>,
+}
+
+/// Everything a pack build needs from the plan.
+pub struct PackInput<'a> {
+    pub plan: &'a Plan,
+    pub index: &'a SearchIndex,
+    pub recipes: &'a Recipes,
+    pub handoffs: &'a [HandoffExcerpt],
+}
+
+pub fn check_budget(budget: usize) -> Result<usize, Error> {
+    if budget == 0 || budget > MAX_BUDGET {
+        return Err(Error::invalid(
+            "budget_tokens",
+            format!("{budget} is out of range (1..={MAX_BUDGET})"),
+        ));
+    }
+    Ok(budget)
+}
+
+/// Builds the pack for one story.
+pub fn build(
+    input: &PackInput<'_>,
+    req: &PackRequest,
+    counter: &dyn TokenCounter,
+) -> Result<Pack, Error> {
+    let plan = input.plan;
+    let story = find_story(plan, &req.story_id)?;
+    let budget = check_budget(req.budget_tokens.unwrap_or(DEFAULT_BUDGET))?;
+    let encoding = req.encoding.unwrap_or_default();
+    if counter.encoding() != encoding {
+        return Err(Error::invalid(
+            "encoding",
+            format!(
+                "counter is {} but {encoding} was asked for",
+                counter.encoding()
+            ),
+        ));
+    }
+    let recipe = match &req.recipe {
+        Some(name) => input.recipes.get(name)?,
+        None => input.recipes.for_role(story.role.as_deref())?,
+    };
+    let candidates = candidates(input, story, recipe);
+    fit(plan, story, recipe, encoding, budget, candidates, counter)
+}
+
+/// A story id argument: bounded, and an existing story.
+pub fn find_story<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Story, Error> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 128 || id.contains(['/', '\\', '\0']) || id.contains("..") {
+        return Err(Error::invalid(
+            "story_id",
+            format!(
+                "`{}` is not a story id (letters, digits and - only, at most 128 characters)",
+                id.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    plan.story(id)
+        .or_else(|| plan.stories.iter().find(|s| s.id.eq_ignore_ascii_case(id)))
+        .ok_or_else(|| Error::not_found("story_id", format!("no story `{id}` in the plan")))
+}
+
+/// The story as an agent reads it: fields and acceptance criteria, from the model. The pack's
+/// own story leaves out sprint and role (the pack header states them).
+pub fn story_block(story: &Story, with_place: bool) -> String {
+    let mut out = String::new();
+    let mut field = |k: &str, v: &str| {
+        if !v.is_empty() {
+            out.push_str(&format!("- {k}: {v}\n"));
+        }
+    };
+    field(
+        "Status",
+        if story.status == StoryStatus::Done {
+            "done"
+        } else {
+            "todo"
+        },
+    );
+    if with_place {
+        field("Sprint", story.sprint.as_deref().unwrap_or(""));
+        field("Role", story.role.as_deref().unwrap_or(""));
+    }
+    field("Epic", story.epic.as_deref().unwrap_or(""));
+    field("Reviewer", story.reviewer.as_deref().unwrap_or(""));
+    field("Estimate", story.estimate.as_deref().unwrap_or(""));
+    field("Depends on", &story.depends_on.join(", "));
+    field("Evidence", &story.evidence.join(", "));
+    for (k, v) in &story.extra {
+        field(k, v);
+    }
+    if !story.acceptance.is_empty() {
+        out.push_str("- Acceptance:\n");
+        for a in &story.acceptance {
+            out.push_str(&format!("  - {a}\n"));
+        }
+    }
+    out
+}
+
+/// Lines of a citation without its own heading line (the pack gives each excerpt a
+/// heading); headings inside are demoted two levels so they nest under the pack's `##`.
+fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
+    let text = plan.excerpt(c).unwrap_or("");
+    let mut lines = text.lines().peekable();
+    if lines
+        .peek()
+        .is_some_and(|l| l.trim_start().starts_with('#'))
+    {
+        lines.next();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut fenced = false;
+    for line in lines {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let hashes = t.bytes().take_while(|b| *b == b'#').count();
+        if !fenced && (1..=6).contains(&hashes) && t[hashes..].starts_with(' ') {
+            out.push_str(&"#".repeat((hashes + 2).min(6)));
+            out.push_str(&t[hashes..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out.trim().to_string()
+}
+
+fn candidates(input: &PackInput<'_>, story: &Story, recipe: &Recipe) -> Vec<Candidate> {
+    let plan = input.plan;
+    let index = input.index;
+    let mut out: Vec<Candidate> = Vec::new();
+    let epic = story.epic.as_deref().and_then(|e| plan.epic(e));
+    let feature = epic.and_then(|e| plan.features.iter().find(|f| f.id == e.feature));
+    let sprint = story.sprint.as_deref().and_then(|s| plan.sprint(s));
+
+    // What the story is about, for text relevance.
+    let mut query = format!("{} {}", story.title, story.acceptance.join(" "));
+    if let Some(e) = epic {
+        query.push(' ');
+        query.push_str(&e.title);
+        query.push(' ');
+        query.push_str(&excerpt_without_heading(plan, &e.citation));
+    }
+    let bm25 = index.bm25(&query);
+    let max_bm25 = bm25.values().copied().fold(0.0_f64, f64::max).max(1e-9);
+    let relevance = |unit: u32| bm25.get(&unit).copied().unwrap_or(0.0) / max_bm25;
+
+    // Explicit links: units naming the story (strongest), its epic, its dependencies.
+    let mut links: HashMap<u32, f64> = HashMap::new();
+    let mut link = |term: &str, weight: f64| {
+        for &(u, _) in index.postings(term) {
+            let l = links.entry(u).or_default();
+            *l = l.max(weight);
+        }
+    };
+    link(&story.id, 1.0);
+    if let Some(e) = &story.epic {
+        link(e, 0.6);
+    }
+    for d in &story.depends_on {
+        link(d, 0.4);
+    }
+
+    for spec in &recipe.parts {
+        let w = spec.weight;
+        let push = |out: &mut Vec<Candidate>,
+                    title: String,
+                    citation: Citation,
+                    text: String,
+                    factor: f64,
+                    rel: Option<f64>| {
+            if text.trim().is_empty() {
+                return;
+            }
+            out.push(Candidate {
+                part: spec.part,
+                title,
+                citation,
+                text,
+                score: w * factor,
+                mandatory: spec.mandatory,
+                relevance: rel,
+            });
+        };
+        match spec.part {
+            Part::Story => push(
+                &mut out,
+                format!("Story {}: {}", story.id, story.title),
+                story.citation.clone(),
+                story_block(story, false),
+                1.0,
+                None,
+            ),
+            Part::Dependencies => {
+                for (i, d) in story.depends_on.iter().enumerate() {
+                    if let Some(dep) = plan.story(d) {
+                        push(
+                            &mut out,
+                            format!("Depends on {}: {}", dep.id, dep.title),
+                            dep.citation.clone(),
+                            story_block(dep, true),
+                            1.0 - 0.01 * i as f64,
+                            None,
+                        );
+                    }
+                }
+            }
+            Part::Epic => {
+                if let Some(e) = epic {
+                    push(
+                        &mut out,
+                        format!("Epic {}: {}", e.id, e.title),
+                        e.citation.clone(),
+                        excerpt_without_heading(plan, &e.citation),
+                        1.0,
+                        None,
+                    );
+                }
+            }
+            Part::Feature => {
+                if let Some(f) = feature
+                    && let Some(doc) = plan.doc(&f.citation.path)
+                    && let Some(section) = doc
+                        .sections
+                        .iter()
+                        .find(|s| s.citation.line_start == f.citation.line_start)
+                {
+                    push(
+                        &mut out,
+                        format!("Feature {}: {}", f.id, f.title),
+                        section.citation.clone(),
+                        excerpt_without_heading(plan, &section.citation),
+                        1.0,
+                        None,
+                    );
+                }
+            }
+            Part::Sprint => {
+                if let Some(s) = sprint {
+                    let mut text = String::new();
+                    if let Some(t) = &s.theme {
+                        text.push_str(&format!("- Theme: {t}\n"));
+                    }
+                    if let Some(g) = &s.gate {
+                        text.push_str(&format!("- Gate: {g}\n"));
+                    }
+                    if !s.epics.is_empty() {
+                        text.push_str(&format!("- Epics: {}\n", s.epics.join(", ")));
+                    }
+                    if let (Some(a), Some(b)) = (s.start, s.end) {
+                        text.push_str(&format!("- Dates: {a} to {b}\n"));
+                    }
+                    let roles = s.roles.iter().filter(|(slug, _)| {
+                        story.role.as_deref().is_none_or(|r| r == slug.as_str())
+                    });
+                    for (_, r) in roles {
+                        if let Some(m) = &r.mission_focus {
+                            text.push_str(&format!("- {} mission focus: {m}\n", r.label));
+                        }
+                        if let Some(w) = &r.week1 {
+                            text.push_str(&format!("- {} week 1: {w}\n", r.label));
+                        }
+                        if let Some(w) = &r.week2 {
+                            text.push_str(&format!("- {} week 2: {w}\n", r.label));
+                        }
+                    }
+                    push(
+                        &mut out,
+                        format!("Sprint {}", s.id),
+                        s.citation.clone(),
+                        text,
+                        1.0,
+                        None,
+                    );
+                }
+            }
+            Part::Checklist => {
+                if let (Some(first), Some(last)) = (plan.checklist.first(), plan.checklist.last()) {
+                    let text: String = plan
+                        .checklist
+                        .iter()
+                        .map(|c| format!("{}. {}: {}\n", c.n, c.section, c.text))
+                        .collect();
+                    let citation = Citation {
+                        line_end: last.citation.line_end,
+                        ..first.citation.clone()
+                    };
+                    push(
+                        &mut out,
+                        "Per-sprint checklist".into(),
+                        citation,
+                        text,
+                        1.0,
+                        None,
+                    );
+                }
+            }
+            Part::Gate => {
+                if let Some(s) = sprint {
+                    for g in plan.gate_checklists(s) {
+                        push(
+                            &mut out,
+                            format!("Gate evidence: {}", g.gate),
+                            g.citation.clone(),
+                            excerpt_without_heading(plan, &g.citation),
+                            1.0,
+                            None,
+                        );
+                    }
+                }
+            }
+            Part::RolePlan => {
+                let (Some(s), Some(role)) = (sprint, story.role.as_deref()) else {
+                    continue;
+                };
+                let paths: BTreeSet<&str> = plan
+                    .role_sections
+                    .iter()
+                    .filter(|r| r.sprint == s.id && r.role == role)
+                    .map(|r| r.citation.path.as_str())
+                    .collect();
+                for (u, unit) in index.units.iter().enumerate() {
+                    if unit.kind != DocKind::RolePlans
+                        || !paths.contains(unit.citation.path.as_str())
+                    {
+                        continue;
+                    }
+                    let rel = relevance(u as u32);
+                    let key = unit.citation.heading.to_lowercase();
+                    let boost = if key.contains("backlog")
+                        || key.contains("ai-agent")
+                        || key.contains("ai agent")
+                    {
+                        0.15
+                    } else {
+                        0.0
+                    };
+                    let factor = 0.5
+                        + 0.35 * rel
+                        + boost
+                        + 0.3 * links.get(&(u as u32)).copied().unwrap_or(0.0);
+                    push(
+                        &mut out,
+                        format!("Role plan: {}", unit.title),
+                        unit.citation.clone(),
+                        excerpt_without_heading(plan, &unit.citation),
+                        factor,
+                        None,
+                    );
+                }
+            }
+            Part::Architecture | Part::Playbooks | Part::Governance | Part::AgentExecution => {
+                let kind = match spec.part {
+                    Part::Architecture => DocKind::Architecture,
+                    Part::Playbooks => DocKind::Playbooks,
+                    Part::Governance => DocKind::Governance,
+                    _ => DocKind::AgentExecution,
+                };
+                let gate_paths: BTreeSet<&str> = plan
+                    .gates
+                    .iter()
+                    .map(|g| g.citation.path.as_str())
+                    .collect();
+                let mut seen: BTreeSet<u32> = BTreeSet::new();
+                let scored = bm25.keys().chain(links.keys()).copied();
+                let mut units: Vec<u32> = scored.filter(|u| seen.insert(*u)).collect();
+                units.sort_unstable();
+                for u in units {
+                    let unit = &index.units[u as usize];
+                    if unit.kind != kind || gate_paths.contains(unit.citation.path.as_str()) {
+                        continue;
+                    }
+                    let rel = links.get(&u).copied().unwrap_or(0.0) + relevance(u);
+                    push(
+                        &mut out,
+                        unit.title.clone(),
+                        unit.citation.clone(),
+                        excerpt_without_heading(plan, &unit.citation),
+                        rel,
+                        Some(rel),
+                    );
+                }
+            }
+            Part::Handoffs => {
+                let related: BTreeSet<&str> = std::iter::once(story.id.as_str())
+                    .chain(story.depends_on.iter().map(String::as_str))
+                    .collect();
+                let n = input.handoffs.len();
+                for (i, h) in input.handoffs.iter().enumerate() {
+                    if !related.contains(h.story_id.as_str()) {
+                        continue;
+                    }
+                    // Newer handoffs first; the story's own above its dependencies'.
+                    let own = if h.story_id == story.id { 1.0 } else { 0.8 };
+                    let recency = 0.1 * (i + 1) as f64 / n as f64;
+                    push(
+                        &mut out,
+                        h.title.clone(),
+                        h.citation.clone(),
+                        h.text.clone(),
+                        own + recency,
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Orders candidates: mandatory first, then by score, ties by source position and title.
+fn order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.mandatory
+        .cmp(&a.mandatory)
+        .then(b.score.total_cmp(&a.score))
+        .then_with(|| a.citation.cmp(&b.citation))
+        .then_with(|| a.title.cmp(&b.title))
+}
+
+fn fit(
+    plan: &Plan,
+    story: &Story,
+    recipe: &Recipe,
+    encoding: Encoding,
+    budget: usize,
+    mut cands: Vec<Candidate>,
+    counter: &dyn TokenCounter,
+) -> Result<Pack, Error> {
+    cands.sort_by(order);
+    // The same excerpt can come from two parts (an ADR section that is also linked): keep
+    // the best-scored one.
+    let mut seen: BTreeSet<(String, u32, u32)> = BTreeSet::new();
+    cands.retain(|c| {
+        seen.insert((
+            c.citation.path.clone(),
+            c.citation.line_start,
+            c.citation.line_end,
+        ))
+    });
+
+    let mut pack = Pack {
+        story_id: story.id.clone(),
+        title: story.title.clone(),
+        sprint: story.sprint.clone(),
+        role: story.role.clone(),
+        encoding,
+        budget_tokens: budget,
+        total_tokens: 0,
+        recipe: recipe.name.clone(),
+        hash: String::new(),
+        sections: Vec::new(),
+        omitted: Vec::new(),
+        omitted_more: 0,
+        omitted_by_reason: OmittedCounts::default(),
+        sources: Vec::new(),
+    };
+    let mut omitted: Vec<Omitted> = Vec::new();
+    let omit = |c: &Candidate, reason: OmitReason, omitted: &mut Vec<Omitted>| {
+        omitted.push(Omitted {
+            title: c.title.clone(),
+            part: c.part,
+            citation: c.citation.clone(),
+            score: search::round(c.score),
+            reason,
+        });
+    };
+    let (mandatory, optional): (Vec<Candidate>, Vec<Candidate>) =
+        cands.into_iter().partition(|c| c.mandatory);
+    let mut per_part: BTreeMap<Part, usize> = BTreeMap::new();
+    for c in &mandatory {
+        pack.sections
+            .push(section_from(c, c.text.clone(), c.citation.clone(), false));
+        *per_part.entry(c.part).or_default() += counter.count(&render::section(
+            &c.title,
+            &c.citation,
+            0,
+            c.score,
+            false,
+            &c.text,
+        ));
+    }
+    // The smallest pack: the mandatory parts with every optional excerpt left out (the
+    // footer counts them, so they weigh on the minimum).
+    let below = |c: &Candidate| c.relevance.is_some_and(|r| r < recipe.min_score);
+    let all_left_out: Vec<Omitted> = optional
+        .iter()
+        .map(|c| Omitted {
+            title: c.title.clone(),
+            part: c.part,
+            citation: c.citation.clone(),
+            score: search::round(c.score),
+            reason: if below(c) {
+                OmitReason::BelowThreshold
+            } else {
+                OmitReason::OverBudget
+            },
+        })
+        .collect();
+    finish(plan, &mut pack, &all_left_out, counter);
+    if pack.total_tokens > budget {
+        // The budget and the total are printed in the pack, so the least budget that holds
+        // its own pack is found by trying: from the size at the asked budget, up until it
+        // fits, then down while one less still fits.
+        let mut total_at = |b: usize| {
+            pack.budget_tokens = b;
+            finish(plan, &mut pack, &all_left_out, counter);
+            pack.total_tokens
+        };
+        let mut need = total_at(budget);
+        for _ in 0..32 {
+            if total_at(need) <= need {
+                break;
+            }
+            need += 1;
+        }
+        for _ in 0..32 {
+            if need > 1 && total_at(need - 1) < need {
+                need -= 1;
+            } else {
+                break;
+            }
+        }
+        return Err(Error::invalid(
+            "budget_tokens",
+            format!(
+                "{budget} is below the {need} tokens this story's mandatory parts need (recipe `{}`); ask for at least {need}",
+                recipe.name
+            ),
+        ));
+    }
+    let mandatory_count = pack.sections.len();
+    // Greedy by score. Each new excerpt also grows the footer (its source, the left-out
+    // count), so keep a margin for that; the exact pass below settles the rest.
+    let mut used = pack.total_tokens + 12;
+    let mut sources: BTreeSet<String> = pack
+        .sections
+        .iter()
+        .map(|s| s.citation.path.clone())
+        .collect();
+    for c in &optional {
+        if let Some(rel) = c.relevance
+            && rel < recipe.min_score
+        {
+            omit(c, OmitReason::BelowThreshold, &mut omitted);
+            continue;
+        }
+        let cap = recipe
+            .part(c.part)
+            .and_then(|p| p.max_tokens)
+            .unwrap_or(usize::MAX);
+        let part_used = per_part.get(&c.part).copied().unwrap_or(0);
+        let source_cost = if sources.contains(&c.citation.path) {
+            0
+        } else {
+            12 + c.citation.path.len() / 3
+        };
+        // Token counts and scores appear in the source line; allow for their digits.
+        let t = counter.count(&render::section(
+            &c.title,
+            &c.citation,
+            0,
+            c.score,
+            false,
+            &c.text,
+        )) + 4
+            + source_cost;
+        let budget_room = budget.saturating_sub(used);
+        let cap_room = cap.saturating_sub(part_used);
+        let room = budget_room.min(cap_room);
+        if t <= room {
+            used += t;
+            *per_part.entry(c.part).or_default() += t;
+            sources.insert(c.citation.path.clone());
+            pack.sections
+                .push(section_from(c, c.text.clone(), c.citation.clone(), false));
+            continue;
+        }
+        if room >= MIN_CUT_TOKENS + source_cost
+            && let Some((text, citation)) = cut_to_fit(plan, c, room - source_cost, counter)
+        {
+            let t = counter.count(&render::section(
+                &c.title, &citation, 0, c.score, true, &text,
+            )) + 4
+                + source_cost;
+            used += t;
+            *per_part.entry(c.part).or_default() += t;
+            sources.insert(c.citation.path.clone());
+            pack.sections.push(section_from(c, text, citation, true));
+            continue;
+        }
+        let reason = if cap_room < t && budget_room >= t {
+            OmitReason::CapReached
+        } else {
+            OmitReason::OverBudget
+        };
+        omit(c, reason, &mut omitted);
+    }
+    // Exact pass: render the whole pack and count it; while it is over, drop the last
+    // (lowest-scored) optional excerpt. Counts of pieces do not always add up across joins.
+    loop {
+        finish(plan, &mut pack, &omitted, counter);
+        if pack.total_tokens <= budget || pack.sections.len() <= mandatory_count {
+            break;
+        }
+        if let Some(s) = pack.sections.pop() {
+            omitted.push(Omitted {
+                title: s.title,
+                part: s.part,
+                citation: s.citation,
+                score: s.score,
+                reason: OmitReason::OverBudget,
+            });
+        }
+    }
+    if pack.total_tokens > budget {
+        return Err(Error::invalid(
+            "budget_tokens",
+            format!(
+                "{budget} is below the {} tokens this story's mandatory parts need; ask for at least {}",
+                pack.total_tokens, pack.total_tokens
+            ),
+        ));
+    }
+    Ok(pack)
+}
+
+fn section_from(c: &Candidate, text: String, citation: Citation, cut: bool) -> PackSection {
+    PackSection {
+        title: c.title.clone(),
+        part: c.part,
+        citation,
+        tokens: 0,
+        score: search::round(c.score),
+        cut,
+        text,
+    }
+}
+
+/// Cuts an excerpt at paragraph, then sentence, boundaries until its rendering fits `room`.
+/// The citation is narrowed to the lines kept.
+fn cut_to_fit(
+    plan: &Plan,
+    c: &Candidate,
+    room: usize,
+    counter: &dyn TokenCounter,
+) -> Option<(String, Citation)> {
+    let fits = |text: &str| {
+        counter.count(&render::section(
+            &c.title,
+            &c.citation,
+            0,
+            c.score,
+            true,
+            text,
+        )) + 4
+            <= room
+    };
+    let paragraphs: Vec<&str> = c.text.split("\n\n").collect();
+    let mut keep = String::new();
+    for p in &paragraphs {
+        let next = if keep.is_empty() {
+            p.to_string()
+        } else {
+            format!("{keep}\n\n{p}")
+        };
+        if fits(&next) {
+            keep = next;
+        } else {
+            // Try the paragraph's leading sentences.
+            let mut sentences = String::new();
+            for s in split_sentences(p) {
+                let candidate = format!("{sentences}{s}");
+                let next = if keep.is_empty() {
+                    candidate.clone()
+                } else {
+                    format!("{keep}\n\n{candidate}")
+                };
+                if fits(&next) {
+                    sentences = candidate;
+                } else {
+                    break;
+                }
+            }
+            if !sentences.trim().is_empty() {
+                keep = if keep.is_empty() {
+                    sentences
+                } else {
+                    format!("{keep}\n\n{sentences}")
+                };
+            }
+            break;
+        }
+    }
+    let keep = keep.trim_end().to_string();
+    if keep.is_empty() {
+        return None;
+    }
+    let citation = narrow(plan, &c.citation, &keep);
+    Some((keep, citation))
+}
+
+/// Sentence pieces (each keeps its end punctuation and following space).
+fn split_sentences(p: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = p.as_bytes();
+    for i in 0..bytes.len() {
+        let end_mark = matches!(bytes[i], b'.' | b'!' | b'?' | b'\n');
+        let next_space = bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace());
+        if end_mark && next_space {
+            let end = (i + 2).min(bytes.len());
+            if p.is_char_boundary(end) {
+                out.push(&p[start..end]);
+                start = end;
+            }
+        }
+    }
+    if start < p.len() {
+        out.push(&p[start..]);
+    }
+    out
+}
+
+/// The citation of the first lines of an excerpt that hold `kept`.
+fn narrow(plan: &Plan, c: &Citation, kept: &str) -> Citation {
+    let full = plan.excerpt(c).unwrap_or("");
+    let kept_lines = kept.lines().count() as u32;
+    // The excerpt lost its heading line (if any) and leading blank lines.
+    let skipped = full
+        .lines()
+        .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        .count() as u32;
+    let end = (c.line_start + skipped + kept_lines)
+        .saturating_sub(1)
+        .clamp(c.line_start, c.line_end);
+    Citation {
+        line_end: end,
+        ..c.clone()
+    }
+}
+
+/// Fills tokens, sources, omitted, hash and total for the sections chosen.
+fn finish(plan: &Plan, pack: &mut Pack, omitted: &[Omitted], counter: &dyn TokenCounter) {
+    for s in &mut pack.sections {
+        s.tokens = 0;
+    }
+    for _ in 0..2 {
+        let tokens: Vec<usize> = pack
+            .sections
+            .iter()
+            .map(|s| {
+                counter.count(&render::section(
+                    &s.title,
+                    &s.citation,
+                    s.tokens,
+                    s.score,
+                    s.cut,
+                    &s.text,
+                ))
+            })
+            .collect();
+        for (s, t) in pack.sections.iter_mut().zip(tokens) {
+            s.tokens = t;
+        }
+    }
+    let mut sources: BTreeSet<SourceRef> = BTreeSet::new();
+    for s in &pack.sections {
+        if let Some(d) = plan.doc(&s.citation.path) {
+            sources.insert(SourceRef {
+                path: d.path.clone(),
+                hash: d.hash.clone(),
+            });
+        }
+    }
+    pack.sources = sources.into_iter().collect();
+    let count = |r: OmitReason| omitted.iter().filter(|o| o.reason == r).count();
+    pack.omitted_by_reason = OmittedCounts {
+        over_budget: count(OmitReason::OverBudget),
+        below_threshold: count(OmitReason::BelowThreshold),
+        cap_reached: count(OmitReason::CapReached),
+    };
+    let mut omitted = omitted.to_vec();
+    omitted.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.citation.cmp(&b.citation))
+    });
+    pack.omitted_more = omitted.len().saturating_sub(OMITTED_LIST_LIMIT);
+    omitted.truncate(OMITTED_LIST_LIMIT);
+    pack.omitted = omitted;
+    pack.hash = content_hash(pack);
+    // total_tokens is printed in the pack itself: settle it (two rounds converge).
+    pack.total_tokens = 0;
+    for _ in 0..3 {
+        let total = counter.count(&render::markdown(pack));
+        if total == pack.total_tokens {
+            break;
+        }
+        pack.total_tokens = total;
+    }
+}
+
+/// Hash over what the pack says (not over its own counts), hex.
+fn content_hash(pack: &Pack) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        pack.story_id.as_str(),
+        pack.encoding.as_str(),
+        pack.recipe.as_str(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    h.update(&(pack.budget_tokens as u64).to_le_bytes());
+    for s in &pack.sections {
+        h.update(s.title.as_bytes());
+        h.update(&[0]);
+        h.update(s.citation.to_string().as_bytes());
+        h.update(&[0]);
+        h.update(s.text.as_bytes());
+        h.update(&[u8::from(s.cut)]);
+    }
+    for src in &pack.sources {
+        h.update(src.path.as_bytes());
+        h.update(src.hash.as_bytes());
+    }
+    h.finalize().to_hex()[..16].to_string()
+}

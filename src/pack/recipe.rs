@@ -1,0 +1,274 @@
+//! Pack recipes: which plan parts a pack draws on, with weights, token caps and which parts
+//! are mandatory. Shipped recipes are compiled in; a plan's own `packs/*.toml` override them
+//! by name or add new ones.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::{Diagnostic, Severity};
+
+/// The recipes shipped with storypack (`packs/*.toml`).
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "packs/default.toml",
+        include_str!("../../packs/default.toml"),
+    ),
+    (
+        "packs/devops-sre.toml",
+        include_str!("../../packs/devops-sre.toml"),
+    ),
+    (
+        "packs/backend.toml",
+        include_str!("../../packs/backend.toml"),
+    ),
+    (
+        "packs/frontend.toml",
+        include_str!("../../packs/frontend.toml"),
+    ),
+    ("packs/qa.toml", include_str!("../../packs/qa.toml")),
+];
+
+/// A part of the plan a pack can draw on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The story itself: fields and acceptance criteria.
+    Story,
+    /// Stories it depends on.
+    Dependencies,
+    /// Its epic's section of the feature doc.
+    Epic,
+    /// The feature's introduction.
+    Feature,
+    /// The sprint's theme, gate, epics, dates and the role's focus and week priorities.
+    Sprint,
+    /// The constant per-sprint checklist.
+    Checklist,
+    /// The role's sprint plan sections for the story's sprint.
+    RolePlan,
+    /// The sprint's gate evidence checklist.
+    Gate,
+    /// ADRs and interface docs, ranked.
+    Architecture,
+    /// Engineering playbooks, ranked.
+    Playbooks,
+    /// Governance risks and dependencies, ranked.
+    Governance,
+    /// AI-agent execution policy, ranked.
+    AgentExecution,
+    /// Earlier handoffs of the story and of its dependencies.
+    Handoffs,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Story => "story",
+            Part::Dependencies => "dependencies",
+            Part::Epic => "epic",
+            Part::Feature => "feature",
+            Part::Sprint => "sprint",
+            Part::Checklist => "checklist",
+            Part::RolePlan => "role_plan",
+            Part::Gate => "gate",
+            Part::Architecture => "architecture",
+            Part::Playbooks => "playbooks",
+            Part::Governance => "governance",
+            Part::AgentExecution => "agent_execution",
+            Part::Handoffs => "handoffs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartSpec {
+    pub part: Part,
+    pub weight: f64,
+    /// Most tokens this part may take in a pack.
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub mandatory: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Glob patterns over role slugs (`devops*`, `*sre*`) that pick this recipe.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Ranked excerpts whose relevance is below this are left out.
+    #[serde(default = "default_min_score")]
+    pub min_score: f64,
+    pub parts: Vec<PartSpec>,
+}
+
+fn default_min_score() -> f64 {
+    0.25
+}
+
+impl Recipe {
+    pub fn part(&self, part: Part) -> Option<&PartSpec> {
+        self.parts.iter().find(|p| p.part == part)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "name `{}` must be letters, digits, - or _",
+                self.name
+            ));
+        }
+        if !self
+            .parts
+            .iter()
+            .any(|p| p.part == Part::Story && p.mandatory)
+        {
+            return Err("the `story` part must be listed and mandatory".into());
+        }
+        for p in &self.parts {
+            if !(p.weight.is_finite() && p.weight > 0.0) {
+                return Err(format!(
+                    "part {}: weight must be a positive number",
+                    p.part.as_str()
+                ));
+            }
+        }
+        for pattern in &self.roles {
+            globset::Glob::new(pattern).map_err(|e| format!("roles pattern `{pattern}`: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn matches_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|p| {
+            globset::Glob::new(p)
+                .map(|g| g.compile_matcher().is_match(role))
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// The recipes in force: shipped ones, overridden by name by the plan's own.
+#[derive(Debug, Clone)]
+pub struct Recipes {
+    recipes: Vec<Recipe>,
+}
+
+impl Recipes {
+    /// Shipped recipes plus the plan's (`(path, text)` of each `packs/*.toml`); a recipe that
+    /// does not parse is a diagnostic and the shipped one of that name stays in force.
+    pub fn load(overrides: &[(String, String)], diags: &mut Vec<Diagnostic>) -> Recipes {
+        let mut recipes: Vec<Recipe> = Vec::new();
+        let shipped = SHIPPED
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string(), true));
+        let local = overrides.iter().map(|(p, t)| (p.clone(), t.clone(), false));
+        for (path, text, builtin) in shipped.chain(local) {
+            let parsed = toml::from_str::<Recipe>(&text)
+                .map_err(|e| e.message().to_string())
+                .and_then(|r| r.check().map(|()| r));
+            match parsed {
+                Ok(r) => match recipes.iter().position(|x| x.name == r.name) {
+                    Some(i) => recipes[i] = r,
+                    None => recipes.push(r),
+                },
+                Err(message) => diags.push(Diagnostic {
+                    severity: if builtin {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
+                    code: "recipe".into(),
+                    path,
+                    line: 1,
+                    message: format!("pack recipe not used: {message}"),
+                }),
+            }
+        }
+        recipes.sort_by(|a, b| a.name.cmp(&b.name));
+        Recipes { recipes }
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.recipes.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Recipe, Error> {
+        self.recipes.iter().find(|r| r.name == name).ok_or_else(|| {
+            Error::not_found(
+                "recipe",
+                format!(
+                    "no recipe `{}` (known: {})",
+                    name.chars().take(64).collect::<String>(),
+                    self.names().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// The recipe for a role: the first (by name) whose patterns match, else `default`.
+    pub fn for_role(&self, role: Option<&str>) -> Result<&Recipe, Error> {
+        if let Some(role) = role
+            && let Some(r) = self.recipes.iter().find(|r| r.matches_role(role))
+        {
+            return Ok(r);
+        }
+        self.get("default")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_recipes_parse_and_match_roles() {
+        let mut d = Vec::new();
+        let r = Recipes::load(&[], &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            r.names(),
+            ["backend", "default", "devops-sre", "frontend", "qa"]
+        );
+        assert_eq!(
+            r.for_role(Some("devops-sre-engineer")).unwrap().name,
+            "devops-sre"
+        );
+        assert_eq!(
+            r.for_role(Some("backend-engineer")).unwrap().name,
+            "backend"
+        );
+        assert_eq!(r.for_role(Some("qa-engineer")).unwrap().name, "qa");
+        assert_eq!(r.for_role(Some("product-manager")).unwrap().name, "default");
+        assert_eq!(r.for_role(None).unwrap().name, "default");
+        assert_eq!(r.get("nope").unwrap_err().field(), Some("recipe"));
+    }
+
+    #[test]
+    fn plan_recipes_override_by_name_and_bad_ones_are_reported() {
+        let mine = "name = \"default\"\nmin_score = 0.9\n[[parts]]\npart = \"story\"\nweight = 1.0\nmandatory = true\n";
+        let bad = "name = \"broken\"\n[[parts]]\npart = \"epic\"\nweight = 1.0\n";
+        let mut d = Vec::new();
+        let r = Recipes::load(
+            &[
+                ("packs/default.toml".into(), mine.into()),
+                ("packs/broken.toml".into(), bad.into()),
+            ],
+            &mut d,
+        );
+        assert_eq!(r.get("default").unwrap().min_score, 0.9);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("story"), "{d:?}");
+        assert!(r.get("broken").is_err());
+    }
+}

@@ -1,0 +1,390 @@
+//! Relevance over the plan: every document cut into units (heading-delimited sections, long
+//! ones split into paragraph groups), a BM25 inverted index over them, built once per plan.
+//! Ranking for packs and `search` share it. Deterministic: ties break by plan order.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Citation, DocKind, Plan};
+use crate::plan::text;
+
+/// Sections longer than this are split into paragraph groups of about `CHUNK_BYTES`.
+const SPLIT_BYTES: usize = 3_000;
+const CHUNK_BYTES: usize = 2_000;
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is",
+    "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with",
+    "we", "our", "not", "no", "but", "can", "all", "any", "each", "per", "into", "than", "then",
+    "when", "which", "who", "what", "so", "if", "do", "does", "done", "via",
+];
+
+/// A searchable piece of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Index into `plan.docs`.
+    pub doc: usize,
+    pub kind: DocKind,
+    pub title: String,
+    pub start: usize,
+    pub end: usize,
+    pub citation: Citation,
+}
+
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    pub units: Vec<Unit>,
+    terms: HashMap<String, u32>,
+    /// Per term: (unit, term frequency), units ascending.
+    postings: Vec<Vec<(u32, u32)>>,
+    lengths: Vec<u32>,
+    avg_len: f64,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub title: String,
+    pub citation: Citation,
+    pub score: f64,
+    pub snippet: String,
+}
+
+fn stem(word: &mut String) {
+    if word.len() > 4 && word.ends_with("ies") {
+        word.truncate(word.len() - 3);
+        word.push('y');
+    } else if word.len() > 3
+        && word.ends_with('s')
+        && !word.ends_with("ss")
+        && !word.ends_with("us")
+    {
+        word.pop();
+    }
+}
+
+/// Calls `emit` for each search term of `text`: lowercased words (light plural stemming,
+/// stopwords and bare numbers dropped) plus whole hyphenated ids with a digit (`sre-04-01`,
+/// `f3-e1`), so ids match exactly.
+pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
+    let bytes = text.as_bytes();
+    let mut word = String::new();
+    let mut compound = String::new();
+    let mut compound_parts = 0usize;
+    let mut compound_digit = false;
+    let mut i = 0;
+    let flush_word = |word: &mut String, emit: &mut dyn FnMut(&str)| {
+        if word.len() >= 2
+            && !word.bytes().all(|b| b.is_ascii_digit())
+            && !STOPWORDS.contains(&word.as_str())
+        {
+            stem(word);
+            emit(word);
+        }
+        word.clear();
+    };
+    while i <= bytes.len() {
+        let b = bytes.get(i).copied();
+        match b {
+            Some(c) if c.is_ascii_alphanumeric() || c >= 0x80 => {
+                let ch = c.to_ascii_lowercase() as char;
+                // Non-ASCII bytes are copied whole (a UTF-8 sequence stays valid).
+                if c >= 0x80 {
+                    let len = utf8_len(c);
+                    let end = (i + len).min(bytes.len());
+                    if let Some(s) = text.get(i..end) {
+                        word.push_str(s);
+                        compound.push_str(s);
+                    }
+                    i = end;
+                    continue;
+                }
+                if c.is_ascii_digit() {
+                    compound_digit = true;
+                }
+                word.push(ch);
+                compound.push(ch);
+            }
+            Some(b'-') | Some(b'_')
+                if !word.is_empty()
+                    && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) =>
+            {
+                flush_word(&mut word, &mut emit);
+                compound.push('-');
+                compound_parts += 1;
+            }
+            _ => {
+                flush_word(&mut word, &mut emit);
+                if compound_parts > 0 && compound_digit {
+                    emit(&compound);
+                }
+                compound.clear();
+                compound_parts = 0;
+                compound_digit = false;
+            }
+        }
+        i += 1;
+    }
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Terms with their counts, in first-seen order.
+pub type TermCounts = Vec<(String, u32)>;
+
+/// Terms of a text, with counts, in first-seen order.
+pub fn term_counts(text: &str) -> TermCounts {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<(String, u32)> = Vec::new();
+    tokenize(text, |t| match index.get(t) {
+        Some(&i) => out[i].1 += 1,
+        None => {
+            index.insert(t.to_string(), out.len());
+            out.push((t.to_string(), 1));
+        }
+    });
+    out
+}
+
+/// Units of one document: its sections, long ones split at blank lines.
+fn units_of(plan: &Plan, doc_idx: usize) -> Vec<Unit> {
+    let doc = &plan.docs[doc_idx];
+    let mut out = Vec::new();
+    let title_of = |s: &crate::model::Section| {
+        if s.title.is_empty() {
+            doc.title.clone().unwrap_or_else(|| doc.path.clone())
+        } else {
+            s.title.clone()
+        }
+    };
+    for section in &doc.sections {
+        let body = doc.section_text(section);
+        if body.trim().is_empty() {
+            continue;
+        }
+        if body.len() <= SPLIT_BYTES {
+            out.push(Unit {
+                doc: doc_idx,
+                kind: doc.kind,
+                title: title_of(section),
+                start: section.start,
+                end: section.end,
+                citation: section.citation.clone(),
+            });
+            continue;
+        }
+        let mut chunk_start = section.start;
+        let mut part = 1;
+        let mut pos = section.start;
+        let end = section.end;
+        while pos < end {
+            let next_break = doc.text[pos..end]
+                .find("\n\n")
+                .map(|i| pos + i + 2)
+                .unwrap_or(end);
+            if next_break - chunk_start >= CHUNK_BYTES || next_break == end {
+                let cite_start = text::line_of(&doc.line_starts, chunk_start);
+                let cite_end =
+                    text::last_line_of(&doc.text, &doc.line_starts, chunk_start, next_break);
+                out.push(Unit {
+                    doc: doc_idx,
+                    kind: doc.kind,
+                    title: format!("{} (part {part})", title_of(section)),
+                    start: chunk_start,
+                    end: next_break,
+                    citation: Citation {
+                        path: doc.path.clone(),
+                        line_start: cite_start,
+                        line_end: cite_end.max(cite_start),
+                        heading: section.citation.heading.clone(),
+                    },
+                });
+                part += 1;
+                chunk_start = next_break;
+            }
+            pos = next_break;
+        }
+    }
+    out
+}
+
+impl SearchIndex {
+    pub fn build(plan: &Plan) -> SearchIndex {
+        let per_doc: Vec<Vec<(Unit, TermCounts)>> = (0..plan.docs.len())
+            .into_par_iter()
+            .map(|d| {
+                units_of(plan, d)
+                    .into_iter()
+                    .map(|u| {
+                        let counts = term_counts(&plan.docs[d].text[u.start..u.end]);
+                        (u, counts)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut index = SearchIndex::default();
+        let mut total: u64 = 0;
+        for (unit, counts) in per_doc.into_iter().flatten() {
+            let id = index.units.len() as u32;
+            let len: u32 = counts.iter().map(|c| c.1).sum();
+            total += u64::from(len);
+            index.lengths.push(len);
+            index.units.push(unit);
+            for (term, tf) in counts {
+                let next = index.postings.len() as u32;
+                let t = *index.terms.entry(term).or_insert(next);
+                if t == next {
+                    index.postings.push(Vec::new());
+                }
+                index.postings[t as usize].push((id, tf));
+            }
+        }
+        index.avg_len = if index.units.is_empty() {
+            1.0
+        } else {
+            (total as f64 / index.units.len() as f64).max(1.0)
+        };
+        index
+    }
+
+    pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
+        let u = &self.units[unit];
+        plan.docs[u.doc].text.get(u.start..u.end).unwrap_or("")
+    }
+
+    /// Units whose text contains the term (an id like `f3-e1`, lowercased), with counts.
+    pub fn postings(&self, term: &str) -> &[(u32, u32)] {
+        self.terms
+            .get(&term.to_lowercase())
+            .map(|&t| self.postings[t as usize].as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// BM25 of every unit matching any query term (sparse: unit -> score).
+    pub fn bm25(&self, query: &str) -> HashMap<u32, f64> {
+        let n = self.units.len() as f64;
+        let mut scores: HashMap<u32, f64> = HashMap::new();
+        for (term, qtf) in term_counts(query) {
+            let postings = self.postings(&term);
+            if postings.is_empty() {
+                continue;
+            }
+            let df = postings.len() as f64;
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            for &(unit, tf) in postings {
+                let tf = f64::from(tf);
+                let len = f64::from(self.lengths[unit as usize]);
+                let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg_len));
+                *scores.entry(unit).or_default() += s * f64::from(qtf);
+            }
+        }
+        scores
+    }
+
+    /// The unit holding a line of a document.
+    pub fn unit_at(&self, path: &str, line: u32) -> Option<u32> {
+        self.units
+            .iter()
+            .position(|u| {
+                u.citation.path == path
+                    && u.citation.line_start <= line
+                    && line <= u.citation.line_end
+            })
+            .map(|u| u as u32)
+    }
+
+    /// The best units for a query, highest score first, ties in plan order. Units holding an
+    /// `anchor` (where an id named in the query is declared) come first: explicit links
+    /// before text relevance.
+    pub fn search(&self, plan: &Plan, query: &str, limit: usize, anchors: &[Citation]) -> Vec<Hit> {
+        let mut scores = self.bm25(query);
+        let top = scores.values().copied().fold(0.0_f64, f64::max);
+        for a in anchors {
+            if let Some(u) = self.unit_at(&a.path, a.line_start) {
+                *scores.entry(u).or_default() += top + 1.0;
+            }
+        }
+        let mut ranked: Vec<(u32, f64)> = scores.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+            .into_iter()
+            .take(limit)
+            .map(|(u, score)| {
+                let unit = &self.units[u as usize];
+                Hit {
+                    title: unit.title.clone(),
+                    citation: unit.citation.clone(),
+                    score: round(score),
+                    snippet: snippet(self.text(plan, u as usize), 240),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Scores are shown with 4 decimals so output is stable and readable.
+pub fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The first `max` characters of a unit's prose, headings and blank lines left out.
+pub fn snippet(text: &str, max: usize) -> String {
+    let flat = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a).unwrap_or(&cut);
+    format!("{cut} …")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        tokenize(text, |t| out.push(t.to_string()));
+        out
+    }
+
+    #[test]
+    fn tokenizer_keeps_ids_whole_and_drops_noise() {
+        assert_eq!(
+            terms("SRE-04-01 tunes the Queues for F3-E1, 2026."),
+            [
+                "sre",
+                "04",
+                "01",
+                "sre-04-01",
+                "tune",
+                "queue",
+                "f3",
+                "e1",
+                "f3-e1"
+            ]
+            .iter()
+            .filter(|t| !t.chars().all(|c| c.is_ascii_digit()))
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(terms("policies café"), ["policy", "café"]);
+        assert!(terms("a an the 42").is_empty());
+    }
+}

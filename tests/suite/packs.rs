@@ -1,0 +1,419 @@
+//! Context packs on the example plan: content, ranking, exact budgets, determinism,
+//! staleness, rendering snapshots and bad input.
+
+use std::fs;
+use std::path::Path;
+
+use storypack::app::App;
+use storypack::pack::{OmitReason, Pack, PackRequest, Part, render};
+use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
+
+use super::util::{example_plan, stderr, stdout, storypack};
+
+fn app() -> App {
+    App::open(&example_plan()).unwrap()
+}
+
+fn build(app: &App, story: &str, budget: usize) -> Pack {
+    app.pack(&PackRequest {
+        story_id: story.into(),
+        budget_tokens: Some(budget),
+        ..PackRequest::default()
+    })
+    .unwrap()
+}
+
+/// Copies the example plan to a temp folder so tests can write and edit it.
+fn copy_plan() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&example_plan(), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".storypack" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_pack_holds_the_story_its_epic_gate_role_plan_and_the_adrs_naming_its_epic() {
+    let app = app();
+    let pack = build(&app, "SRE-04-01", 8000);
+    let titles: Vec<&str> = pack.sections.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles[0],
+        "Story SRE-04-01: Provision worker runtime settings"
+    );
+    assert_eq!(pack.sections[0].part, Part::Story);
+    assert!(
+        pack.sections[0]
+            .text
+            .contains("Worker pool size is configurable per environment")
+    );
+
+    let epic = pack
+        .sections
+        .iter()
+        .find(|s| s.part == Part::Epic)
+        .expect("epic section");
+    assert_eq!(
+        epic.title,
+        "Epic F3-E2: Domain read path and background jobs"
+    );
+    assert!(epic.text.contains("worker pool that runs SLA timers"));
+    assert_eq!(
+        epic.citation.path,
+        "docs/02-features/f3-core-domain-workflows.md"
+    );
+
+    let sprint = pack
+        .sections
+        .iter()
+        .find(|s| s.part == Part::Sprint)
+        .unwrap();
+    assert!(sprint.text.contains("- Gate: Core workflow gate"));
+    let gate = pack.sections.iter().find(|s| s.part == Part::Gate).unwrap();
+    assert!(
+        gate.text
+            .contains("Case schema migration rollback rehearsed on staging")
+    );
+
+    let role_plan: Vec<_> = pack
+        .sections
+        .iter()
+        .filter(|s| s.part == Part::RolePlan)
+        .collect();
+    assert!(role_plan.len() >= 5, "{titles:#?}");
+    assert!(role_plan.iter().all(|s| s.citation.path
+        == "docs/07-role-sprint-plans/sprint-04/devops-sre-engineer/section-contribution-plan.md"));
+
+    // ADR-0004 and ADR-0005 name F3-E2; both are drawn on.
+    for adr in ["adr-0004", "adr-0005"] {
+        assert!(
+            pack.sections
+                .iter()
+                .any(|s| s.part == Part::Architecture && s.citation.path.contains(adr)),
+            "{adr} missing: {titles:#?}"
+        );
+    }
+    // Score order after the mandatory story.
+    for pair in pack.sections[1..].windows(2) {
+        assert!(
+            pair[0].score >= pair[1].score,
+            "{} before {}",
+            pair[0].title,
+            pair[1].title
+        );
+    }
+    // Every excerpt is cited and its text is what the cited lines say (modulo demoted headings).
+    let plan = app.plan();
+    for s in &pack.sections[1..] {
+        if matches!(s.part, Part::Sprint | Part::Checklist | Part::Dependencies) {
+            continue;
+        }
+        let cited = plan.excerpt(&s.citation).unwrap();
+        let first_words: String = s
+            .text
+            .split_whitespace()
+            .filter(|w| !w.starts_with('#'))
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cited_flat = cited.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            cited_flat.contains(&first_words),
+            "{}: `{first_words}` not in {}",
+            s.title,
+            s.citation
+        );
+    }
+}
+
+#[test]
+fn packs_fit_their_budget_exactly_when_recounted() {
+    let app = app();
+    for story in ["SRE-04-01", "SRE-05-03", "BE-03-01", "SRE-00-01"] {
+        for budget in [300, 2_000, 8_000] {
+            for encoding in Encoding::ALL {
+                let pack = app
+                    .pack(&PackRequest {
+                        story_id: story.into(),
+                        budget_tokens: Some(budget),
+                        encoding: Some(encoding),
+                        recipe: None,
+                    })
+                    .unwrap();
+                let md = render::markdown(&pack);
+                let counted = Tiktoken::get(encoding).count_uncached(&md);
+                assert_eq!(counted, pack.total_tokens, "{story} {budget} {encoding}");
+                assert!(
+                    counted <= budget,
+                    "{story}: {counted} > {budget} ({encoding})"
+                );
+                assert_eq!(pack.encoding, encoding);
+                // A larger budget is used: not more than a few hundred tokens left unused
+                // unless everything relevant fit.
+                if pack.omitted_by_reason.over_budget > 0 && budget > 300 {
+                    assert!(
+                        budget - counted < 600,
+                        "{story} {budget}: only {counted} used"
+                    );
+                }
+                for s in &pack.sections {
+                    let alone =
+                        render::section(&s.title, &s.citation, s.tokens, s.score, s.cut, &s.text);
+                    assert_eq!(Tiktoken::get(encoding).count(&alone), s.tokens);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_pack_says_what_it_left_out_and_why() {
+    let pack = build(&app(), "SRE-04-01", 2_000);
+    assert!(pack.omitted_by_reason.over_budget > 0);
+    assert!(pack.omitted_by_reason.below_threshold > 0);
+    let total = pack.omitted_by_reason.over_budget
+        + pack.omitted_by_reason.below_threshold
+        + pack.omitted_by_reason.cap_reached;
+    assert_eq!(total, pack.omitted.len() + pack.omitted_more);
+    assert!(
+        pack.omitted
+            .iter()
+            .any(|o| o.reason == OmitReason::OverBudget)
+    );
+    for o in &pack.omitted {
+        assert!(o.citation.line_start >= 1 && !o.citation.path.is_empty());
+    }
+    // Listed best first.
+    for pair in pack.omitted.windows(2) {
+        assert!(pair[0].score >= pair[1].score);
+    }
+    let md = render::markdown(&pack);
+    assert!(md.contains(&format!("Left out: {total} excerpts")));
+}
+
+#[test]
+fn packs_are_byte_identical_across_runs_and_processes() {
+    let a = render::json(&build(&app(), "SRE-05-03", 4_000));
+    let b = render::json(&build(&app(), "SRE-05-03", 4_000));
+    assert_eq!(a, b);
+    let plan = copy_plan();
+    let root = plan.path().to_str().unwrap();
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let out = storypack(&["pack", "SRE-05-03", "--plan", root, "--budget", "4000"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let md = fs::read(plan.path().join(".storypack/packs/SRE-05-03.md")).unwrap();
+        let json = fs::read(plan.path().join(".storypack/packs/SRE-05-03.json")).unwrap();
+        assert_eq!(
+            stdout(&out).as_bytes(),
+            md.as_slice(),
+            "stdout is the written pack"
+        );
+        outputs.push((md, json));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(String::from_utf8(outputs[0].1.clone()).unwrap(), a);
+}
+
+#[test]
+fn pack_check_flags_packs_whose_sources_changed() {
+    let plan = copy_plan();
+    let root = plan.path().to_str().unwrap();
+    for story in ["SRE-04-01", "SRE-07-02"] {
+        let out = storypack(&["pack", story, "--plan", root, "--budget", "3000"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let out = storypack(&["pack", "--check", "--plan", root]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).ends_with("2 packs, 0 stale\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Edit a file only SRE-04-01's pack cites.
+    let epic_doc = plan
+        .path()
+        .join("docs/02-features/f3-core-domain-workflows.md");
+    let text = fs::read_to_string(&epic_doc).unwrap();
+    fs::write(&epic_doc, text.replace("worker pool", "worker fleet")).unwrap();
+    let out = storypack(&["pack", "--check", "--json", "--plan", root]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stale"], 1);
+    let stale: Vec<&serde_json::Value> = v["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["fresh"] == false)
+        .collect();
+    assert_eq!(stale[0]["story_id"], "SRE-04-01");
+    assert_eq!(
+        stale[0]["changed"],
+        serde_json::json!(["docs/02-features/f3-core-domain-workflows.md"])
+    );
+    // Rebuilding makes it fresh again.
+    storypack(&["pack", "SRE-04-01", "--plan", root, "--budget", "3000"]);
+    let out = storypack(&["pack", "--check", "--plan", root]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn pack_markdown_snapshot() {
+    let pack = build(&app(), "SRE-05-02", 1_500);
+    insta::assert_snapshot!(render::markdown(&pack));
+}
+
+#[test]
+fn pack_json_snapshot() {
+    let pack = build(&app(), "SRE-05-02", 1_500);
+    insta::assert_json_snapshot!(pack);
+}
+
+#[test]
+fn bad_pack_requests_exit_2_name_the_field_and_write_nothing() {
+    let plan = copy_plan();
+    let root = plan.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["NOPE-1"], "story_id: no story `NOPE-1` in the plan"),
+        (
+            &["../etc/passwd"],
+            "story_id: `../etc/passwd` is not a story id",
+        ),
+        (
+            &["SRE-04-01", "--recipe", "mystery"],
+            "recipe: no recipe `mystery` (known: backend, default, devops-sre, frontend, qa)",
+        ),
+        (
+            &["SRE-04-01", "--encoding", "gpt2"],
+            "encoding: `gpt2` is not a supported encoding (o200k_base, cl100k_base)",
+        ),
+        (
+            &["SRE-04-01", "--budget", "0"],
+            "budget_tokens: 0 is out of range (1..=200000)",
+        ),
+        (
+            &["SRE-04-01", "--budget", "200001"],
+            "budget_tokens: 200001 is out of range (1..=200000)",
+        ),
+        (
+            &["SRE-04-01", "--budget", "100"],
+            "budget_tokens: 100 is below the 286 tokens this story's mandatory parts need (recipe `devops-sre`); ask for at least 286",
+        ),
+        (&["SRE-04-01", "--budget", "lots"], "invalid value 'lots'"),
+    ];
+    for (args, message) in cases {
+        let mut full = vec!["pack"];
+        full.extend_from_slice(args);
+        full.extend(["--plan", root]);
+        let out = storypack(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+    assert!(!plan.path().join(".storypack").exists(), "nothing written");
+}
+
+#[test]
+fn the_minimum_budget_named_in_the_error_is_enough() {
+    let app = app();
+    for story in ["SRE-04-01", "BE-03-01", "SRE-11-05"] {
+        let err = app
+            .pack(&PackRequest {
+                story_id: story.into(),
+                budget_tokens: Some(50),
+                ..PackRequest::default()
+            })
+            .unwrap_err()
+            .to_string();
+        let need: usize = err.rsplit(' ').next().unwrap().parse().unwrap();
+        let pack = build(&app, story, need);
+        assert!(pack.total_tokens <= need);
+        assert!(
+            app.pack(&PackRequest {
+                story_id: story.into(),
+                budget_tokens: Some(need - 1),
+                ..PackRequest::default()
+            })
+            .is_err()
+        );
+    }
+}
+
+#[test]
+fn plan_recipes_override_shipped_ones() {
+    let plan = copy_plan();
+    fs::create_dir_all(plan.path().join("packs")).unwrap();
+    fs::write(
+        plan.path().join("packs/devops-sre.toml"),
+        "name = \"devops-sre\"\nroles = [\"devops*\"]\n[[parts]]\npart = \"story\"\nweight = 1.0\nmandatory = true\n[[parts]]\npart = \"epic\"\nweight = 0.5\n",
+    )
+    .unwrap();
+    let app = App::open(plan.path()).unwrap();
+    let pack = build(&app, "SRE-04-01", 8_000);
+    assert_eq!(pack.recipe, "devops-sre");
+    let parts: Vec<Part> = pack.sections.iter().map(|s| s.part).collect();
+    assert_eq!(parts, [Part::Story, Part::Epic]);
+}
+
+#[test]
+fn search_ranks_plan_sections_with_citations() {
+    let app = app();
+    let r = app
+        .search("dead-letter replay for the ingestion queue", Some(5))
+        .unwrap();
+    assert_eq!(r.count, 5);
+    assert!(
+        r.hits[0].snippet.to_lowercase().contains("dead-letter")
+            || r.hits[0].title.to_lowercase().contains("dead-letter"),
+        "{:#?}",
+        r.hits[0]
+    );
+    for pair in r.hits.windows(2) {
+        assert!(pair[0].score >= pair[1].score);
+    }
+    let ids = app.search("SRE-05-02", Some(3)).unwrap();
+    assert!(
+        ids.hits[0].citation.path.contains("sprint-05"),
+        "{:#?}",
+        ids.hits
+    );
+
+    let root = example_plan();
+    let out = storypack(&[
+        "search",
+        "rollback rehearsal",
+        "--plan",
+        root.to_str().unwrap(),
+        "--limit",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["count"], 3);
+    assert!(v["hits"][0]["citation"]["line_start"].as_u64().unwrap() >= 1);
+    let out = storypack(&[
+        "search",
+        "x",
+        "--plan",
+        root.to_str().unwrap(),
+        "--limit",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("limit: 0 is out of range (1..=100)"));
+}
