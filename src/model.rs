@@ -7,11 +7,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where something came from: a path relative to the plan root, a 1-based inclusive line
 /// range and the path of headings above it, joined with " > ".
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Citation {
     pub path: String,
     pub line_start: u32,
@@ -31,7 +34,7 @@ impl std::fmt::Display for Citation {
 
 /// The whole plan as one value. Collections are sorted (sprints by id, stories in plan
 /// order: by path, then line) so that everything derived from a plan is deterministic.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     pub sprints: Vec<Sprint>,
     /// The per-sprint checklist every role follows ("Constant Section Execution Checklist").
@@ -46,7 +49,7 @@ pub struct Plan {
     pub docs: Vec<Doc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Sprint {
     /// Two digits at least: "05".
     pub id: String,
@@ -63,7 +66,7 @@ pub struct Sprint {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SprintRole {
     pub label: String,
     pub mission_focus: Option<String>,
@@ -72,7 +75,7 @@ pub struct SprintRole {
     pub citation: Option<Citation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChecklistStep {
     pub n: u32,
     /// Section key, e.g. "00-governance".
@@ -81,7 +84,7 @@ pub struct ChecklistStep {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Role {
     /// "devops-sre-engineer"
     pub slug: String,
@@ -89,7 +92,7 @@ pub struct Role {
     pub label: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Feature {
     /// "F3"
     pub id: String,
@@ -98,7 +101,7 @@ pub struct Feature {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Epic {
     /// "F3-E1"
     pub id: String,
@@ -108,14 +111,16 @@ pub struct Epic {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StoryStatus {
     Todo,
     Done,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Story {
     pub id: String,
     pub title: String,
@@ -134,7 +139,7 @@ pub struct Story {
 }
 
 /// A gate's evidence checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GateChecklist {
     /// The gate's name as the checklist gives it ("CI/CD gate").
     pub gate: String,
@@ -144,7 +149,7 @@ pub struct GateChecklist {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GateItem {
     pub text: String,
     pub checked: bool,
@@ -156,7 +161,7 @@ pub struct GateItem {
 }
 
 /// Part of a role's sprint plan: (sprint, role, section key), optionally a week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RoleSection {
     pub sprint: String,
     pub role: String,
@@ -167,7 +172,9 @@ pub struct RoleSection {
 }
 
 /// Which top-level folder of `docs/` a document lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
     Governance,
@@ -199,7 +206,7 @@ impl DocKind {
 }
 
 /// One markdown document, kept whole so excerpts can be cut from it by line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Doc {
     pub path: String,
     pub kind: DocKind,
@@ -218,7 +225,7 @@ pub struct Doc {
 
 /// A heading-delimited part of a document (the text before the first heading is a section
 /// with an empty heading path).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Section {
     pub title: String,
     pub level: u8,
@@ -307,7 +314,9 @@ pub fn gate_key(name: &str) -> String {
         .join(" ")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Error,
@@ -326,7 +335,9 @@ impl std::fmt::Display for Severity {
 }
 
 /// A problem found while reading the plan. Parsing never fails; it reports these.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable kebab-case name of the rule ("duplicate-story").

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -21,7 +22,7 @@ pub struct PriorityQuery {
 }
 
 /// How the sprint or week was chosen when the caller did not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
     Requested,
@@ -31,7 +32,7 @@ pub enum Selection {
     Default,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Priorities {
     pub sprint: String,
     pub sprint_selected_by: Selection,
@@ -52,7 +53,7 @@ pub struct Priorities {
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Focus {
     pub role: String,
     pub label: String,
@@ -60,14 +61,14 @@ pub struct Focus {
     pub citation: Option<Citation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WeekPriority {
     pub role: String,
     pub text: String,
     pub citation: Citation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GateSummary {
     pub name: String,
     pub items: usize,
@@ -75,7 +76,7 @@ pub struct GateSummary {
     pub checklists: Vec<Citation>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
     pub stories: usize,
     pub done: usize,
@@ -83,7 +84,7 @@ pub struct Counts {
 }
 
 /// A story with what priorities add: whether it can start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StoryView {
     #[serde(flatten)]
     pub story: Story,

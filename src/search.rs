@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Citation, DocKind, Plan};
@@ -24,7 +25,7 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// A searchable piece of a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Unit {
     /// Index into `plan.docs`.
     pub doc: usize,
@@ -46,7 +47,7 @@ pub struct SearchIndex {
 }
 
 /// One search result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Hit {
     pub title: String,
     pub citation: Citation,

@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
 
@@ -16,7 +17,18 @@ use crate::error::Error;
 const CACHE_LIMIT: usize = 1 << 20;
 
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 pub enum Encoding {
     #[default]

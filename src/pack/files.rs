@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Pack, render};
@@ -69,7 +70,7 @@ pub fn write(pack: &Pack, dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
     Ok((md, json))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PackStatus {
     pub story_id: String,
     pub path: String,
@@ -79,7 +80,7 @@ pub struct PackStatus {
     pub changed: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PackCheck {
     pub dir: String,
     pub packs: Vec<PackStatus>,

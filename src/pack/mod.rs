@@ -12,6 +12,7 @@ pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -27,7 +28,7 @@ pub const OMITTED_LIST_LIMIT: usize = 50;
 /// An excerpt is cut to fit only if at least this many tokens of it would remain.
 const MIN_CUT_TOKENS: usize = 40;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Pack {
     pub story_id: String,
     pub title: String,
@@ -49,7 +50,7 @@ pub struct Pack {
     pub sources: Vec<SourceRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PackSection {
     pub title: String,
     pub part: Part,
@@ -62,7 +63,7 @@ pub struct PackSection {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OmitReason {
     /// It did not fit in what was left of the budget.
@@ -73,14 +74,14 @@ pub enum OmitReason {
     CapReached,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OmittedCounts {
     pub over_budget: usize,
     pub below_threshold: usize,
     pub cap_reached: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Omitted {
     pub title: String,
     pub part: Part,
@@ -89,7 +90,7 @@ pub struct Omitted {
     pub reason: OmitReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct SourceRef {
     pub path: String,
     pub hash: String,
