@@ -1,0 +1,2 @@
+//! Pack benchmark: written by the benchmark task (see BENCHMARKS.md).
+fn main() {}
