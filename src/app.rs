@@ -21,12 +21,15 @@ pub const MAX_QUERY_LEN: usize = 1_000;
 /// Most search results returned at once.
 pub const MAX_SEARCH_LIMIT: usize = 100;
 
+/// One consistent view of the plan. Immutable: a changed file gives a new `App` (see
+/// [`App::refresh`]) that adapters swap in whole, so no request sees a half-updated plan.
 pub struct App {
     root: PathBuf,
+    index: plan::Index,
     parsed: Parsed,
     recipes: Recipes,
     /// Built on first use: a CLI run that never ranks never pays for it.
-    index: OnceLock<SearchIndex>,
+    search: OnceLock<SearchIndex>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -68,15 +71,27 @@ impl App {
                 root.display()
             )));
         }
-        let mut parsed = plan::parse_dir(root);
-        let recipes = Recipes::load(&read_recipes(root), &mut parsed.diagnostics);
+        Ok(App::from_index(plan::Index::load(root)))
+    }
+
+    fn from_index(index: plan::Index) -> App {
+        let root = index.root().to_path_buf();
+        let mut parsed = index.parsed();
+        let recipes = Recipes::load(&read_recipes(&root), &mut parsed.diagnostics);
         parsed.diagnostics.sort_by(Diagnostic::report_order);
-        Ok(App {
-            root: root.to_path_buf(),
+        App {
+            root,
+            index,
             parsed,
             recipes,
-            index: OnceLock::new(),
-        })
+            search: OnceLock::new(),
+        }
+    }
+
+    /// The plan after `changed` files (absolute or relative to the root) changed: only those
+    /// files are re-read; everything else is reused.
+    pub fn refresh(&self, changed: &[PathBuf]) -> App {
+        App::from_index(self.index.refresh(changed))
     }
 
     pub fn recipes(&self) -> &Recipes {
@@ -84,7 +99,7 @@ impl App {
     }
 
     pub fn index(&self) -> &SearchIndex {
-        self.index
+        self.search
             .get_or_init(|| SearchIndex::build(&self.parsed.plan))
     }
 

@@ -4,7 +4,8 @@
 //! file:line in the plan. JSON field names are part of the product contract (PRODUCT.md,
 //! "Result shapes"): rename nothing, add freely.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use schemars::JsonSchema;
@@ -45,8 +46,22 @@ pub struct Plan {
     pub stories: Vec<Story>,
     pub gates: Vec<GateChecklist>,
     pub role_sections: Vec<RoleSection>,
-    /// Every markdown document read, with its heading-delimited sections.
-    pub docs: Vec<Doc>,
+    /// Every markdown document read, with its heading-delimited sections. Shared: a plan
+    /// rebuilt after one file changed keeps the other documents as they are.
+    pub docs: Vec<Arc<Doc>>,
+    /// Lookups by id and path, built by [`Plan::reindex`].
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub lookup: Lookup,
+}
+
+/// Positions of stories, epics, sprints and docs by id or path.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    stories: HashMap<String, usize>,
+    epics: HashMap<String, usize>,
+    sprints: HashMap<String, usize>,
+    docs: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -256,20 +271,49 @@ impl Doc {
 }
 
 impl Plan {
+    /// Rebuilds the lookups; call after changing the collections.
+    pub fn reindex(&mut self) {
+        fn positions<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+            let mut map = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                map.entry(key(item).to_string()).or_insert(i);
+            }
+            map
+        }
+        self.lookup = Lookup {
+            stories: positions(&self.stories, |s| &s.id),
+            epics: positions(&self.epics, |e| &e.id),
+            sprints: positions(&self.sprints, |s| &s.id),
+            docs: positions(&self.docs, |d| &d.path),
+        };
+    }
+
+    fn find<'a, T>(
+        items: &'a [T],
+        map: &HashMap<String, usize>,
+        key: &str,
+        get: impl Fn(&T) -> &str,
+    ) -> Option<&'a T> {
+        if map.len() == items.len() && !items.is_empty() {
+            return map.get(key).and_then(|&i| items.get(i));
+        }
+        items.iter().find(|x| get(x) == key)
+    }
+
     pub fn sprint(&self, id: &str) -> Option<&Sprint> {
-        self.sprints.iter().find(|s| s.id == id)
+        Self::find(&self.sprints, &self.lookup.sprints, id, |s| &s.id)
     }
 
     pub fn story(&self, id: &str) -> Option<&Story> {
-        self.stories.iter().find(|s| s.id == id)
+        Self::find(&self.stories, &self.lookup.stories, id, |s| &s.id)
     }
 
     pub fn epic(&self, id: &str) -> Option<&Epic> {
-        self.epics.iter().find(|e| e.id == id)
+        Self::find(&self.epics, &self.lookup.epics, id, |e| &e.id)
     }
 
     pub fn doc(&self, path: &str) -> Option<&Doc> {
-        self.docs.iter().find(|d| d.path == path)
+        Self::find(&self.docs, &self.lookup.docs, path, |d| &d.path).map(|d| d.as_ref())
     }
 
     /// The text a citation points at, if its document is part of the plan.

@@ -4,6 +4,7 @@
 //! be re-read alone.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -21,7 +22,7 @@ const RAGGED_REPORT_LIMIT: usize = 5;
 /// What one file says.
 #[derive(Debug, Clone)]
 pub struct FileFacts {
-    pub doc: Doc,
+    pub doc: Arc<Doc>,
     pub roadmap_rows: Vec<RoadmapRow>,
     pub checklist: Vec<ChecklistStep>,
     pub features: Vec<Feature>,
@@ -152,7 +153,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
     } = w;
     let hash = text::fnv64(text.as_bytes());
     FileFacts {
-        doc: Doc {
+        doc: Arc::new(Doc {
             path: rel_path.to_string(),
             kind,
             title,
@@ -161,7 +162,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
             sections,
             text: text.to_string(),
             line_starts,
-        },
+        }),
         roadmap_rows,
         checklist,
         features,

@@ -61,31 +61,167 @@ pub struct Loaded {
 
 /// Reads and parses the plan under `root`.
 pub fn parse_dir(root: &Path) -> Parsed {
-    let loaded = load(root);
-    parse(loaded)
+    Index::load(root).parsed()
 }
 
 /// Parses sources already read (pure: no IO).
 pub fn parse(loaded: Loaded) -> Parsed {
-    let mut diagnostics = loaded.diagnostics;
-    let config = Config::parse(loaded.config.as_deref(), &mut diagnostics);
-    let results: Vec<Result<FileFacts, Diagnostic>> = loaded
-        .sources
-        .into_par_iter()
-        .map(|s| read_source(s, &config))
-        .collect();
-    let mut facts = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(f) => facts.push(f),
-            Err(d) => diagnostics.push(d),
+    Index::from_loaded(PathBuf::new(), loaded).parsed()
+}
+
+/// The plan as per-file facts: what [`assemble`] joins. Re-reading one changed file and
+/// re-assembling gives the same result as parsing the whole plan again.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    root: PathBuf,
+    config: Config,
+    config_diags: Vec<Diagnostic>,
+    /// Problems found while listing the plan (not tied to one readable file).
+    walk_diags: Vec<Diagnostic>,
+    files: BTreeMap<String, Arc<FileFacts>>,
+    /// Files that could not be read or decoded, by path.
+    failed: BTreeMap<String, Diagnostic>,
+}
+
+impl Index {
+    pub fn load(root: &Path) -> Index {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let loaded = load(&root);
+        Index::from_loaded(root, loaded)
+    }
+
+    pub fn from_loaded(root: PathBuf, loaded: Loaded) -> Index {
+        let mut config_diags = Vec::new();
+        let config = Config::parse(loaded.config.as_deref(), &mut config_diags);
+        let results: Vec<(String, Result<FileFacts, Diagnostic>)> = loaded
+            .sources
+            .into_par_iter()
+            .map(|s| (s.path.clone(), read_source(s, &config)))
+            .collect();
+        let mut files = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        for (path, r) in results {
+            match r {
+                Ok(f) => {
+                    files.insert(path, Arc::new(f));
+                }
+                Err(d) => {
+                    failed.insert(path, d);
+                }
+            }
+        }
+        // Unreadable files are reported by `load` with their path; keep them per file too.
+        let mut walk_diags = Vec::new();
+        for d in loaded.diagnostics {
+            if d.code == "unreadable" && !d.path.is_empty() && d.path != config::CONFIG_FILE {
+                failed.insert(d.path.clone(), d);
+            } else {
+                walk_diags.push(d);
+            }
+        }
+        Index {
+            root,
+            config,
+            config_diags,
+            walk_diags,
+            files,
+            failed,
         }
     }
-    let mut parsed = assemble(&config, facts);
-    parsed.diagnostics.extend(diagnostics);
-    parsed.diagnostics.sort_by(Diagnostic::report_order);
-    parsed.diagnostics.dedup();
-    parsed
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Joins the files into the plan.
+    pub fn parsed(&self) -> Parsed {
+        let facts: Vec<Arc<FileFacts>> = self.files.values().cloned().collect();
+        let mut parsed = assemble(&self.config, &facts);
+        parsed.diagnostics.extend(self.config_diags.iter().cloned());
+        parsed.diagnostics.extend(self.walk_diags.iter().cloned());
+        parsed.diagnostics.extend(self.failed.values().cloned());
+        parsed.diagnostics.sort_by(Diagnostic::report_order);
+        parsed.diagnostics.dedup();
+        parsed
+    }
+
+    /// A new index with the given paths (absolute, or relative to the root) re-read; files
+    /// that are gone are dropped. A change to `storypack.toml`, to a folder, or to anything
+    /// this index cannot place re-reads the whole plan.
+    pub fn refresh(&self, changed: &[PathBuf]) -> Index {
+        let mut next = self.clone();
+        let walk_rel = if self.root.join("docs").is_dir() {
+            "docs/"
+        } else {
+            ""
+        };
+        for path in changed {
+            let abs = if path.is_absolute() {
+                path.clone()
+            } else {
+                self.root.join(path)
+            };
+            let Ok(rel_path) = abs.strip_prefix(&self.root) else {
+                continue;
+            };
+            let rel = rel(Path::new(""), rel_path);
+            if rel == config::CONFIG_FILE || self.config.roadmap.contains(&rel) {
+                return Index::load(&self.root);
+            }
+            if abs.is_dir() || self.files.keys().any(|k| k.starts_with(&format!("{rel}/"))) {
+                return Index::load(&self.root);
+            }
+            if !rel.starts_with(walk_rel)
+                || !is_markdown(&abs)
+                || rel.split('/').any(|c| c.starts_with('.'))
+            {
+                continue;
+            }
+            next.files.remove(&rel);
+            next.failed.remove(&rel);
+            if !abs.exists() {
+                continue;
+            }
+            let inside = abs.canonicalize().is_ok_and(|c| c.starts_with(&self.root));
+            if !inside {
+                continue;
+            }
+            let source = std::fs::metadata(&abs)
+                .map_err(|e| io_diag(rel.clone(), format!("cannot be read: {e}")))
+                .and_then(|m| {
+                    if m.len() > MAX_FILE_BYTES {
+                        Err(io_diag(
+                            rel.clone(),
+                            format!(
+                                "{} bytes is over the {} MiB limit for one plan file; skipped",
+                                m.len(),
+                                MAX_FILE_BYTES / 1024 / 1024
+                            ),
+                        ))
+                    } else {
+                        std::fs::read(&abs)
+                            .map_err(|e| io_diag(rel.clone(), format!("cannot be read: {e}")))
+                    }
+                })
+                .map(|bytes| Source {
+                    path: rel.clone(),
+                    bytes,
+                });
+            match source.and_then(|s| read_source(s, &self.config)) {
+                Ok(f) => {
+                    next.files.insert(rel, Arc::new(f));
+                }
+                Err(d) => {
+                    next.failed.insert(rel, d);
+                }
+            }
+        }
+        next
+    }
 }
 
 /// Decodes one source and extracts its facts; a file that is not UTF-8 is a diagnostic.
@@ -295,7 +431,8 @@ pub fn load(root: &Path) -> Loaded {
 }
 
 /// Joins per-file facts into one plan and checks what only the whole plan can tell.
-pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
+pub fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
+    let mut facts: Vec<&FileFacts> = facts.iter().map(|f| f.as_ref()).collect();
     facts.sort_by(|a, b| a.doc.path.cmp(&b.doc.path));
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut plan = Plan::default();
@@ -482,9 +619,9 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
     // Everything else, in path order.
     let mut story_at: HashMap<String, usize> = HashMap::new();
     for f in facts {
-        diags.extend(f.diagnostics);
+        diags.extend(f.diagnostics.iter().cloned());
         if plan.checklist.is_empty() {
-            plan.checklist = f.checklist;
+            plan.checklist = f.checklist.clone();
         } else if !f.checklist.is_empty() && !same_steps(&plan.checklist, &f.checklist) {
             let first = &plan.checklist[0].citation;
             diags.push(at_citation(
@@ -494,7 +631,7 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
                 format!("a different per-sprint checklist is already defined at {}:{}; this one is ignored", first.path, first.line_start),
             ));
         }
-        for feature in f.features {
+        for feature in f.features.iter().cloned() {
             if let Some(prev) = plan.features.iter().find(|x| x.id == feature.id) {
                 diags.push(at_citation(
                     &feature.citation,
@@ -509,7 +646,7 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
             }
             plan.features.push(feature);
         }
-        for epic in f.epics {
+        for epic in f.epics.iter().cloned() {
             if let Some(prev) = plan.epics.iter().find(|e| e.id == epic.id) {
                 diags.push(at_citation(
                     &epic.citation,
@@ -524,7 +661,7 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
             }
             plan.epics.push(epic);
         }
-        for mut story in f.stories {
+        for mut story in f.stories.iter().cloned() {
             story.role = match story.role.take() {
                 None => slug_in_path(&story.citation.path, &known_slugs),
                 // A `Role:` field may name a label or a slug prefix: link it like the roadmap's.
@@ -554,9 +691,9 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
             story_at.insert(story.id.clone(), plan.stories.len());
             plan.stories.push(story);
         }
-        plan.gates.extend(f.gates);
-        plan.role_sections.extend(f.role_sections);
-        plan.docs.push(f.doc);
+        plan.gates.extend(f.gates.iter().cloned());
+        plan.role_sections.extend(f.role_sections.iter().cloned());
+        plan.docs.push(Arc::clone(&f.doc));
     }
     for feature in &mut plan.features {
         feature.epics = plan
@@ -567,6 +704,7 @@ pub fn assemble(config: &Config, mut facts: Vec<FileFacts>) -> Parsed {
             .collect();
     }
 
+    plan.reindex();
     check_stories(&plan, &story_at, &mut diags);
     check_gates(&plan, &mut diags);
     check_layout(&plan, &mut diags);

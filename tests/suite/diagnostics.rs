@@ -278,3 +278,74 @@ fn non_ascii_text_next_to_keywords_never_breaks_parsing() {
     assert_eq!(items[0].evidence, ["é.md"]);
     assert_eq!(items[1].text, "İ rollback");
 }
+
+#[test]
+fn refreshing_one_file_equals_parsing_the_plan_again() {
+    let root = tempfile::tempdir().unwrap();
+    let backlog = root.path().join("docs/03-backlog");
+    let sprints = root.path().join("docs/04-sprints");
+    fs::create_dir_all(&backlog).unwrap();
+    fs::create_dir_all(&sprints).unwrap();
+    fs::write(
+        sprints.join("r.md"),
+        "| Sprint | Theme |\n|---|---|\n| 01 | a |\n",
+    )
+    .unwrap();
+    fs::write(
+        backlog.join("a.md"),
+        "- A-1 first\n  - Sprint: 01\n  - Acceptance: a\n",
+    )
+    .unwrap();
+    fs::write(
+        backlog.join("b.md"),
+        "- B-1 second\n  - Sprint: 01\n  - Depends on: A-1\n  - Acceptance: b\n",
+    )
+    .unwrap();
+    let app = storypack::app::App::open(root.path()).unwrap();
+    assert_eq!(app.plan().stories.len(), 2);
+
+    // Edit one file, add another, delete a third.
+    fs::write(
+        backlog.join("a.md"),
+        "- A-1 first, renamed\n  - Sprint: 01\n  - Acceptance: a\n",
+    )
+    .unwrap();
+    fs::write(
+        backlog.join("c.md"),
+        "- C-1 third\n  - Sprint: 01\n  - Acceptance: c\n",
+    )
+    .unwrap();
+    fs::remove_file(backlog.join("b.md")).unwrap();
+    let changed = [
+        backlog.join("a.md"),
+        backlog.join("b.md"),
+        backlog.join("c.md"),
+    ];
+    let next = app.refresh(&changed);
+    let fresh = parse_dir(root.path());
+    assert_eq!(
+        serde_json::to_string(next.plan()).unwrap(),
+        serde_json::to_string(&fresh.plan).unwrap()
+    );
+    assert_eq!(next.diagnostics(), fresh.diagnostics.as_slice());
+    assert_eq!(next.plan().story("A-1").unwrap().title, "first, renamed");
+    assert!(next.plan().story("B-1").is_none());
+    // The unchanged roadmap document is shared, not re-read.
+    assert!(std::sync::Arc::ptr_eq(
+        &app.plan()
+            .docs
+            .iter()
+            .find(|d| d.path == "docs/04-sprints/r.md")
+            .unwrap()
+            .clone(),
+        &next
+            .plan()
+            .docs
+            .iter()
+            .find(|d| d.path == "docs/04-sprints/r.md")
+            .unwrap()
+            .clone()
+    ));
+    // The old view is untouched.
+    assert_eq!(app.plan().story("A-1").unwrap().title, "first");
+}
