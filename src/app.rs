@@ -1,16 +1,21 @@
 //! The one facade the adapters (CLI, MCP server) call. It owns the loaded plan; every
 //! result it returns is a plain serializable value, the same for every adapter.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Diagnostic, Plan, Severity, Sprint, Story};
-use crate::pack::{self, Pack, PackInput, PackRequest, Recipes, files};
+use crate::gate::{self, GateReport, HandoffState, PackState};
+use crate::handoff::{
+    self, FileStore, HandoffList, HandoffRecord, HandoffStore, RecordOutcome, Validation,
+};
+use crate::model::{Citation, Diagnostic, Plan, Severity, Sprint, Story};
+use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
 use crate::search::{Hit, SearchIndex};
@@ -30,6 +35,8 @@ pub struct App {
     recipes: Recipes,
     /// Built on first use: a CLI run that never ranks never pays for it.
     search: OnceLock<SearchIndex>,
+    /// Shared by every view of the plan (a refreshed `App` keeps it).
+    handoffs: Arc<dyn HandoffStore>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -71,10 +78,18 @@ impl App {
                 root.display()
             )));
         }
-        Ok(App::from_index(plan::Index::load(root)))
+        let index = plan::Index::load(root);
+        let store: Arc<dyn HandoffStore> = Arc::new(FileStore::for_plan(index.root()));
+        Ok(App::from_index(index, store))
     }
 
-    fn from_index(index: plan::Index) -> App {
+    /// Opens the plan with another handoff store (a team server's database, a test double).
+    pub fn open_with_store(root: &Path, store: Arc<dyn HandoffStore>) -> Result<App, Error> {
+        let app = App::open(root)?;
+        Ok(App::from_index(app.index, store))
+    }
+
+    fn from_index(index: plan::Index, handoffs: Arc<dyn HandoffStore>) -> App {
         let root = index.root().to_path_buf();
         let mut parsed = index.parsed();
         let recipes = Recipes::load(&read_recipes(&root), &mut parsed.diagnostics);
@@ -85,13 +100,14 @@ impl App {
             parsed,
             recipes,
             search: OnceLock::new(),
+            handoffs,
         }
     }
 
     /// The plan after `changed` files (absolute or relative to the root) changed: only those
     /// files are re-read; everything else is reused.
     pub fn refresh(&self, changed: &[PathBuf]) -> App {
-        App::from_index(self.index.refresh(changed))
+        App::from_index(self.index.refresh(changed), Arc::clone(&self.handoffs))
     }
 
     pub fn recipes(&self) -> &Recipes {
@@ -111,14 +127,194 @@ impl App {
         if let Some(r) = &req.recipe {
             self.recipes.get(r)?;
         }
+        let handoffs = self.handoff_excerpts(&req.story_id)?;
         let input = PackInput {
             plan: self.plan(),
             index: self.index(),
             recipes: &self.recipes,
-            handoffs: &[],
+            handoffs: &handoffs,
         };
         let counter = Tiktoken::get(req.encoding.unwrap_or_default());
         pack::build(&input, req, counter)
+    }
+
+    /// Earlier handoffs of a story and of the stories it depends on, oldest first, as pack
+    /// excerpts citing their record files.
+    fn handoff_excerpts(&self, story_id: &str) -> Result<Vec<HandoffExcerpt>, Error> {
+        let story = pack::find_story(self.plan(), story_id)?;
+        let mut out = Vec::new();
+        for id in std::iter::once(&story.id).chain(&story.depends_on) {
+            if handoff::store::check_story_id(id).is_err() {
+                continue;
+            }
+            for r in self.handoffs.list(Some(id))? {
+                out.push(handoff_excerpt(&r));
+            }
+        }
+        out.sort_by(|a, b| {
+            a.received_at
+                .cmp(&b.received_at)
+                .then_with(|| a.title.cmp(&b.title))
+        });
+        Ok(out)
+    }
+
+    /// Validates a contract against the plan; nothing is recorded.
+    pub fn validate_handoff(&self, contract: &serde_json::Value) -> Validation {
+        self.validate_contract(contract).0
+    }
+
+    fn validate_contract(
+        &self,
+        contract: &serde_json::Value,
+    ) -> (Validation, Option<handoff::Contract>) {
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        let pack_check = |story: &str, hash: &str| self.pack_hash_warning(story, hash);
+        let ctx = handoff::validate::Context {
+            plan: self.plan(),
+            root: &root,
+            pack_check: &pack_check,
+        };
+        handoff::validate::validate(contract, &ctx)
+    }
+
+    /// A warning when `hash` is not the story's current pack: the written pack with that
+    /// hash must still be fresh, or the pack built now (default settings) must have it.
+    fn pack_hash_warning(&self, story: &str, hash: &str) -> Option<String> {
+        let written = files::packs_dir(&self.root, None).join(format!("{story}.json"));
+        if let Some(p) = std::fs::read(&written)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Pack>(&b).ok())
+            .filter(|p| p.hash == hash)
+        {
+            let changed: Vec<&str> = p
+                .sources
+                .iter()
+                .filter(|s| self.plan().doc(&s.path).is_none_or(|d| d.hash != s.hash))
+                .map(|s| s.path.as_str())
+                .collect();
+            return (!changed.is_empty()).then(|| {
+                format!(
+                    "the plan changed since pack {hash} was built: {}",
+                    changed.join(", ")
+                )
+            });
+        }
+        let current = self.pack(&PackRequest {
+            story_id: story.to_string(),
+            ..PackRequest::default()
+        });
+        match current {
+            Ok(p) if p.hash == hash => None,
+            Ok(p) => Some(format!(
+                "pack {hash} is not the story's current pack ({}); the plan may have changed under the agent",
+                p.hash
+            )),
+            Err(e) => Some(format!(
+                "the story's current pack cannot be built to compare: {e}"
+            )),
+        }
+    }
+
+    /// Validates and, when valid, records a contract (append-only). Invalid: nothing stored.
+    pub fn record_handoff(&self, contract: &serde_json::Value) -> Result<RecordOutcome, Error> {
+        let (validation, contract) = self.validate_contract(contract);
+        let Some(contract) = contract else {
+            return Ok(RecordOutcome {
+                recorded: false,
+                record: None,
+                validation,
+            });
+        };
+        let story_id = contract.story_id().to_string();
+        let hash = handoff::contract_hash(&contract);
+        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let make = |n: u64| HandoffRecord {
+            id: format!("{story_id}#{n}"),
+            n,
+            story_id: story_id.clone(),
+            received_at: received_at.clone(),
+            hash: hash.clone(),
+            contract: contract.clone(),
+        };
+        let record = self.handoffs.append(&story_id, &make)?;
+        tracing::info!(id = %record.id, "handoff recorded");
+        Ok(RecordOutcome {
+            recorded: true,
+            record: Some(record),
+            validation,
+        })
+    }
+
+    /// Recorded handoffs, of one story or all, newest last.
+    pub fn list_handoffs(&self, story_id: Option<&str>) -> Result<HandoffList, Error> {
+        if let Some(id) = story_id {
+            pack::find_story(self.plan(), id)?;
+        }
+        let handoffs = self.handoffs.list(story_id.map(str::trim))?;
+        Ok(HandoffList {
+            count: handoffs.len(),
+            handoffs,
+        })
+    }
+
+    /// One recorded handoff by id (`SRE-04-01#2`).
+    pub fn handoff(&self, id: &str) -> Result<HandoffRecord, Error> {
+        let (story, n) = handoff::parse_id(id)?;
+        self.handoffs
+            .get(story, n)?
+            .ok_or_else(|| Error::not_found("id", format!("no handoff {story}#{n} recorded")))
+    }
+
+    /// Checks a sprint's gate evidence, stories, packs and handoffs as of `today`.
+    pub fn check_gate(&self, sprint: &str, today: NaiveDate) -> Result<GateReport, Error> {
+        let sprint = priorities::resolve_sprint(self.plan(), sprint)?;
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        let written = self.check_packs(None)?;
+        let mut packs: HashMap<String, PackState> = HashMap::new();
+        for p in written.packs {
+            packs.insert(
+                p.story_id,
+                if p.fresh {
+                    PackState::Fresh
+                } else {
+                    PackState::Stale
+                },
+            );
+        }
+        let mut handoffs: HashMap<String, (HandoffState, String)> = HashMap::new();
+        for story in self
+            .plan()
+            .stories
+            .iter()
+            .filter(|s| s.sprint.as_deref() == Some(sprint.id.as_str()))
+        {
+            if let Ok(records) = self.handoffs.list(Some(&story.id))
+                && let Some(latest) = records.last()
+            {
+                let value = serde_json::to_value(&latest.contract).unwrap_or_default();
+                let state = if self.validate_handoff(&value).valid {
+                    HandoffState::Valid
+                } else {
+                    HandoffState::Invalid
+                };
+                handoffs.insert(story.id.clone(), (state, latest.id.clone()));
+            }
+        }
+        let input = gate::GateInput {
+            plan: self.plan(),
+            root: &root,
+            today,
+            packs: &packs,
+            handoffs: &handoffs,
+        };
+        Ok(gate::check(sprint, &input))
     }
 
     /// Writes a pack under `out` (default `<plan>/.storypack/packs`); returns the paths.
@@ -214,6 +410,74 @@ impl App {
             infos: count(Severity::Info),
             diagnostics: self.parsed.diagnostics.clone(),
         }
+    }
+}
+
+mod erased {
+    /// The serde name of an enum value ("ready_for_review").
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Named for T {
+        fn name(&self) -> String {
+            serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// A recorded handoff as a pack excerpt: what it says, citing its record file.
+fn handoff_excerpt(r: &HandoffRecord) -> HandoffExcerpt {
+    let c = r.contract.raw();
+    let name = |v: &dyn erased::Named| v.name();
+    let mut text = format!(
+        "- From {} ({}) to {} ({}), {}: {}\n- Summary: {}\n",
+        c.from.agent,
+        c.from.role,
+        c.to.agent,
+        c.to.role,
+        r.received_at,
+        name(&c.status),
+        c.summary
+    );
+    for a in &c.acceptance {
+        text.push_str(&format!("- [{}] {}\n", name(&a.status), a.criterion));
+    }
+    for x in &c.remaining {
+        text.push_str(&format!("- Remaining: {x}\n"));
+    }
+    for d in &c.decisions {
+        text.push_str(&format!("- Decision: {d}\n"));
+    }
+    for risk in &c.risks {
+        text.push_str(&format!(
+            "- Risk ({}): {}\n",
+            name(&risk.severity),
+            risk.text
+        ));
+    }
+    let path = format!(
+        "{}/{}/{}.json",
+        handoff::store::HANDOFFS_DIR,
+        r.story_id,
+        r.n
+    );
+    HandoffExcerpt {
+        story_id: r.story_id.clone(),
+        received_at: r.received_at.clone(),
+        title: format!("Handoff {}", r.id),
+        text,
+        citation: Citation {
+            path,
+            line_start: 1,
+            line_end: serde_json::to_string_pretty(r)
+                .map(|s| s.lines().count() as u32)
+                .unwrap_or(1),
+            heading: String::new(),
+        },
     }
 }
 

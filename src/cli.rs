@@ -93,6 +93,20 @@ enum Command {
         #[arg(long, conflicts_with_all = ["budget", "recipe"])]
         check: bool,
     },
+    /// Handoff contracts: validate, record (append-only), list.
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
+    /// Check a sprint's gate: evidence, stories, packs, handoffs, timing. Exit 1 unless pass.
+    Gate {
+        /// Sprint id (05, 5, "Sprint 05").
+        sprint: String,
+        /// Take this date (YYYY-MM-DD) as today.
+        #[arg(long, value_name = "DATE")]
+        today: Option<NaiveDate>,
+    },
+    /// Print a JSON Schema.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Rank plan sections by relevance to a query.
     Search {
         query: String,
@@ -100,6 +114,69 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum HandoffCommand {
+    /// Report every problem of a contract; nothing is recorded. Exit 1 when invalid.
+    Validate {
+        /// A contract JSON file, or - for standard input.
+        file: PathBuf,
+    },
+    /// Validate and record a contract (append-only). Exit 1 when invalid (nothing recorded).
+    Record {
+        /// A contract JSON file, or - for standard input.
+        file: PathBuf,
+        /// Record the same contract this many times, printing each id (load tests).
+        #[arg(long, default_value_t = 1, hide = true)]
+        repeat: u32,
+    },
+    /// Recorded handoffs, newest last.
+    List {
+        /// Only this story's.
+        #[arg(long)]
+        story: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    /// The handoff contract's JSON Schema.
+    Handoff,
+}
+
+/// Reads a contract from a file or stdin; not-JSON is reported like any invalid contract.
+fn read_contract(file: &std::path::Path) -> Result<std::result::Result<serde_json::Value, String>> {
+    use std::io::Read;
+    let limit = 1024 * 1024;
+    let mut bytes = Vec::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        f.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    if bytes.len() as u64 > limit {
+        anyhow::bail!("{}: larger than {} bytes", file.display(), limit);
+    }
+    Ok(serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}")))
+}
+
+fn not_json(message: String) -> storypack::handoff::Validation {
+    storypack::handoff::Validation {
+        valid: false,
+        problems: vec![storypack::handoff::Problem {
+            pointer: String::new(),
+            severity: storypack::handoff::ProblemSeverity::Error,
+            message,
+        }],
+    }
 }
 
 pub fn run() -> Result<ExitCode> {
@@ -181,6 +258,50 @@ pub fn run() -> Result<ExitCode> {
                 emit(false, &built, pack::render::markdown(&built))?;
             }
             eprintln!("wrote {} and {}", md.display(), js.display());
+        }
+        Command::Handoff(HandoffCommand::Validate { file }) => {
+            let validation = match read_contract(&file)? {
+                Ok(value) => app.validate_handoff(&value),
+                Err(message) => not_json(message),
+            };
+            emit(json, &validation, render::validation(&validation))?;
+            return Ok(ExitCode::from(if validation.valid { 0 } else { 1 }));
+        }
+        Command::Handoff(HandoffCommand::Record { file, repeat }) => {
+            let value = match read_contract(&file)? {
+                Ok(value) => value,
+                Err(message) => {
+                    let validation = not_json(message);
+                    emit(json, &validation, render::validation(&validation))?;
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            for _ in 0..repeat.max(1) {
+                let outcome = app.record_handoff(&value).context("handoff record")?;
+                emit(json, &outcome, render::record_outcome(&outcome))?;
+                if !outcome.recorded {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Handoff(HandoffCommand::List { story }) => {
+            let list = app
+                .list_handoffs(story.as_deref())
+                .context("handoff list")?;
+            emit(json, &list, render::handoff_list(&list))?;
+        }
+        Command::Gate { sprint, today } => {
+            let report = app
+                .check_gate(&sprint, today.unwrap_or_else(app::today))
+                .context("gate")?;
+            emit(json, &report, render::gate(&report))?;
+            if report.verdict != storypack::gate::Verdict::Pass {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Schema(SchemaCommand::Handoff) => {
+            let schema = storypack::handoff::contract_schema();
+            emit(true, &schema, String::new())?;
         }
         Command::Search { query, limit } => {
             let result = app.search(&query, Some(limit)).context("search")?;

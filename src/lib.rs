@@ -14,10 +14,18 @@
 //! - [`tokens`]: token counting (tiktoken o200k_base / cl100k_base) behind a trait, cached.
 //! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
+//! - [`handoff`]: handoff contracts (raw/validated), validation, the append-only store.
+//! - [`gate`]: gate evidence checks and verdicts.
+//! - [`evidence`]: evidence references (exists, missing, external, outside the root).
+//! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - [`error`]: what a caller asked for that cannot be given, naming the field.
 
 pub mod app;
 pub mod error;
+pub mod evidence;
+pub mod gate;
+pub mod handoff;
+pub mod mcp;
 pub mod model;
 pub mod pack;
 pub mod plan;

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use crate::app::{LintReport, SearchResult, SprintList, StoryList};
+use crate::gate::{GateReport, HandoffState, PackState, Verdict};
+use crate::handoff::{HandoffList, RecordOutcome, Validation};
 use crate::model::{Story, StoryStatus};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
@@ -191,5 +193,141 @@ pub fn pack_check(r: &PackCheck) -> String {
         let _ = writeln!(out, "unreadable  {u}");
     }
     let _ = writeln!(out, "{} packs, {} stale", r.packs.len(), r.stale);
+    out
+}
+
+pub fn validation(v: &Validation) -> String {
+    let mut out = String::new();
+    for p in &v.problems {
+        let at = if p.pointer.is_empty() {
+            "(contract)"
+        } else {
+            p.pointer.as_str()
+        };
+        let sev = match p.severity {
+            crate::handoff::ProblemSeverity::Error => "error",
+            crate::handoff::ProblemSeverity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{sev} at {at}: {}", p.message);
+    }
+    let errors = v
+        .problems
+        .iter()
+        .filter(|p| p.severity == crate::handoff::ProblemSeverity::Error)
+        .count();
+    let _ = writeln!(
+        out,
+        "{}: {errors} errors, {} warnings",
+        if v.valid { "valid" } else { "invalid" },
+        v.problems.len() - errors
+    );
+    out
+}
+
+pub fn record_outcome(o: &RecordOutcome) -> String {
+    match &o.record {
+        Some(r) => {
+            let mut out = format!("recorded {} at {} (hash {})\n", r.id, r.received_at, r.hash);
+            for p in &o.validation.problems {
+                let _ = writeln!(out, "warning at {}: {}", p.pointer, p.message);
+            }
+            out
+        }
+        None => format!("not recorded\n{}", validation(&o.validation)),
+    }
+}
+
+pub fn handoff_list(l: &HandoffList) -> String {
+    let mut out = String::new();
+    for r in &l.handoffs {
+        let c = r.contract.raw();
+        let status = serde_json::to_value(c.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}  {}  {} -> {}  {status}  {}",
+            r.id,
+            r.received_at,
+            c.from.agent,
+            c.to.agent,
+            c.summary.lines().next().unwrap_or("")
+        );
+    }
+    let _ = writeln!(out, "{} handoffs", l.count);
+    out
+}
+
+pub fn gate(r: &GateReport) -> String {
+    let mut out = String::new();
+    let verdict = match r.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::AtRisk => "AT RISK",
+        Verdict::Fail => "FAIL",
+    };
+    let _ = writeln!(
+        out,
+        "Sprint {} {}: {verdict}",
+        r.sprint,
+        r.gate.as_deref().unwrap_or("(no gate)")
+    );
+    match (r.start, r.day) {
+        (Some(start), Some(day)) => {
+            let _ = writeln!(
+                out,
+                "Today {} is day {day} of the sprint (started {start}).",
+                r.today
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "Today {}; the sprint has no start date.", r.today);
+        }
+    }
+    let _ = writeln!(out, "\nEvidence checklist:");
+    for i in &r.items {
+        let mark = if i.checked {
+            "[x]"
+        } else if i.overdue {
+            "[!]"
+        } else {
+            "[ ]"
+        };
+        let _ = writeln!(out, "  {mark} {}  ({}, due {})", i.text, i.citation, i.due);
+        for e in &i.evidence {
+            let state = serde_json::to_value(e.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(out, "        {state:<12} {}", e.reference);
+        }
+    }
+    let _ = writeln!(out, "\nStories:");
+    for s in &r.stories {
+        let pack = match s.pack {
+            PackState::Fresh => "pack fresh",
+            PackState::Stale => "pack STALE",
+            PackState::Missing => "no pack",
+        };
+        let handoff = match s.handoff {
+            HandoffState::Valid => format!("handoff {}", s.handoff_id.as_deref().unwrap_or("")),
+            HandoffState::Invalid => {
+                format!("handoff {} INVALID", s.handoff_id.as_deref().unwrap_or(""))
+            }
+            HandoffState::None => "no handoff".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}  {pack}, {handoff}",
+            if s.done { "[x]" } else { "[ ]" },
+            s.id
+        );
+    }
+    if !r.reasons.is_empty() {
+        let _ = writeln!(out, "\nReasons:");
+        for reason in &r.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+    }
     out
 }

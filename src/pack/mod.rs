@@ -109,6 +109,7 @@ pub struct PackRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandoffExcerpt {
     pub story_id: String,
+    pub received_at: String,
     pub title: String,
     pub text: String,
     pub citation: Citation,

@@ -24,7 +24,7 @@ fn build(app: &App, story: &str, budget: usize) -> Pack {
 }
 
 /// Copies the example plan to a temp folder so tests can write and edit it.
-fn copy_plan() -> tempfile::TempDir {
+pub fn copy_plan() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&example_plan(), dir.path());
     dir

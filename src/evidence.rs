@@ -1,0 +1,115 @@
+//! Evidence references: a path under the plan root, or something outside storypack's reach
+//! (a URL). Shared by handoff validation and gate checks.
+
+use std::path::{Component, Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceState {
+    /// A file or folder under the plan root.
+    Exists,
+    /// A path under the plan root that is not there.
+    Missing,
+    /// A URL: not verified.
+    External,
+    /// A path that leaves the plan root (absolute, `..`, or a symlink out).
+    OutsideRoot,
+}
+
+pub fn is_url(reference: &str) -> bool {
+    let r = reference.trim();
+    r.contains("://") || r.starts_with("mailto:")
+}
+
+/// Whether a reference reads as a file path (rather than a commit id, a test name or prose).
+pub fn looks_like_path(reference: &str) -> bool {
+    let r = reference.trim();
+    if r.is_empty() || is_url(r) || r.contains(char::is_whitespace) {
+        return false;
+    }
+    if r.contains('/') || r.contains('\\') {
+        return true;
+    }
+    r.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.chars().all(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+/// Where a reference points, checked against the plan root (`root` should be canonical).
+pub fn state(root: &Path, reference: &str) -> EvidenceState {
+    let r = reference.trim();
+    if is_url(r) {
+        return EvidenceState::External;
+    }
+    // "docs/x.md#section" names the file.
+    let r = r.split('#').next().unwrap_or(r);
+    let path = Path::new(r);
+    if path.is_absolute() || r.starts_with('\\') || r.contains('\0') {
+        return EvidenceState::OutsideRoot;
+    }
+    let mut lexical = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => lexical.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !lexical.pop() {
+                    return EvidenceState::OutsideRoot;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return EvidenceState::OutsideRoot,
+        }
+    }
+    let full = root.join(&lexical);
+    match full.canonicalize() {
+        Ok(real) => {
+            let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+            if real.starts_with(&canon_root) {
+                EvidenceState::Exists
+            } else {
+                EvidenceState::OutsideRoot
+            }
+        }
+        Err(_) => EvidenceState::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_classified() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docs")).unwrap();
+        std::fs::write(dir.path().join("docs/a.md"), "x").unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        assert_eq!(state(&root, "docs/a.md"), EvidenceState::Exists);
+        assert_eq!(
+            state(&root, "./docs/../docs/a.md#top"),
+            EvidenceState::Exists
+        );
+        assert_eq!(state(&root, "docs/b.md"), EvidenceState::Missing);
+        assert_eq!(
+            state(&root, "https://ci.example.com/run/1"),
+            EvidenceState::External
+        );
+        assert_eq!(state(&root, "../secret.md"), EvidenceState::OutsideRoot);
+        assert_eq!(state(&root, "/etc/passwd"), EvidenceState::OutsideRoot);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc", root.join("etc-link")).unwrap();
+            assert_eq!(
+                state(&root, "etc-link/hostname"),
+                EvidenceState::OutsideRoot
+            );
+        }
+        assert!(looks_like_path("infra/workers.tf") && looks_like_path("ci.yml"));
+        assert!(!looks_like_path("a1b2c3d") && !looks_like_path("cargo test passes"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Handoff contracts: validated against the plan, recorded append-only.
+//!
+//! - [`contract`]: the raw (client) and validated (stored) contract types, the JSON Schema.
+//! - [`validate`]: every problem at once, with JSON pointers.
+//! - [`store`]: the store trait and the embedded file store.
+
+pub mod contract;
+pub mod store;
+pub mod validate;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use contract::{Contract, RawContract, contract_schema};
+pub use store::{FileStore, HandoffStore, StoreError};
+pub use validate::{Problem, ProblemSeverity, Validation};
+
+use crate::error::Error;
+
+/// A recorded handoff. Immutable once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HandoffRecord {
+    /// `<story_id>#<n>`, e.g. "SRE-04-01#2".
+    pub id: String,
+    /// 1, 2, … per story, without gaps.
+    pub n: u64,
+    pub story_id: String,
+    /// When storypack stored it (RFC 3339, UTC).
+    pub received_at: String,
+    /// blake3 of the stored contract's canonical JSON (hex, 32 chars).
+    pub hash: String,
+    pub contract: Contract,
+}
+
+impl HandoffRecord {
+    /// Whether the stored hash still matches the stored contract.
+    pub fn intact(&self) -> bool {
+        contract_hash(&self.contract) == self.hash
+    }
+}
+
+/// What `record_handoff` returns: the record, or the problems (nothing recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordOutcome {
+    pub recorded: bool,
+    pub record: Option<HandoffRecord>,
+    pub validation: Validation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HandoffList {
+    pub count: usize,
+    /// Oldest first, newest last.
+    pub handoffs: Vec<HandoffRecord>,
+}
+
+pub fn contract_hash(contract: &Contract) -> String {
+    let bytes = serde_json::to_vec(contract).unwrap_or_default();
+    blake3::hash(&bytes).to_hex()[..32].to_string()
+}
+
+/// `SRE-04-01#2` -> ("SRE-04-01", 2).
+pub fn parse_id(id: &str) -> Result<(&str, u64), Error> {
+    let bad = || {
+        Error::invalid(
+            "id",
+            format!(
+                "`{}` is not a handoff id (<story_id>#<n>, e.g. SRE-04-01#2)",
+                id.chars().take(64).collect::<String>()
+            ),
+        )
+    };
+    let (story, n) = id.trim().rsplit_once('#').ok_or_else(bad)?;
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    store::check_story_id(story).map_err(|_| bad())?;
+    Ok((story, n))
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadStoryId(id) => Error::invalid(
+                "story_id",
+                format!("`{id}` is not a story id (letters, digits, - _ . only)"),
+            ),
+            other => Error::Plan(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Where recorded handoffs live. The embedded default is [`FileStore`]: one immutable JSON
+//! file per record under `<plan>/.storypack/handoffs/<story_id>/<n>.json`, git-friendly.
+//!
+//! Never lost, never overwritten: a record is written whole to a temp file in the story's
+//! folder, fsynced, then linked into place with create-new semantics (`persist_noclobber`),
+//! and the folder is fsynced. Two writers that pick the same `n` cannot both win the link;
+//! the loser takes the next `n`. A crash leaves either the whole record or only a temp file,
+//! which readers ignore and later writers clean up.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use thiserror::Error;
+
+use super::HandoffRecord;
+use crate::pack::files::sync_dir;
+
+pub const HANDOFFS_DIR: &str = ".storypack/handoffs";
+const TEMP_PREFIX: &str = ".tmp-";
+/// Temp files older than this are debris of a crashed writer.
+const STALE_TEMP: Duration = Duration::from_secs(600);
+/// Attempts at taking the next free `n` before giving up (only contention makes it retry).
+const MAX_ATTEMPTS: usize = 10_000;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("story id `{0}` cannot name a handoff folder")]
+    BadStoryId(String),
+    #[error("handoff store I/O at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("handoff record {path} is unreadable: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("could not find a free record number for {0} after {MAX_ATTEMPTS} attempts")]
+    Contention(String),
+}
+
+/// An append-only record of handoffs.
+pub trait HandoffStore: Send + Sync {
+    /// Stores a new record for `story_id`, numbering it; `make` builds the record for the
+    /// number given (it may be called again with another number under contention).
+    fn append(
+        &self,
+        story_id: &str,
+        make: &dyn Fn(u64) -> HandoffRecord,
+    ) -> Result<HandoffRecord, StoreError>;
+
+    /// Records of one story (or of all), oldest first.
+    fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError>;
+
+    /// One record by story id and number.
+    fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError>;
+}
+
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+/// Story ids name folders: letters, digits, `-`, `_`, `.`; not `.`-led; at most 128.
+pub fn check_story_id(story_id: &str) -> Result<(), StoreError> {
+    let ok = !story_id.is_empty()
+        && story_id.len() <= 128
+        && !story_id.starts_with('.')
+        && story_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadStoryId(story_id.chars().take(64).collect()))
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl FileStore {
+    /// The store of a plan: `<root>/.storypack/handoffs`.
+    pub fn for_plan(root: &Path) -> FileStore {
+        FileStore {
+            dir: root.join(HANDOFFS_DIR),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Record numbers present for a story, ascending (temp files and strays ignored).
+    fn numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(dir, e)),
+        };
+        let mut ns: Vec<u64> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".json")?.parse::<u64>().ok()
+            })
+            .collect();
+        ns.sort_unstable();
+        Ok(ns)
+    }
+
+    fn read(path: &Path) -> Result<HandoffRecord, StoreError> {
+        let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Removes temp files a crashed writer left (old enough that no live writer owns them).
+    fn clean_temps(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TEMP);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+impl HandoffStore for FileStore {
+    fn append(
+        &self,
+        story_id: &str,
+        make: &dyn Fn(u64) -> HandoffRecord,
+    ) -> Result<HandoffRecord, StoreError> {
+        use std::io::Write;
+
+        check_story_id(story_id)?;
+        let dir = self.dir.join(story_id);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        Self::clean_temps(&dir);
+        let mut n = Self::numbers(&dir)?.last().copied().unwrap_or(0) + 1;
+        for _ in 0..MAX_ATTEMPTS {
+            let record = make(n);
+            let mut bytes =
+                serde_json::to_vec_pretty(&record).map_err(|e| StoreError::Corrupt {
+                    path: dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            bytes.push(b'\n');
+            let mut tmp = tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .suffix(".part")
+                .tempfile_in(&dir)
+                .map_err(|e| io(&dir, e))?;
+            tmp.write_all(&bytes).map_err(|e| io(tmp.path(), e))?;
+            tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
+            let target = dir.join(format!("{n}.json"));
+            match tmp.persist_noclobber(&target) {
+                Ok(_) => {
+                    sync_dir(&dir).map_err(|e| io(&dir, e))?;
+                    return Ok(record);
+                }
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Another writer took n: take the next free one.
+                    n = Self::numbers(&dir)?.last().copied().unwrap_or(n).max(n) + 1;
+                }
+                Err(e) => return Err(io(&target, e.error)),
+            }
+        }
+        Err(StoreError::Contention(story_id.to_string()))
+    }
+
+    fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
+        let stories: Vec<String> = match story_id {
+            Some(s) => {
+                check_story_id(s)?;
+                vec![s.to_string()]
+            }
+            None => match std::fs::read_dir(&self.dir) {
+                Ok(entries) => {
+                    let mut names: Vec<String> = entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| check_story_id(n).is_ok())
+                        .collect();
+                    names.sort();
+                    names
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(io(&self.dir, e)),
+            },
+        };
+        let mut out = Vec::new();
+        for s in stories {
+            let dir = self.dir.join(&s);
+            for n in Self::numbers(&dir)? {
+                out.push(Self::read(&dir.join(format!("{n}.json")))?);
+            }
+        }
+        // Newest last: by time received, then id order.
+        out.sort_by(|a, b| {
+            a.received_at
+                .cmp(&b.received_at)
+                .then(a.story_id.cmp(&b.story_id))
+                .then(a.n.cmp(&b.n))
+        });
+        Ok(out)
+    }
+
+    fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError> {
+        check_story_id(story_id)?;
+        let path = self.dir.join(story_id).join(format!("{n}.json"));
+        if !path.exists() {
+            return Ok(None);
+        }
+        Self::read(&path).map(Some)
+    }
+}

@@ -1,0 +1,512 @@
+//! Handoff validation: every problem at once, each with a JSON pointer and a plain sentence.
+//! First the shape (fields, types, enums, sizes) from the raw JSON, so that one bad field
+//! does not hide the others; then the rules that need the plan (FORMATS.md section 6).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::contract::{Contract, CriterionStatus, EvidenceKind, HandoffStatus, RawContract};
+use crate::evidence::{self, EvidenceState};
+use crate::model::Plan;
+
+/// Most bytes of a whole contract (as JSON).
+pub const MAX_CONTRACT_BYTES: usize = 64 * 1024;
+pub const MAX_SUMMARY: usize = 4_000;
+pub const MAX_TEXT: usize = 1_000;
+pub const MAX_NAME: usize = 128;
+pub const MAX_ITEMS: usize = 100;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemSeverity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    /// JSON pointer to the value at fault ("" for the whole contract).
+    pub pointer: String,
+    pub severity: ProblemSeverity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Validation {
+    /// True when there is no error (warnings allowed).
+    pub valid: bool,
+    pub problems: Vec<Problem>,
+}
+
+/// What validation needs besides the contract.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    /// Canonical plan root: file evidence is looked up under it.
+    pub root: &'a Path,
+    /// Given (story id, pack hash): a warning when that hash is not the story's current
+    /// pack, else None.
+    pub pack_check: &'a dyn Fn(&str, &str) -> Option<String>,
+}
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn error(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            pointer: pointer.into(),
+            severity: ProblemSeverity::Error,
+            message: message.into(),
+        });
+    }
+
+    fn warning(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            pointer: pointer.into(),
+            severity: ProblemSeverity::Warning,
+            message: message.into(),
+        });
+    }
+
+    /// Checks an object's fields: unknown ones are errors, missing required ones too.
+    /// Returns the object when it is one.
+    fn object<'v>(
+        &mut self,
+        value: &'v Value,
+        at: &str,
+        what: &str,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Some(map) = value.as_object() else {
+            self.error(at, format!("{what} must be an object, not {}", kind(value)));
+            return None;
+        };
+        for key in map.keys() {
+            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                let mut known: Vec<&str> = required.iter().chain(optional).copied().collect();
+                known.sort_unstable();
+                self.error(
+                    format!("{at}/{}", escape(key)),
+                    format!(
+                        "unknown field `{}` in {what} (known: {})",
+                        shorten(key),
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        for key in required {
+            if !map.contains_key(*key) {
+                self.error(
+                    format!("{at}/{key}"),
+                    format!("{what} is missing the required field `{key}`"),
+                );
+            }
+        }
+        Some(map)
+    }
+
+    fn string(&mut self, map: &Map<String, Value>, at: &str, key: &str, max: usize) {
+        let Some(v) = map.get(key) else { return };
+        let pointer = format!("{at}/{key}");
+        match v.as_str() {
+            None => self.error(
+                pointer,
+                format!("`{key}` must be a string, not {}", kind(v)),
+            ),
+            Some(s) if s.trim().is_empty() => self.error(pointer, format!("`{key}` is empty")),
+            Some(s) if s.chars().count() > max => self.error(
+                pointer,
+                format!(
+                    "`{key}` is {} characters; the limit is {max}",
+                    s.chars().count()
+                ),
+            ),
+            Some(s) if s.contains('\0') => {
+                self.error(pointer, format!("`{key}` contains a NUL character"))
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn one_of(&mut self, map: &Map<String, Value>, at: &str, key: &str, allowed: &[&str]) {
+        let Some(v) = map.get(key) else { return };
+        let pointer = format!("{at}/{key}");
+        match v.as_str() {
+            Some(s) if allowed.contains(&s) => {}
+            Some(s) => self.error(
+                pointer,
+                format!(
+                    "`{key}` is `{}`; it must be one of {}",
+                    shorten(s),
+                    allowed.join(", ")
+                ),
+            ),
+            None => self.error(
+                pointer,
+                format!(
+                    "`{key}` must be one of {}, not {}",
+                    allowed.join(", "),
+                    kind(v)
+                ),
+            ),
+        }
+    }
+
+    fn array<'v>(
+        &mut self,
+        map: &'v Map<String, Value>,
+        at: &str,
+        key: &str,
+        max: usize,
+    ) -> &'v [Value] {
+        let Some(v) = map.get(key) else { return &[] };
+        let pointer = format!("{at}/{key}");
+        match v.as_array() {
+            None => {
+                self.error(pointer, format!("`{key}` must be a list, not {}", kind(v)));
+                &[]
+            }
+            Some(items) if items.len() > max => {
+                self.error(
+                    pointer,
+                    format!("`{key}` has {} items; the limit is {max}", items.len()),
+                );
+                &[]
+            }
+            Some(items) => items,
+        }
+    }
+
+    fn strings(&mut self, map: &Map<String, Value>, at: &str, key: &str) {
+        for (i, item) in self.array(map, at, key, MAX_ITEMS).iter().enumerate() {
+            let pointer = format!("{at}/{key}/{i}");
+            match item.as_str() {
+                Some(s)
+                    if !s.trim().is_empty()
+                        && s.chars().count() <= MAX_TEXT
+                        && !s.contains('\0') => {}
+                Some(_) => self.error(
+                    pointer,
+                    format!("must be non-empty text of at most {MAX_TEXT} characters"),
+                ),
+                None => self.error(pointer, format!("must be a string, not {}", kind(item))),
+            }
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// JSON pointer escaping (RFC 6901).
+fn escape(key: &str) -> String {
+    shorten(key).replace('~', "~0").replace('/', "~1")
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(64).collect::<String>())
+    }
+}
+
+/// Criteria compare without case, spacing or final punctuation.
+pub fn normalize_criterion(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(['.', ';', ','])
+        .to_lowercase()
+}
+
+const STATUSES: &[&str] = &["in_progress", "ready_for_review", "done", "blocked"];
+const CRITERION: &[&str] = &["met", "unmet", "not_applicable"];
+const KINDS: &[&str] = &["file", "commit", "url", "test", "log"];
+const SEVERITIES: &[&str] = &["low", "medium", "high"];
+
+fn shape(value: &Value, c: &mut Checker) {
+    let Some(top) = c.object(
+        value,
+        "",
+        "the contract",
+        &["story_id", "from", "to", "status", "summary", "acceptance"],
+        &["evidence", "remaining", "decisions", "risks", "pack"],
+    ) else {
+        return;
+    };
+    c.string(top, "", "story_id", MAX_NAME);
+    c.string(top, "", "summary", MAX_SUMMARY);
+    c.one_of(top, "", "status", STATUSES);
+    for party in ["from", "to"] {
+        if let Some(v) = top.get(party)
+            && let Some(p) = c.object(
+                v,
+                &format!("/{party}"),
+                &format!("`{party}`"),
+                &["agent", "role"],
+                &[],
+            )
+        {
+            c.string(p, &format!("/{party}"), "agent", MAX_NAME);
+            c.string(p, &format!("/{party}"), "role", MAX_NAME);
+        }
+    }
+    for (i, item) in c.array(top, "", "acceptance", MAX_ITEMS).iter().enumerate() {
+        let at = format!("/acceptance/{i}");
+        if let Some(a) = c.object(
+            item,
+            &at,
+            "an acceptance entry",
+            &["criterion", "status"],
+            &["evidence"],
+        ) {
+            c.string(a, &at, "criterion", MAX_TEXT);
+            c.one_of(a, &at, "status", CRITERION);
+            c.strings(a, &at, "evidence");
+        }
+    }
+    for (i, item) in c.array(top, "", "evidence", MAX_ITEMS).iter().enumerate() {
+        let at = format!("/evidence/{i}");
+        if let Some(e) = c.object(item, &at, "an evidence entry", &["kind", "ref"], &["note"]) {
+            c.one_of(e, &at, "kind", KINDS);
+            c.string(e, &at, "ref", MAX_TEXT);
+            c.string(e, &at, "note", MAX_TEXT);
+        }
+    }
+    c.strings(top, "", "remaining");
+    c.strings(top, "", "decisions");
+    for (i, item) in c.array(top, "", "risks", MAX_ITEMS).iter().enumerate() {
+        let at = format!("/risks/{i}");
+        if let Some(r) = c.object(item, &at, "a risk", &["text", "severity"], &[]) {
+            c.string(r, &at, "text", MAX_TEXT);
+            c.one_of(r, &at, "severity", SEVERITIES);
+        }
+    }
+    if let Some(v) = top.get("pack")
+        && let Some(p) = c.object(v, "/pack", "`pack`", &["story_id", "hash"], &[])
+    {
+        c.string(p, "/pack", "story_id", MAX_NAME);
+        c.string(p, "/pack", "hash", MAX_NAME);
+    }
+}
+
+fn rules(raw: &RawContract, ctx: &Context<'_>, c: &mut Checker) {
+    let Some(story) = ctx.plan.story(raw.story_id.trim()) else {
+        c.error(
+            "/story_id",
+            format!("no story `{}` in the plan", shorten(raw.story_id.trim())),
+        );
+        return;
+    };
+    // Coverage: every criterion the story lists, and nothing it does not.
+    let listed: Vec<String> = story
+        .acceptance
+        .iter()
+        .map(|a| normalize_criterion(a))
+        .collect();
+    let given: Vec<String> = raw
+        .acceptance
+        .iter()
+        .map(|a| normalize_criterion(&a.criterion))
+        .collect();
+    for (criterion, norm) in story.acceptance.iter().zip(&listed) {
+        if !given.contains(norm) {
+            c.error(
+                "/acceptance",
+                format!("missing the story's criterion \"{criterion}\""),
+            );
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, (a, norm)) in raw.acceptance.iter().zip(&given).enumerate() {
+        if !listed.contains(norm) {
+            c.warning(
+                format!("/acceptance/{i}/criterion"),
+                format!(
+                    "\"{}\" is not a criterion of {}",
+                    shorten(&a.criterion),
+                    story.id
+                ),
+            );
+        }
+        if !seen.insert(norm.clone()) {
+            c.warning(
+                format!("/acceptance/{i}/criterion"),
+                "this criterion is listed twice",
+            );
+        }
+        if raw.status == HandoffStatus::Done && a.status == CriterionStatus::Unmet {
+            c.error(
+                format!("/acceptance/{i}/status"),
+                format!("status is done but \"{}\" is unmet", shorten(&a.criterion)),
+            );
+        }
+        for (j, r) in a.evidence.iter().enumerate() {
+            if evidence::looks_like_path(r) {
+                check_file(ctx, c, &format!("/acceptance/{i}/evidence/{j}"), r);
+            }
+        }
+    }
+    for (i, e) in raw.evidence.iter().enumerate() {
+        if e.kind == EvidenceKind::File {
+            check_file(ctx, c, &format!("/evidence/{i}/ref"), &e.reference);
+        }
+    }
+    if raw.status == HandoffStatus::Blocked && raw.risks.is_empty() {
+        c.error(
+            "/risks",
+            "status is blocked: name at least one risk saying what blocks it",
+        );
+    }
+    if let Some(pack) = &raw.pack {
+        if pack.story_id.trim() != story.id {
+            c.error(
+                "/pack/story_id",
+                format!(
+                    "the pack is for {}, not {}",
+                    shorten(pack.story_id.trim()),
+                    story.id
+                ),
+            );
+        } else if let Some(warning) = (ctx.pack_check)(&story.id, pack.hash.trim()) {
+            c.warning("/pack/hash", warning);
+        }
+    }
+}
+
+fn check_file(ctx: &Context<'_>, c: &mut Checker, pointer: &str, reference: &str) {
+    match evidence::state(ctx.root, reference) {
+        EvidenceState::Exists | EvidenceState::External => {}
+        EvidenceState::Missing => c.error(
+            pointer,
+            format!(
+                "file evidence `{}` does not exist under the plan root",
+                shorten(reference)
+            ),
+        ),
+        EvidenceState::OutsideRoot => c.error(
+            pointer,
+            format!(
+                "file evidence `{}` is outside the plan root",
+                shorten(reference)
+            ),
+        ),
+    }
+}
+
+/// A copy with the fields the contract does not know removed (at every level).
+fn without_unknown_fields(value: &Value) -> Value {
+    fn keep(v: &Value, known: &[&str]) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| known.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let mut top = keep(
+        value,
+        &[
+            "story_id",
+            "from",
+            "to",
+            "status",
+            "summary",
+            "acceptance",
+            "evidence",
+            "remaining",
+            "decisions",
+            "risks",
+            "pack",
+        ],
+    );
+    if let Value::Object(m) = &mut top {
+        for (key, known) in [
+            ("from", &["agent", "role"][..]),
+            ("to", &["agent", "role"][..]),
+            ("pack", &["story_id", "hash"][..]),
+        ] {
+            if let Some(v) = m.get_mut(key) {
+                *v = keep(v, known);
+            }
+        }
+        for (key, known) in [
+            ("acceptance", &["criterion", "status", "evidence"][..]),
+            ("evidence", &["kind", "ref", "note"][..]),
+            ("risks", &["text", "severity"][..]),
+        ] {
+            if let Some(Value::Array(items)) = m.get_mut(key) {
+                for item in items.iter_mut() {
+                    *item = keep(item, known);
+                }
+            }
+        }
+    }
+    top
+}
+
+/// Validates a contract as sent. Returns the report and, when valid, the contract to store.
+pub fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contract>) {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_CONTRACT_BYTES {
+        c.error(
+            "",
+            format!("the contract is {size} bytes; the limit is {MAX_CONTRACT_BYTES}"),
+        );
+    } else {
+        shape(value, &mut c);
+    }
+    let mut contract = None;
+    if c.problems.is_empty() {
+        match serde_json::from_value::<RawContract>(value.clone()) {
+            Ok(raw) => {
+                rules(&raw, ctx, &mut c);
+                contract = Some(Contract::new(raw));
+            }
+            Err(e) => c.error("", format!("not a handoff contract: {e}")),
+        }
+    } else if size <= MAX_CONTRACT_BYTES
+        && let Ok(raw) = serde_json::from_value::<RawContract>(without_unknown_fields(value))
+    {
+        // Unknown fields aside, the contract reads: check the plan rules too, so that one
+        // round trip shows every problem.
+        rules(&raw, ctx, &mut c);
+    }
+    let valid = !c
+        .problems
+        .iter()
+        .any(|p| p.severity == ProblemSeverity::Error);
+    (
+        Validation {
+            valid,
+            problems: c.problems,
+        },
+        if valid { contract } else { None },
+    )
+}

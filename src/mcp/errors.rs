@@ -1,0 +1,69 @@
+//! How failures reach an MCP client. A domain error (a bad argument, an unknown id) is a tool
+//! result with `isError` and the library's message, which names the field; only requests the
+//! protocol cannot route (unknown tool, unknown resource scheme, malformed parameters) are
+//! JSON-RPC errors. `ServerError` is what starting or running the server can fail with.
+
+use std::io;
+
+use rmcp::ErrorData;
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+use thiserror::Error;
+
+use crate::error::Error;
+
+/// A tool call that ran and failed: shown to the caller as `isError` with this text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError(pub String);
+
+impl From<Error> for ToolError {
+    fn from(e: Error) -> Self {
+        ToolError(e.to_string())
+    }
+}
+
+impl ToolError {
+    /// An argument the protocol layer rejects before the library sees it.
+    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+        ToolError(format!("{field}: {message}"))
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, ErrorData> {
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.0)]).into())
+    }
+}
+
+/// A library error met while serving a resource or a prompt: not-found ids are
+/// `resource_not_found` (-32002), everything else invalid parameters (-32602).
+pub fn protocol_error(e: &Error) -> ErrorData {
+    match e {
+        Error::NotFound { .. } => ErrorData::resource_not_found(e.to_string(), None),
+        Error::Invalid { .. } => ErrorData::invalid_params(e.to_string(), None),
+        Error::Plan(_) => ErrorData::internal_error(e.to_string(), None),
+    }
+}
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Plan(#[from] Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("io: {0}")]
+    Io(#[from] io::Error),
+    #[error("watch: {0}")]
+    Watch(#[from] notify_debouncer_full::notify::Error),
+    #[error("mcp: {0}")]
+    Initialize(#[from] Box<rmcp::service::ServerInitializeError>),
+    #[error("mcp: the server task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<rmcp::service::ServerInitializeError> for ServerError {
+    fn from(e: rmcp::service::ServerInitializeError) -> Self {
+        ServerError::Initialize(Box::new(e))
+    }
+}

@@ -1,0 +1,227 @@
+//! The plan as a running server holds it: one immutable snapshot (the [`App`] and the prompts
+//! read with it) behind a lock, replaced whole when files change, and the sessions to tell.
+//!
+//! A request clones the `Arc` of the current snapshot once and works on that, so it never sees
+//! a half-updated plan; a refresh builds the next snapshot beside the current one and swaps it
+//! in under the write lock, which is held only for the pointer swap.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use rmcp::model::ResourceUpdatedNotificationParam;
+use rmcp::service::{Peer, RoleServer};
+use tokio::sync::broadcast;
+
+use super::prompts::Prompts;
+use super::resources;
+use crate::app::App;
+use crate::error::Error;
+
+/// One consistent view: the plan and the prompt templates read with it.
+pub struct Snapshot {
+    pub app: Arc<App>,
+    pub prompts: Arc<Prompts>,
+}
+
+/// What one refresh changed.
+pub struct PlanChange {
+    pub old: Arc<Snapshot>,
+    pub new: Arc<Snapshot>,
+    /// Plan documents (paths relative to the root) added, removed or edited.
+    pub docs: BTreeSet<String>,
+    pub prompts_changed: bool,
+}
+
+impl PlanChange {
+    /// Whether the resource behind `uri` reads differently now.
+    pub fn affects(&self, uri: &str) -> bool {
+        resources::changed(uri, &self.old.app, &self.new.app)
+    }
+}
+
+/// A connected client session (initialize lifecycle) and the resources it subscribed to.
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub peer: Peer<RoleServer>,
+    pub subscriptions: Subscriptions,
+}
+
+/// Resource URIs one session subscribed to (`resources/subscribe`).
+pub(crate) type Subscriptions = Arc<Mutex<BTreeSet<String>>>;
+
+/// Changes kept for `subscriptions/listen` streams that fall behind.
+const CHANGE_BACKLOG: usize = 16;
+
+/// The shared handle every session of one server holds.
+pub struct PlanHandle {
+    root: PathBuf,
+    current: RwLock<Arc<Snapshot>>,
+    /// Serialises refreshes so that two batches of changes cannot overwrite each other.
+    refreshing: Mutex<()>,
+    sessions: Mutex<Vec<Session>>,
+    changes: broadcast::Sender<Arc<PlanChange>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl PlanHandle {
+    /// Parses the plan under `root` once; the server then answers from memory.
+    pub fn open(root: &Path) -> Result<Arc<PlanHandle>, Error> {
+        Ok(PlanHandle::new(App::open(root)?))
+    }
+
+    /// Wraps an already opened plan.
+    pub fn new(app: App) -> Arc<PlanHandle> {
+        let root = app.root().to_path_buf();
+        let prompts = Arc::new(Prompts::load(&root));
+        let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        Arc::new(PlanHandle {
+            root,
+            current: RwLock::new(Arc::new(Snapshot {
+                app: Arc::new(app),
+                prompts,
+            })),
+            refreshing: Mutex::new(()),
+            sessions: Mutex::new(Vec::new()),
+            changes,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The current snapshot; hold it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn app(&self) -> Arc<App> {
+        self.snapshot().app.clone()
+    }
+
+    /// Re-reads the `changed` files (absolute or relative to the root) and swaps the result in.
+    /// Returns what changed, or `None` when no plan document or prompt did (nothing to tell).
+    /// Blocking: call it off the async runtime.
+    pub fn refresh(&self, changed: &[PathBuf]) -> Option<Arc<PlanChange>> {
+        let _one_at_a_time = lock(&self.refreshing);
+        let old = self.snapshot();
+        let app = Arc::new(old.app.refresh(changed));
+        let under = |dir: &str| {
+            let dir = self.root.join(dir);
+            changed.iter().any(|p| {
+                if p.is_absolute() {
+                    p.starts_with(&dir)
+                } else {
+                    self.root.join(p).starts_with(&dir)
+                }
+            })
+        };
+        let prompts_changed = under(super::prompts::PROMPTS_DIR);
+        // Recipes change what packs hold without changing any plan document.
+        let recipes_changed = under("packs");
+        let prompts = if prompts_changed {
+            Arc::new(Prompts::load(&self.root))
+        } else {
+            old.prompts.clone()
+        };
+        let docs = changed_docs(&old.app, &app);
+        let new = Arc::new(Snapshot { app, prompts });
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = new.clone();
+        if docs.is_empty() && !prompts_changed && !recipes_changed {
+            return None;
+        }
+        tracing::info!(docs = docs.len(), prompts_changed, "plan re-indexed");
+        Some(Arc::new(PlanChange {
+            old,
+            new,
+            docs,
+            prompts_changed,
+        }))
+    }
+
+    /// Tells every session about a change: `resources/list_changed` (and
+    /// `prompts/list_changed` when prompts changed), then `resources/updated` for each
+    /// subscribed resource that now reads differently.
+    pub async fn publish(&self, change: Arc<PlanChange>) {
+        // Streams opened with `subscriptions/listen` filter for themselves.
+        let _ = self.changes.send(change.clone());
+        let sessions = self.live_sessions();
+        let mut verdicts: HashMap<String, bool> = HashMap::new();
+        for session in sessions {
+            let peer = &session.peer;
+            if let Err(e) = peer.notify_resource_list_changed().await {
+                tracing::debug!(error = %e, "session gone; not notified");
+                continue;
+            }
+            if change.prompts_changed {
+                let _ = peer.notify_prompt_list_changed().await;
+            }
+            let subscribed: Vec<String> = lock(&session.subscriptions).iter().cloned().collect();
+            for uri in subscribed {
+                let affected = *verdicts
+                    .entry(uri.clone())
+                    .or_insert_with(|| change.affects(&uri));
+                if affected {
+                    let _ = peer
+                        .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Tells every session that the resource list changed (a handoff was recorded).
+    pub async fn publish_list_changed(&self) {
+        for session in self.live_sessions() {
+            let _ = session.peer.notify_resource_list_changed().await;
+        }
+    }
+
+    pub(crate) fn register(&self, session: Session) {
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|s| !s.peer.is_transport_closed());
+        sessions.push(session);
+    }
+
+    fn live_sessions(&self) -> Vec<Session> {
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|s| !s.peer.is_transport_closed());
+        sessions.clone()
+    }
+
+    /// Changes as they happen, for `subscriptions/listen` streams.
+    pub(crate) fn changes(&self) -> broadcast::Receiver<Arc<PlanChange>> {
+        self.changes.subscribe()
+    }
+}
+
+/// Documents whose content differs between two plans, or that only one of them has.
+fn changed_docs(old: &App, new: &App) -> BTreeSet<String> {
+    let before: HashMap<&str, &str> = old
+        .plan()
+        .docs
+        .iter()
+        .map(|d| (d.path.as_str(), d.hash.as_str()))
+        .collect();
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for d in &new.plan().docs {
+        seen.insert(d.path.as_str());
+        if before.get(d.path.as_str()) != Some(&d.hash.as_str()) {
+            out.insert(d.path.clone());
+        }
+    }
+    for path in before.keys() {
+        if !seen.contains(path) {
+            out.insert((*path).to_string());
+        }
+    }
+    out
+}

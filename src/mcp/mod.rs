@@ -1,0 +1,174 @@
+//! The MCP server (rmcp): a thin adapter over [`crate::app::App`]. The only module that
+//! knows rmcp. It translates requests into library calls and results into MCP results;
+//! the domain lives elsewhere.
+//!
+//! # Layout
+//! - [`handle`]: the shared plan snapshot (`Arc<App>` behind a lock, swapped whole) and the
+//!   sessions to notify.
+//! - [`server`]: the `ServerHandler`, one per session: tool routing with argument checks,
+//!   resources, prompts, completions, subscriptions.
+//! - [`tools`]: one file per tool family (`plan`, `packs`), each with its argument types.
+//! - [`resources`], [`prompts`], [`completions`]: the other MCP surfaces.
+//! - [`http`]: streamable HTTP with bearer token, Host/Origin checks and limits.
+//! - [`watch`]: the live plan (notify, debounced, incremental re-index).
+//! - [`errors`]: tool errors vs protocol errors; what starting the server can fail with.
+//!
+//! # Entry points
+//! Tests and benches start a server in process: [`serve`] over any transport (a
+//! `tokio::io::duplex` pair), [`serve_http`] on a bound listener with a shutdown future.
+//! The binary calls [`run`].
+
+pub mod completions;
+pub mod errors;
+pub mod handle;
+pub mod http;
+pub mod prompts;
+pub mod resources;
+pub mod server;
+pub mod tools;
+pub mod watch;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rmcp::ServiceExt;
+use rmcp::service::{RoleServer, RunningService};
+use rmcp::transport::IntoTransport;
+use rmcp::transport::async_rw::AsyncRwTransport;
+
+pub use errors::{ServerError, ToolError};
+pub use handle::{PlanChange, PlanHandle, Snapshot};
+pub use http::{HttpOptions, MCP_PATH, serve_http};
+pub use server::StorypackServer;
+pub use watch::{DEBOUNCE, PlanWatcher, watch};
+
+/// Largest JSON-RPC message accepted over stdio (one line), as over HTTP.
+pub const MAX_MESSAGE_BYTES: usize = http::MAX_BODY_BYTES;
+
+/// Serves one MCP session over `transport`: returns once the client has initialized; the
+/// returned service runs until the client goes or it is cancelled.
+pub async fn serve<T, E, A>(
+    handle: Arc<PlanHandle>,
+    transport: T,
+) -> Result<RunningService<RoleServer, StorypackServer>, ServerError>
+where
+    T: IntoTransport<RoleServer, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ok(StorypackServer::new(handle).serve(transport).await?)
+}
+
+/// Serves one session over stdin/stdout until the client closes stdin or `shutdown`
+/// completes.
+pub async fn serve_stdio(
+    handle: Arc<PlanHandle>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let transport =
+        AsyncRwTransport::<RoleServer, _, _>::new(tokio::io::stdin(), tokio::io::stdout())
+            .with_max_line_length(MAX_MESSAGE_BYTES);
+    let running = serve(handle, transport).await?;
+    let stop = running.cancellation_token();
+    tokio::select! {
+        result = running.waiting() => {
+            result?;
+        }
+        () = shutdown => {
+            stop.cancel();
+        }
+    }
+    Ok(())
+}
+
+/// What `storypack serve` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub plan: PathBuf,
+    /// Serve streamable HTTP on this address (`127.0.0.1:8080`, `localhost:8080`, or a
+    /// bare port, taken on 127.0.0.1) instead of stdio.
+    pub http: Option<String>,
+    /// The environment variable holding the HTTP bearer token.
+    pub token_env: Option<String>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// Re-index when plan files change (default on).
+    pub watch: bool,
+}
+
+/// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
+/// HTTP until the client leaves or SIGINT/SIGTERM arrives.
+pub fn run(options: ServeOptions) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run_async(options));
+    // A pending read on stdin cannot be cancelled; do not wait for it on the way out.
+    runtime.shutdown_background();
+    result
+}
+
+async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
+    let token = match &options.token_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            ServerError::Config(format!(
+                "--token-env: environment variable {var} is not set"
+            ))
+        })?),
+        None => None,
+    };
+    let handle = PlanHandle::open(&options.plan)?;
+    let _watcher = if options.watch {
+        Some(watch(handle.clone(), DEBOUNCE)?)
+    } else {
+        None
+    };
+    match options.http {
+        None => serve_stdio(handle, shutdown_signal()).await,
+        Some(addr) => {
+            let addr = if addr.chars().all(|c| c.is_ascii_digit()) {
+                format!("127.0.0.1:{addr}")
+            } else {
+                addr
+            };
+            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+                ServerError::Config(format!("--http: cannot listen on {addr}: {e}"))
+            })?;
+            let local = listener.local_addr()?;
+            http::check_bind(local.ip(), token.as_deref())?;
+            eprintln!("storypack: serving MCP at http://{local}{MCP_PATH}");
+            let options = HttpOptions {
+                token,
+                allowed_hosts: options.allowed_hosts,
+                allowed_origins: options.allowed_origins,
+                ..HttpOptions::default()
+            };
+            serve_http(listener, handle, options, shutdown_signal()).await
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

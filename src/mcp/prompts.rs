@@ -1,0 +1,456 @@
+//! MCP prompts from `prompts/*.md`: front matter (name, description, arguments) over a
+//! Markdown body with `{{placeholders}}`. The shipped prompts are compiled in; a plan repo's
+//! own `prompts/*.md` replace them by name or add new ones.
+//!
+//! ```text
+//! ---
+//! name: start_story
+//! description: Start work on a story.
+//! arguments:
+//!   - story_id (required): The story to start, e.g. SRE-04-01.
+//! ---
+//! Body with {{story}}, {{pack}} ...
+//! ```
+//!
+//! Placeholders are filled from the plan in memory: an argument by its name, or one of
+//! [`BLOCKS`]. A template that names an unknown placeholder keeps it as written (and the
+//! load logs a warning).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::path::Path;
+
+use rmcp::ErrorData;
+use rmcp::model::{GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};
+
+use super::errors::protocol_error;
+use crate::app::{self, App};
+use crate::model::StoryStatus;
+use crate::pack::{self, PackRequest};
+use crate::priorities::{self, PriorityQuery, StoryFilter};
+use crate::render;
+
+pub const PROMPTS_DIR: &str = "prompts";
+
+/// Token budget of a pack rendered into a prompt (leaves room for the rest of the prompt).
+pub const PROMPT_PACK_BUDGET: usize = 6_000;
+/// Longest prompt argument value accepted.
+pub const MAX_ARGUMENT_LEN: usize = 128;
+/// Largest prompt template file read from a plan repo.
+const MAX_TEMPLATE_BYTES: u64 = 64 * 1024;
+
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "prompts/start_story.md",
+        include_str!("../../prompts/start_story.md"),
+    ),
+    (
+        "prompts/handoff.md",
+        include_str!("../../prompts/handoff.md"),
+    ),
+    (
+        "prompts/gate_review.md",
+        include_str!("../../prompts/gate_review.md"),
+    ),
+];
+
+/// Placeholders filled from the plan, and the argument each needs.
+pub const BLOCKS: &[(&str, &str)] = &[
+    ("story", "story_id"),
+    ("dependencies", "story_id"),
+    ("pack", "story_id"),
+    ("priorities", "sprint"),
+    ("stories", "sprint"),
+    ("gate", "sprint"),
+    ("today", ""),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgumentDef {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptDef {
+    pub name: String,
+    pub description: String,
+    pub arguments: Vec<ArgumentDef>,
+    pub body: String,
+    /// Where it came from: `prompts/<file>.md` of the plan, or `shipped`.
+    pub source: String,
+}
+
+/// The prompts a server offers, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Prompts {
+    defs: BTreeMap<String, PromptDef>,
+}
+
+impl Prompts {
+    /// The shipped prompts, then the plan's `prompts/*.md` over them.
+    pub fn load(root: &Path) -> Prompts {
+        let mut defs = BTreeMap::new();
+        for (path, text) in SHIPPED {
+            match parse(text, "shipped") {
+                Ok(def) => {
+                    defs.insert(def.name.clone(), def);
+                }
+                Err(e) => tracing::error!(path, error = %e, "shipped prompt does not parse"),
+            }
+        }
+        for (path, text) in read_dir(&root.join(PROMPTS_DIR)) {
+            match parse(&text, &path) {
+                Ok(def) => {
+                    defs.insert(def.name.clone(), def);
+                }
+                Err(e) => tracing::warn!(path, error = %e, "prompt skipped"),
+            }
+        }
+        Prompts { defs }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PromptDef> {
+        self.defs.get(name)
+    }
+
+    pub fn list(&self) -> Vec<Prompt> {
+        self.defs
+            .values()
+            .map(|d| {
+                let args = d
+                    .arguments
+                    .iter()
+                    .map(|a| {
+                        PromptArgument::new(&a.name)
+                            .with_description(&a.description)
+                            .with_required(a.required)
+                    })
+                    .collect();
+                Prompt::new(&d.name, Some(&d.description), Some(args))
+            })
+            .collect()
+    }
+}
+
+fn read_dir(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_TEMPLATE_BYTES))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((format!("{PROMPTS_DIR}/{name}"), text))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Parses one template file: front matter, then the body.
+pub fn parse(text: &str, source: &str) -> Result<PromptDef, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines();
+    if lines.next().map(str::trim_end) != Some("---") {
+        return Err("must start with a `---` front matter block".into());
+    }
+    let mut name = None;
+    let mut description = None;
+    let mut arguments: Vec<ArgumentDef> = Vec::new();
+    let mut closed = false;
+    let mut in_arguments = false;
+    for line in lines.by_ref() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" {
+            closed = true;
+            break;
+        }
+        if in_arguments && let Some(item) = trimmed.trim_start().strip_prefix("- ") {
+            arguments.push(parse_argument(item)?);
+            continue;
+        }
+        in_arguments = false;
+        let Some((key, value)) = trimmed.split_once(':') else {
+            if trimmed.trim().is_empty() {
+                continue;
+            }
+            return Err(format!("front matter line `{trimmed}` is not `key: value`"));
+        };
+        let value = value.trim();
+        match key.trim() {
+            "name" => name = Some(value.to_string()),
+            "description" => description = Some(value.to_string()),
+            "arguments" => in_arguments = true,
+            other => return Err(format!("unknown front matter key `{other}`")),
+        }
+    }
+    if !closed {
+        return Err("the front matter block is not closed with `---`".into());
+    }
+    let name = name.ok_or("front matter has no `name`")?;
+    if !is_name(&name) {
+        return Err(format!(
+            "name `{name}` must be lowercase letters, digits, _ or -"
+        ));
+    }
+    let body: String = lines.collect::<Vec<_>>().join("\n");
+    let def = PromptDef {
+        name,
+        description: description.unwrap_or_default(),
+        arguments,
+        body: body.trim().to_string() + "\n",
+        source: source.to_string(),
+    };
+    for key in placeholders(&def.body) {
+        let known =
+            def.arguments.iter().any(|a| a.name == key) || BLOCKS.iter().any(|(b, _)| *b == key);
+        if !known {
+            tracing::warn!(prompt = %def.name, placeholder = %key, "unknown placeholder kept as written");
+        }
+    }
+    Ok(def)
+}
+
+/// `story_id (required): The story to start.`
+fn parse_argument(item: &str) -> Result<ArgumentDef, String> {
+    let (head, description) = item
+        .split_once(':')
+        .ok_or_else(|| format!("argument `{item}` is not `name (required): description`"))?;
+    let head = head.trim();
+    let (name, required) = match head.strip_suffix("(required)") {
+        Some(n) => (n.trim(), true),
+        None => (
+            head.strip_suffix("(optional)").unwrap_or(head).trim(),
+            false,
+        ),
+    };
+    if !is_name(name) {
+        return Err(format!(
+            "argument name `{name}` must be lowercase letters, digits, _ or -"
+        ));
+    }
+    Ok(ArgumentDef {
+        name: name.to_string(),
+        description: description.trim().to_string(),
+        required,
+    })
+}
+
+/// The `{{key}}` placeholders of a body, in order.
+fn placeholders(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            break;
+        };
+        out.push(after[..end].trim().to_string());
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+/// Renders a prompt with its arguments against the plan.
+pub fn render(
+    def: &PromptDef,
+    arguments: &HashMap<String, String>,
+    app: &App,
+) -> Result<GetPromptResult, ErrorData> {
+    for (name, value) in arguments {
+        if !def.arguments.iter().any(|a| &a.name == name) {
+            let known: Vec<&str> = def.arguments.iter().map(|a| a.name.as_str()).collect();
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "{}: not an argument of prompt {} (arguments: {})",
+                    name.chars().take(64).collect::<String>(),
+                    def.name,
+                    known.join(", ")
+                ),
+                None,
+            ));
+        }
+        if value.len() > MAX_ARGUMENT_LEN || value.contains('\0') {
+            return Err(ErrorData::invalid_params(
+                format!("{name}: must be at most {MAX_ARGUMENT_LEN} characters of text"),
+                None,
+            ));
+        }
+    }
+    for a in def.arguments.iter().filter(|a| a.required) {
+        if arguments.get(&a.name).is_none_or(|v| v.trim().is_empty()) {
+            return Err(ErrorData::invalid_params(
+                format!("{}: missing (prompt {} requires it)", a.name, def.name),
+                None,
+            ));
+        }
+    }
+    let mut cache: HashMap<String, String> = HashMap::new();
+    let mut out = String::with_capacity(def.body.len());
+    let mut rest = def.body.as_str();
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let key = after[..end].trim();
+        let value = match cache.get(key) {
+            Some(v) => v.clone(),
+            None => {
+                let v = fill(key, arguments, app)?.unwrap_or_else(|| format!("{{{{{key}}}}}"));
+                cache.insert(key.to_string(), v.clone());
+                v
+            }
+        };
+        out.push_str(value.trim_end());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, out)]);
+    result.description = Some(def.description.clone());
+    Ok(result)
+}
+
+fn argument<'a>(
+    arguments: &'a HashMap<String, String>,
+    name: &str,
+    block: &str,
+) -> Result<&'a str, ErrorData> {
+    arguments.get(name).map(|s| s.trim()).ok_or_else(|| {
+        ErrorData::invalid_params(
+            format!("{name}: missing (the prompt's {{{{{block}}}}} needs it)"),
+            None,
+        )
+    })
+}
+
+/// The text of one placeholder, or `None` when it names nothing known.
+fn fill(
+    key: &str,
+    arguments: &HashMap<String, String>,
+    app: &App,
+) -> Result<Option<String>, ErrorData> {
+    if let Some(v) = arguments.get(key) {
+        return Ok(Some(v.trim().to_string()));
+    }
+    let plan = app.plan();
+    let err = |e: crate::Error| protocol_error(&e);
+    let text = match key {
+        "story" => {
+            let story =
+                pack::find_story(plan, argument(arguments, "story_id", key)?).map_err(err)?;
+            format!(
+                "### {} — {}\n\n{}\nsource: {}",
+                story.id,
+                story.title,
+                pack::story_block(story, true),
+                story.citation
+            )
+        }
+        "dependencies" => {
+            let story =
+                pack::find_story(plan, argument(arguments, "story_id", key)?).map_err(err)?;
+            let mut out = String::new();
+            for id in &story.depends_on {
+                match plan.story(id) {
+                    Some(dep) => {
+                        let state = match dep.status {
+                            StoryStatus::Done => "done",
+                            StoryStatus::Todo => "not done",
+                        };
+                        let _ = writeln!(
+                            out,
+                            "- {} {} ({state}) · {}",
+                            dep.id, dep.title, dep.citation
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "- {id} (not declared in the plan)");
+                    }
+                }
+            }
+            if out.is_empty() {
+                out.push_str("None: the story depends on no other story.");
+            }
+            out
+        }
+        "pack" => {
+            let built = app
+                .pack(&PackRequest {
+                    story_id: argument(arguments, "story_id", key)?.to_string(),
+                    budget_tokens: Some(PROMPT_PACK_BUDGET),
+                    ..PackRequest::default()
+                })
+                .map_err(err)?;
+            pack::render::markdown(&built)
+        }
+        "priorities" => {
+            let q = PriorityQuery {
+                sprint: Some(argument(arguments, "sprint", key)?.to_string()),
+                ..PriorityQuery::default()
+            };
+            render::priorities(&app.priorities(&q, app::today()).map_err(err)?)
+        }
+        "stories" => {
+            let filter = StoryFilter {
+                sprint: Some(argument(arguments, "sprint", key)?.to_string()),
+                ..StoryFilter::default()
+            };
+            render::stories(&app.stories(&filter).map_err(err)?)
+        }
+        "gate" => {
+            let sprint = priorities::resolve_sprint(plan, argument(arguments, "sprint", key)?)
+                .map_err(err)?;
+            let mut out = String::new();
+            for checklist in plan.gate_checklists(sprint) {
+                let _ = writeln!(out, "### {} · {}", checklist.gate, checklist.citation);
+                for item in &checklist.items {
+                    let mark = if item.checked { "[x]" } else { "[ ]" };
+                    let evidence = if item.evidence.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — evidence: {}", item.evidence.join(", "))
+                    };
+                    let due = item
+                        .due
+                        .as_deref()
+                        .map(|d| format!(" — due {d}"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "- {mark} {}{evidence}{due} · {}",
+                        item.text, item.citation
+                    );
+                }
+            }
+            if out.is_empty() {
+                out = format!(
+                    "No gate checklist found for sprint {} (gate: {}).",
+                    sprint.id,
+                    sprint.gate.as_deref().unwrap_or("none named")
+                );
+            }
+            out
+        }
+        "today" => app::today().to_string(),
+        _ => return Ok(None),
+    };
+    Ok(Some(text))
+}

@@ -1,0 +1,227 @@
+//! The MCP tools, one file per family: each file holds its argument types beside the
+//! `#[tool]` methods, which only translate arguments, call [`crate::app::App`] and wrap the
+//! result. Shared here: [`Output`] (structured content plus a readable text), output schemas
+//! kept lean, cursor paging, and the argument pre-check that names the field at fault.
+
+pub mod packs;
+pub mod plan;
+
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::handler::server::tool::{IntoCallToolResult, schema_for_output};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::errors::ToolError;
+
+/// What a tool returns: the value (structured content; its JSON Schema is the tool's output
+/// schema) and a short readable rendering of it (the text content).
+pub struct Output<T> {
+    pub value: T,
+    pub text: String,
+}
+
+impl<T: Serialize> IntoCallToolResult for Output<T> {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, ErrorData> {
+        let value = serde_json::to_value(&self.value).map_err(|e| {
+            ErrorData::internal_error(format!("cannot serialize the result: {e}"), None)
+        })?;
+        let mut result = CallToolResult::success(vec![ContentBlock::text(self.text)]);
+        result.structured_content = Some(value);
+        Ok(result.into())
+    }
+}
+
+/// What every tool method returns.
+pub type ToolResult<T> = Result<Output<T>, ToolError>;
+
+/// The output schema of `T` as clients see it: the shape (types, properties, required,
+/// enums, shared definitions) without the prose. Descriptions, titles and formats are
+/// dropped so that `tools/list` stays small; the field names are documented in PRODUCT.md.
+pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let mut schema = schema_for_output::<T>().as_ref().clone();
+    compact(&mut schema);
+    Arc::new(schema)
+}
+
+const DROPPED_KEYWORDS: &[&str] = &[
+    "$schema",
+    "description",
+    "title",
+    "format",
+    "examples",
+    "default",
+    "minimum",
+    "maximum",
+];
+
+fn compact(schema: &mut Map<String, Value>) {
+    for key in DROPPED_KEYWORDS {
+        schema.remove(*key);
+    }
+    for (key, value) in schema.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties" | "$defs" | "definitions" | "patternProperties", Value::Object(m)) => {
+                for sub in m.values_mut() {
+                    if let Value::Object(s) = sub {
+                        compact(s);
+                    }
+                }
+            }
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(list)) => {
+                for sub in list {
+                    if let Value::Object(s) = sub {
+                        compact(s);
+                    }
+                }
+            }
+            (_, Value::Object(s)) => compact(s),
+            _ => {}
+        }
+    }
+}
+
+/// Largest page of a list result, in bytes of JSON (about 8,000 tokens): with its text
+/// rendering a page stays well under the 25,000-token tool output limit of clients.
+pub const PAGE_BYTES: usize = 32_000;
+/// Most items on one page.
+pub const PAGE_ITEMS: usize = 100;
+
+/// One page of `items` from `cursor` (an offset a previous page handed out): as many items
+/// as fit in `PAGE_BYTES` of JSON, at least one, at most `limit`. Returns the page and the
+/// cursor of the next one.
+pub fn page<T: Serialize + Clone>(
+    items: &[T],
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), ToolError> {
+    let start = parse_cursor(cursor, items.len()).map_err(|m| ToolError::invalid("cursor", m))?;
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for item in &items[start..] {
+        let size = serde_json::to_vec(item).map(|v| v.len()).unwrap_or(0);
+        if out.len() >= limit || (!out.is_empty() && bytes + size > PAGE_BYTES) {
+            break;
+        }
+        bytes += size;
+        out.push(item.clone());
+    }
+    let end = start + out.len();
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((out, next))
+}
+
+/// A cursor is the offset of the first item of the page, as handed out in `next_cursor`.
+pub fn parse_cursor(cursor: Option<&str>, len: usize) -> Result<usize, String> {
+    let Some(c) = cursor else {
+        return Ok(0);
+    };
+    match c.parse::<usize>() {
+        Ok(n) if n <= len => Ok(n),
+        Ok(n) => Err(format!("{n} is past the end of the list ({len} items)")),
+        Err(_) => Err(format!(
+            "`{}` is not a cursor this server handed out (use next_cursor)",
+            c.chars().take(32).collect::<String>()
+        )),
+    }
+}
+
+/// The readable line that tells a caller how to get the next page.
+pub fn more_line(next: &Option<String>, shown: usize, total: usize) -> String {
+    match next {
+        Some(c) => format!("Showing {shown} of {total}; pass cursor \"{c}\" for more.\n"),
+        None => String::new(),
+    }
+}
+
+/// Checks `arguments` against the tool's input schema before the typed parse, so that a
+/// wrong type, a missing or unknown field, a too-long string or an out-of-range number is
+/// reported with the field's name. Arguments the schema describes by reference (a handoff
+/// contract) are left to the library's own validation.
+pub fn check_arguments(schema: &JsonObject, arguments: Option<&JsonObject>) -> Result<(), String> {
+    let empty = Map::new();
+    let args = arguments.unwrap_or(&empty);
+    let props = schema.get("properties").and_then(Value::as_object);
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !args.contains_key(name) {
+                return Err(format!("{name}: missing (this argument is required)"));
+            }
+        }
+    }
+    for (name, value) in args {
+        let Some(prop) = props.and_then(|p| p.get(name)).and_then(Value::as_object) else {
+            let known: Vec<&str> = props
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let name: String = name.chars().take(64).collect();
+            return Err(if known.is_empty() {
+                format!("{name}: unknown argument (this tool takes none)")
+            } else {
+                format!(
+                    "{name}: unknown argument (expected one of: {})",
+                    known.join(", ")
+                )
+            });
+        };
+        check_value(name, prop, value)?;
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn check_value(name: &str, prop: &Map<String, Value>, value: &Value) -> Result<(), String> {
+    let allowed: Vec<&str> = match prop.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(()),
+    };
+    let got = json_type(value);
+    let fits = allowed
+        .iter()
+        .any(|t| *t == got || (*t == "number" && got == "integer"));
+    if !fits {
+        return Err(format!(
+            "{name}: expected {}, got {got}",
+            allowed.join(" or ")
+        ));
+    }
+    if let Value::String(s) = value {
+        let max = prop.get("maxLength").and_then(Value::as_u64);
+        if let Some(max) = max
+            && s.chars().count() as u64 > max
+        {
+            return Err(format!("{name}: longer than {max} characters"));
+        }
+        if s.contains('\0') {
+            return Err(format!("{name}: must not contain NUL"));
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        let min = prop.get("minimum").and_then(Value::as_f64);
+        let max = prop.get("maximum").and_then(Value::as_f64);
+        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+            let show = |b: Option<f64>| b.map(|b| b.to_string()).unwrap_or_default();
+            return Err(format!(
+                "{name}: {value} is out of range ({}..={})",
+                show(min),
+                show(max)
+            ));
+        }
+    }
+    Ok(())
+}

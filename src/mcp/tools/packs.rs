@@ -1,0 +1,109 @@
+//! `build_context_pack`: one story's token-budgeted, cited context pack. Read-only (the MCP
+//! tool returns the pack; it writes no file). Reports progress when the client asked for it.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ProgressNotificationParam, ProgressToken, RequestMetaObject};
+use rmcp::service::{Peer, RoleServer};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Output, ToolResult, output_schema};
+use crate::mcp::errors::ToolError;
+use crate::mcp::server::StorypackServer;
+use crate::pack::{self, Pack, PackRequest};
+
+/// Largest budget over MCP. The rendered pack is the text content and the structured
+/// content repeats its sections, so this keeps a result well under the 25,000-token tool
+/// output limit of clients (the CLI allows up to `pack::MAX_BUDGET`).
+pub const MAX_MCP_BUDGET: usize = 12_000;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackArgs {
+    /// Story id ("SRE-04-01").
+    #[schemars(length(min = 1, max = 128))]
+    pub story_id: String,
+    /// Token budget of the whole pack, 1..=12000 (default 8000).
+    #[schemars(range(min = 1, max = 12000))]
+    pub budget_tokens: Option<usize>,
+    /// "o200k_base" (default) or "cl100k_base".
+    #[schemars(length(max = 32))]
+    pub encoding: Option<String>,
+    /// Recipe name (default: the one for the story's role).
+    #[schemars(length(max = 128))]
+    pub recipe: Option<String>,
+}
+
+/// Progress notifications for one request, when it carried a progress token.
+struct Progress {
+    peer: Peer<RoleServer>,
+    token: Option<ProgressToken>,
+    total: f64,
+}
+
+impl Progress {
+    async fn step(&self, done: u32, message: &str) {
+        let Some(token) = &self.token else {
+            return;
+        };
+        let param = ProgressNotificationParam::new(token.clone(), f64::from(done))
+            .with_total(self.total)
+            .with_message(message);
+        if let Err(e) = self.peer.notify_progress(param).await {
+            tracing::debug!(error = %e, "progress not delivered");
+        }
+    }
+}
+
+#[tool_router(router = pack_tools, vis = "pub(crate)")]
+impl StorypackServer {
+    /// A story's context pack: ranked, cited plan excerpts within a token budget, what was left out and why, total tokens, hash. The text is the pack in Markdown.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<Pack>()
+    )]
+    pub async fn build_context_pack(
+        &self,
+        Parameters(args): Parameters<PackArgs>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+    ) -> ToolResult<Pack> {
+        let budget = args.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET);
+        if !(1..=MAX_MCP_BUDGET).contains(&budget) {
+            return Err(ToolError::invalid(
+                "budget_tokens",
+                format!("{budget} is out of range (1..={MAX_MCP_BUDGET})"),
+            ));
+        }
+        let encoding = args.encoding.as_deref().map(str::parse).transpose()?;
+        let progress = Progress {
+            peer,
+            token: meta.get_progress_token(),
+            total: 2.0,
+        };
+        let app = self.app();
+        // Cheap checks first: a bad id must not wait for the index.
+        pack::find_story(app.plan(), &args.story_id)?;
+        progress.step(0, "indexing the plan").await;
+        let indexing = app.clone();
+        tokio::task::spawn_blocking(move || {
+            indexing.index();
+        })
+        .await
+        .map_err(|e| ToolError(format!("indexing failed: {e}")))?;
+        progress.step(1, "ranking and fitting excerpts").await;
+        let req = PackRequest {
+            story_id: args.story_id,
+            budget_tokens: Some(budget),
+            encoding,
+            recipe: args.recipe,
+        };
+        let built = tokio::task::spawn_blocking(move || app.pack(&req))
+            .await
+            .map_err(|e| ToolError(format!("pack build failed: {e}")))??;
+        progress.step(2, "done").await;
+        let text = pack::render::markdown(&built);
+        Ok(Output { value: built, text })
+    }
+}

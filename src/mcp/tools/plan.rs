@@ -1,0 +1,221 @@
+//! Tools over the plan itself: `list_sprints`, `get_priorities`, `list_stories`,
+//! `search_plan`. All read-only; every list is paged with a cursor.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Output, PAGE_ITEMS, ToolResult, more_line, output_schema, page};
+use crate::app::{self, SearchResult, StoryList};
+use crate::mcp::errors::ToolError;
+use crate::mcp::server::StorypackServer;
+use crate::model::{Sprint, Story};
+use crate::priorities::{Priorities, PriorityQuery, StoryFilter};
+use crate::render;
+
+/// Most search results over MCP (the library allows more; this keeps a result small).
+pub const MAX_SEARCH_LIMIT: usize = 50;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListSprintsArgs {
+    /// Page cursor: a previous result's next_cursor.
+    #[schemars(length(max = 32))]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SprintPage {
+    pub sprints: Vec<Sprint>,
+    /// Sprints in the roadmap (all pages).
+    pub total: usize,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrioritiesArgs {
+    /// Sprint id ("05", "5"); default: today's by calendar, else the first with open stories.
+    #[schemars(length(max = 128))]
+    pub sprint: Option<String>,
+    /// Role slug or label ("devops-sre-engineer", "DevOps/SRE"); default: every role.
+    #[schemars(length(max = 128))]
+    pub role: Option<String>,
+    /// Week of the sprint, 1 or 2; default: by calendar, else 1.
+    #[schemars(range(min = 1, max = 2))]
+    pub week: Option<u8>,
+    /// Page cursor for the stories: a previous result's next_cursor.
+    #[schemars(length(max = 32))]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PrioritiesPage {
+    #[serde(flatten)]
+    pub priorities: Priorities,
+    /// Pass as `cursor` for the next page of stories; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListStoriesArgs {
+    /// Sprint id ("05", "5").
+    #[schemars(length(max = 128))]
+    pub sprint: Option<String>,
+    /// Role slug or label.
+    #[schemars(length(max = 128))]
+    pub role: Option<String>,
+    /// Epic id ("F3-E1").
+    #[schemars(length(max = 128))]
+    pub epic: Option<String>,
+    /// "todo" or "done".
+    #[schemars(length(max = 16))]
+    pub status: Option<String>,
+    /// Page cursor: a previous result's next_cursor.
+    #[schemars(length(max = 32))]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StoryPage {
+    /// Stories on this page.
+    pub count: usize,
+    /// Stories matching the filters (all pages).
+    pub total: usize,
+    pub stories: Vec<Story>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// Words or ids to look for ("worker runtime", "SRE-04-01").
+    #[schemars(length(min = 1, max = 1000))]
+    pub query: String,
+    /// Most results, 1..=50 (default 10).
+    #[schemars(range(min = 1, max = 50))]
+    pub limit: Option<usize>,
+}
+
+#[tool_router(router = plan_tools, vis = "pub(crate)")]
+impl StorypackServer {
+    /// Sprints of the roadmap: theme, epics, gate, dates, roles.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<SprintPage>()
+    )]
+    pub async fn list_sprints(
+        &self,
+        Parameters(args): Parameters<ListSprintsArgs>,
+    ) -> ToolResult<SprintPage> {
+        let list = self.app().sprints();
+        let (sprints, next_cursor) = page(&list.sprints, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let mut text = render::sprints(&app::SprintList {
+            sprints: sprints.clone(),
+        });
+        text.push_str(&more_line(&next_cursor, sprints.len(), list.sprints.len()));
+        Ok(Output {
+            value: SprintPage {
+                total: list.sprints.len(),
+                sprints,
+                next_cursor,
+            },
+            text,
+        })
+    }
+
+    /// What matters now for a sprint, role and week: focus, week priorities, gate, and the stories in dependency order with blocked flags.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<PrioritiesPage>()
+    )]
+    pub async fn get_priorities(
+        &self,
+        Parameters(args): Parameters<PrioritiesArgs>,
+    ) -> ToolResult<PrioritiesPage> {
+        let q = PriorityQuery {
+            sprint: args.sprint,
+            role: args.role,
+            week: args.week,
+        };
+        let mut p = self.app().priorities(&q, app::today())?;
+        let (stories, next_cursor) = page(&p.stories, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let total = p.stories.len();
+        p.stories = stories;
+        let mut text = render::priorities(&p);
+        text.push_str(&more_line(&next_cursor, p.stories.len(), total));
+        Ok(Output {
+            value: PrioritiesPage {
+                priorities: p,
+                next_cursor,
+            },
+            text,
+        })
+    }
+
+    /// Stories matching every filter given, with their fields and source citations.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<StoryPage>()
+    )]
+    pub async fn list_stories(
+        &self,
+        Parameters(args): Parameters<ListStoriesArgs>,
+    ) -> ToolResult<StoryPage> {
+        let filter = StoryFilter {
+            sprint: args.sprint,
+            role: args.role,
+            epic: args.epic,
+            status: args.status,
+        };
+        let all = self.app().stories(&filter)?;
+        let (stories, next_cursor) = page(&all.stories, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let shown = StoryList {
+            count: stories.len(),
+            stories,
+        };
+        let mut text = render::stories(&shown);
+        text.push_str(&more_line(&next_cursor, shown.count, all.count));
+        Ok(Output {
+            value: StoryPage {
+                count: shown.count,
+                total: all.count,
+                stories: shown.stories,
+                next_cursor,
+            },
+            text,
+        })
+    }
+
+    /// Plan sections ranked by relevance to a query, with citations and snippets.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<SearchResult>()
+    )]
+    pub async fn search_plan(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> ToolResult<SearchResult> {
+        if let Some(n) = args.limit
+            && !(1..=MAX_SEARCH_LIMIT).contains(&n)
+        {
+            return Err(ToolError::invalid(
+                "limit",
+                format!("{n} is out of range (1..={MAX_SEARCH_LIMIT})"),
+            ));
+        }
+        let app = self.app();
+        let result = tokio::task::spawn_blocking(move || app.search(&args.query, args.limit))
+            .await
+            .map_err(|e| ToolError(format!("search failed: {e}")))??;
+        let text = render::search(&result);
+        Ok(Output {
+            value: result,
+            text,
+        })
+    }
+}
