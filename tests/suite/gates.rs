@@ -114,7 +114,7 @@ fn open_items_before_day_3_make_a_sprint_at_risk() {
             .any(|x| x.ends_with("SRE-05-01 has no handoff recorded"))
     );
     let states: Vec<EvidenceState> = r.items[0].evidence.iter().map(|e| e.state).collect();
-    assert_eq!(states, [EvidenceState::Missing, EvidenceState::Missing]);
+    assert_eq!(states, [EvidenceState::Exists, EvidenceState::Missing]);
     let out = storypack(&[
         "gate",
         "05",

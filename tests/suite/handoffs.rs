@@ -579,3 +579,33 @@ fn a_recorded_handoff_appears_in_the_storys_next_pack_and_its_dependents() {
             .any(|s| s.part == Part::Handoffs && s.title == format!("Handoff {}", rec.id))
     );
 }
+
+#[test]
+fn the_documented_example_contract_is_valid_on_the_example_plan() {
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/handoff-contract.md"))
+            .unwrap();
+    let block = doc
+        .split("```json\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let contract: Value = serde_json::from_str(block).unwrap();
+    let app = App::open(&super::util::example_plan()).unwrap();
+    let v = app.validate_handoff(&contract);
+    assert!(v.valid, "{v:#?}");
+    // Only the pack hash may be stale (the example names a pack built earlier).
+    assert!(
+        v.problems.iter().all(|p| p.pointer == "/pack/hash"),
+        "{v:#?}"
+    );
+    let mut done = contract.clone();
+    done["status"] = json!("done");
+    let v = app.validate_handoff(&done);
+    assert_eq!(
+        message(&v, "/acceptance/2/status"),
+        "status is done but \"DLQ depth above 0 for 15 minutes opens a ticket\" is unmet"
+    );
+}
