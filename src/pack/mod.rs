@@ -881,16 +881,7 @@ fn finish(plan: &Plan, pack: &mut Pack, omitted: &[Omitted], counter: &dyn Token
         let tokens: Vec<usize> = pack
             .sections
             .iter()
-            .map(|s| {
-                counter.count(&render::section(
-                    &s.title,
-                    &s.citation,
-                    s.tokens,
-                    s.score,
-                    s.cut,
-                    &s.text,
-                ))
-            })
+            .map(|s| counter.count(&render::pack_section(s)))
             .collect();
         for (s, t) in pack.sections.iter_mut().zip(tokens) {
             s.tokens = t;

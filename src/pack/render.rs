@@ -79,18 +79,16 @@ fn footer(pack: &Pack) -> String {
     out
 }
 
+/// One chosen section of a pack, as rendered.
+pub fn pack_section(s: &super::PackSection) -> String {
+    section(&s.title, &s.citation, s.tokens, s.score, s.cut, &s.text)
+}
+
 /// The whole pack as Markdown; this is the text `total_tokens` and the budget count.
 pub fn markdown(pack: &Pack) -> String {
     let mut out = header(pack);
     for s in &pack.sections {
-        out.push_str(&section(
-            &s.title,
-            &s.citation,
-            s.tokens,
-            s.score,
-            s.cut,
-            &s.text,
-        ));
+        out.push_str(&pack_section(s));
     }
     out.push_str(&footer(pack));
     out

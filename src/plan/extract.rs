@@ -555,25 +555,10 @@ impl<'a> Walker<'a> {
             .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '—' | '–'))
             .trim()
             .to_string();
-        let mut story = Story {
-            id: id.to_string(),
-            title,
-            sprint: None,
-            role: None,
-            epic: None,
-            status: if item.checked == Some(true) {
-                StoryStatus::Done
-            } else {
-                StoryStatus::Todo
-            },
-            reviewer: None,
-            evidence: Vec::new(),
-            depends_on: Vec::new(),
-            estimate: None,
-            acceptance: Vec::new(),
-            extra: BTreeMap::new(),
-            citation: self.cite(item.start, item.end),
-        };
+        let mut story = new_story(id, title, self.cite(item.start, item.end));
+        if item.checked == Some(true) {
+            story.status = StoryStatus::Done;
+        }
         for child in &item.children {
             let BlockKind::List { items, .. } = &child.kind else {
                 continue;
@@ -978,21 +963,11 @@ impl<'a> Walker<'a> {
                 }
                 continue;
             }
-            let mut story = Story {
-                id: id.to_string(),
-                title: cell(title_col).to_string(),
-                sprint: None,
-                role: None,
-                epic: None,
-                status: StoryStatus::Todo,
-                reviewer: None,
-                evidence: Vec::new(),
-                depends_on: Vec::new(),
-                estimate: None,
-                acceptance: Vec::new(),
-                extra: BTreeMap::new(),
-                citation: self.cite(row.start, row.end),
-            };
+            let mut story = new_story(
+                id,
+                cell(title_col).to_string(),
+                self.cite(row.start, row.end),
+            );
             for (i, col) in cols.iter().enumerate() {
                 if i == id_col || i == title_col {
                     continue;
@@ -1064,6 +1039,25 @@ impl<'a> Walker<'a> {
         }
         let _ = self.headings.iter().map(|h| h.start);
         out
+    }
+}
+
+/// A story with only what its declaration line gives; fields fill in the rest.
+fn new_story(id: &str, title: String, citation: Citation) -> Story {
+    Story {
+        id: id.to_string(),
+        title,
+        sprint: None,
+        role: None,
+        epic: None,
+        status: StoryStatus::Todo,
+        reviewer: None,
+        evidence: Vec::new(),
+        depends_on: Vec::new(),
+        estimate: None,
+        acceptance: Vec::new(),
+        extra: BTreeMap::new(),
+        citation,
     }
 }
 

@@ -631,35 +631,25 @@ pub fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
                 format!("a different per-sprint checklist is already defined at {}:{}; this one is ignored", first.path, first.line_start),
             ));
         }
-        for feature in f.features.iter().cloned() {
-            if let Some(prev) = plan.features.iter().find(|x| x.id == feature.id) {
-                diags.push(at_citation(
-                    &feature.citation,
-                    Severity::Warning,
-                    "duplicate-feature",
-                    format!(
-                        "feature {} is already declared at {}:{}",
-                        feature.id, prev.citation.path, prev.citation.line_start
-                    ),
-                ));
-                continue;
-            }
-            plan.features.push(feature);
+        for feature in &f.features {
+            push_unique(
+                &mut plan.features,
+                feature,
+                |x| &x.id,
+                |x| &x.citation,
+                "feature",
+                &mut diags,
+            );
         }
-        for epic in f.epics.iter().cloned() {
-            if let Some(prev) = plan.epics.iter().find(|e| e.id == epic.id) {
-                diags.push(at_citation(
-                    &epic.citation,
-                    Severity::Warning,
-                    "duplicate-epic",
-                    format!(
-                        "epic {} is already declared at {}:{}",
-                        epic.id, prev.citation.path, prev.citation.line_start
-                    ),
-                ));
-                continue;
-            }
-            plan.epics.push(epic);
+        for epic in &f.epics {
+            push_unique(
+                &mut plan.epics,
+                epic,
+                |x| &x.id,
+                |x| &x.citation,
+                "epic",
+                &mut diags,
+            );
         }
         for mut story in f.stories.iter().cloned() {
             story.role = match story.role.take() {
@@ -713,6 +703,33 @@ pub fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
         plan,
         diagnostics: diags,
     }
+}
+
+/// Adds `item` unless one with its id is there already (a warning naming the first place).
+fn push_unique<T: Clone>(
+    list: &mut Vec<T>,
+    item: &T,
+    id: impl Fn(&T) -> &String,
+    citation: impl Fn(&T) -> &crate::model::Citation,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(prev) = list.iter().find(|x| id(x) == id(item)) {
+        let first = citation(prev);
+        diags.push(at_citation(
+            citation(item),
+            Severity::Warning,
+            &format!("duplicate-{what}"),
+            format!(
+                "{what} {} is already declared at {}:{}",
+                id(item),
+                first.path,
+                first.line_start
+            ),
+        ));
+        return;
+    }
+    list.push(item.clone());
 }
 
 fn extract_slug(label: &str) -> String {
