@@ -312,6 +312,14 @@ impl Plan {
         Self::find(&self.epics, &self.lookup.epics, id, |e| &e.id)
     }
 
+    /// Position of a document in `docs`.
+    pub fn doc_index(&self, path: &str) -> Option<usize> {
+        if self.lookup.docs.len() == self.docs.len() && !self.docs.is_empty() {
+            return self.lookup.docs.get(path).copied();
+        }
+        self.docs.iter().position(|d| d.path == path)
+    }
+
     pub fn doc(&self, path: &str) -> Option<&Doc> {
         Self::find(&self.docs, &self.lookup.docs, path, |d| &d.path).map(|d| d.as_ref())
     }

@@ -39,6 +39,8 @@ pub struct Unit {
 #[derive(Debug, Default)]
 pub struct SearchIndex {
     pub units: Vec<Unit>,
+    /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
+    doc_units: Vec<(u32, u32)>,
     terms: HashMap<String, u32>,
     /// Per term: (unit, term frequency), units ascending.
     postings: Vec<Vec<(u32, u32)>>,
@@ -236,6 +238,12 @@ impl SearchIndex {
             .collect();
         let mut index = SearchIndex::default();
         let mut total: u64 = 0;
+        let mut start = 0u32;
+        for units in &per_doc {
+            let end = start + units.len() as u32;
+            index.doc_units.push((start, end));
+            start = end;
+        }
         for (unit, counts) in per_doc.into_iter().flatten() {
             let id = index.units.len() as u32;
             let len: u32 = counts.iter().map(|c| c.1).sum();
@@ -257,6 +265,14 @@ impl SearchIndex {
             (total as f64 / index.units.len() as f64).max(1.0)
         };
         index
+    }
+
+    /// The units of one document (by its index in `plan.docs`).
+    pub fn units_of_doc(&self, doc: usize) -> std::ops::Range<usize> {
+        self.doc_units
+            .get(doc)
+            .map(|&(a, b)| a as usize..b as usize)
+            .unwrap_or(0..0)
     }
 
     pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {

@@ -25,6 +25,9 @@ pub const DEFAULT_BUDGET: usize = 8_000;
 pub const MAX_BUDGET: usize = 200_000;
 /// Omitted excerpts listed in a pack (the rest are counted in `omitted_more`).
 pub const OMITTED_LIST_LIMIT: usize = 50;
+/// Ranked excerpts (architecture, playbooks, ...) considered per part; a part's cap holds far
+/// fewer.
+const RANKED_PER_PART: usize = 48;
 /// An excerpt is cut to fit only if at least this many tokens of it would remain.
 const MIN_CUT_TOKENS: usize = 40;
 
@@ -169,8 +172,10 @@ pub fn build(
         Some(name) => input.recipes.get(name)?,
         None => input.recipes.for_role(story.role.as_deref())?,
     };
-    let candidates = candidates(input, story, recipe);
-    fit(plan, story, recipe, encoding, budget, candidates, counter)
+    let (candidates, pre) = candidates(input, story, recipe);
+    fit(
+        plan, story, recipe, encoding, budget, candidates, &pre, counter,
+    )
 }
 
 /// A story id argument: bounded, and an existing story.
@@ -258,10 +263,60 @@ fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
     out.trim().to_string()
 }
 
-fn candidates(input: &PackInput<'_>, story: &Story, recipe: &Recipe) -> Vec<Candidate> {
+/// Omitted excerpts decided before fitting (ranked ones that cannot make it): counted, and
+/// the best few itemised, so a large plan does not cost a copy of every excerpt.
+#[derive(Default)]
+struct PreOmitted {
+    counts: OmittedCounts,
+    best: Vec<Omitted>,
+}
+
+impl PreOmitted {
+    fn add(
+        &mut self,
+        score: f64,
+        reason: OmitReason,
+        what: impl FnOnce() -> (String, Citation),
+        part: Part,
+    ) {
+        match reason {
+            OmitReason::OverBudget => self.counts.over_budget += 1,
+            OmitReason::BelowThreshold => self.counts.below_threshold += 1,
+            OmitReason::CapReached => self.counts.cap_reached += 1,
+        }
+        let score = search::round(score);
+        if self.best.len() >= OMITTED_LIST_LIMIT
+            && self.best.last().is_some_and(|last| last.score >= score)
+        {
+            return;
+        }
+        let (title, citation) = what();
+        let at = self
+            .best
+            .partition_point(|o| o.score > score || (o.score == score && o.citation <= citation));
+        self.best.insert(
+            at,
+            Omitted {
+                title,
+                part,
+                citation,
+                score,
+                reason,
+            },
+        );
+        self.best.truncate(OMITTED_LIST_LIMIT);
+    }
+}
+
+fn candidates(
+    input: &PackInput<'_>,
+    story: &Story,
+    recipe: &Recipe,
+) -> (Vec<Candidate>, PreOmitted) {
     let plan = input.plan;
     let index = input.index;
     let mut out: Vec<Candidate> = Vec::new();
+    let mut pre = PreOmitted::default();
     let epic = story.epic.as_deref().and_then(|e| plan.epic(e));
     let feature = epic.and_then(|e| plan.features.iter().find(|f| f.id == e.feature));
     let sprint = story.sprint.as_deref().and_then(|s| plan.sprint(s));
@@ -452,12 +507,12 @@ fn candidates(input: &PackInput<'_>, story: &Story, recipe: &Recipe) -> Vec<Cand
                     .filter(|r| r.sprint == s.id && r.role == role)
                     .map(|r| r.citation.path.as_str())
                     .collect();
-                for (u, unit) in index.units.iter().enumerate() {
-                    if unit.kind != DocKind::RolePlans
-                        || !paths.contains(unit.citation.path.as_str())
-                    {
-                        continue;
-                    }
+                let units = paths
+                    .iter()
+                    .filter_map(|p| plan.doc_index(p))
+                    .flat_map(|d| index.units_of_doc(d));
+                for u in units {
+                    let unit = &index.units[u];
                     let rel = relevance(u as u32);
                     let key = unit.citation.heading.to_lowercase();
                     let boost = if key.contains("backlog")
@@ -496,21 +551,40 @@ fn candidates(input: &PackInput<'_>, story: &Story, recipe: &Recipe) -> Vec<Cand
                     .collect();
                 let mut seen: BTreeSet<u32> = BTreeSet::new();
                 let scored = bm25.keys().chain(links.keys()).copied();
-                let mut units: Vec<u32> = scored.filter(|u| seen.insert(*u)).collect();
-                units.sort_unstable();
-                for u in units {
+                let mut ranked: Vec<(u32, f64)> = scored
+                    .filter(|u| seen.insert(*u))
+                    .filter(|&u| {
+                        let unit = &index.units[u as usize];
+                        unit.kind == kind && !gate_paths.contains(unit.citation.path.as_str())
+                    })
+                    .map(|u| (u, links.get(&u).copied().unwrap_or(0.0) + relevance(u)))
+                    .collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                // Only the best few can fit a part's cap: the rest are counted, and only the
+                // best of those are itemised (without cutting their text).
+                for (i, &(u, rel)) in ranked.iter().enumerate() {
                     let unit = &index.units[u as usize];
-                    if unit.kind != kind || gate_paths.contains(unit.citation.path.as_str()) {
+                    if rel >= recipe.min_score && i < RANKED_PER_PART {
+                        push(
+                            &mut out,
+                            unit.title.clone(),
+                            unit.citation.clone(),
+                            excerpt_without_heading(plan, &unit.citation),
+                            rel,
+                            Some(rel),
+                        );
                         continue;
                     }
-                    let rel = links.get(&u).copied().unwrap_or(0.0) + relevance(u);
-                    push(
-                        &mut out,
-                        unit.title.clone(),
-                        unit.citation.clone(),
-                        excerpt_without_heading(plan, &unit.citation),
-                        rel,
-                        Some(rel),
+                    let reason = if rel < recipe.min_score {
+                        OmitReason::BelowThreshold
+                    } else {
+                        OmitReason::CapReached
+                    };
+                    pre.add(
+                        w * rel,
+                        reason,
+                        || (unit.title.clone(), unit.citation.clone()),
+                        spec.part,
                     );
                 }
             }
@@ -538,7 +612,7 @@ fn candidates(input: &PackInput<'_>, story: &Story, recipe: &Recipe) -> Vec<Cand
             }
         }
     }
-    out
+    (out, pre)
 }
 
 /// Orders candidates: mandatory first, then by score, ties by source position and title.
@@ -557,6 +631,7 @@ fn fit(
     encoding: Encoding,
     budget: usize,
     mut cands: Vec<Candidate>,
+    pre: &PreOmitted,
     counter: &dyn TokenCounter,
 ) -> Result<Pack, Error> {
     cands.sort_by(order);
@@ -629,14 +704,14 @@ fn fit(
             },
         })
         .collect();
-    finish(plan, &mut pack, &all_left_out, counter);
+    finish(plan, &mut pack, &all_left_out, pre, counter);
     if pack.total_tokens > budget {
         // The budget and the total are printed in the pack, so the least budget that holds
         // its own pack is found by trying: from the size at the asked budget, up until it
         // fits, then down while one less still fits.
         let mut total_at = |b: usize| {
             pack.budget_tokens = b;
-            finish(plan, &mut pack, &all_left_out, counter);
+            finish(plan, &mut pack, &all_left_out, pre, counter);
             pack.total_tokens
         };
         let mut need = total_at(budget);
@@ -731,7 +806,7 @@ fn fit(
     // Exact pass: render the whole pack and count it; while it is over, drop the last
     // (lowest-scored) optional excerpt. Counts of pieces do not always add up across joins.
     loop {
-        finish(plan, &mut pack, &omitted, counter);
+        finish(plan, &mut pack, &omitted, pre, counter);
         if pack.total_tokens <= budget || pack.sections.len() <= mandatory_count {
             break;
         }
@@ -873,7 +948,13 @@ fn narrow(plan: &Plan, c: &Citation, kept: &str) -> Citation {
 }
 
 /// Fills tokens, sources, omitted, hash and total for the sections chosen.
-fn finish(plan: &Plan, pack: &mut Pack, omitted: &[Omitted], counter: &dyn TokenCounter) {
+fn finish(
+    plan: &Plan,
+    pack: &mut Pack,
+    omitted: &[Omitted],
+    pre: &PreOmitted,
+    counter: &dyn TokenCounter,
+) {
     for s in &mut pack.sections {
         s.tokens = 0;
     }
@@ -899,19 +980,23 @@ fn finish(plan: &Plan, pack: &mut Pack, omitted: &[Omitted], counter: &dyn Token
     pack.sources = sources.into_iter().collect();
     let count = |r: OmitReason| omitted.iter().filter(|o| o.reason == r).count();
     pack.omitted_by_reason = OmittedCounts {
-        over_budget: count(OmitReason::OverBudget),
-        below_threshold: count(OmitReason::BelowThreshold),
-        cap_reached: count(OmitReason::CapReached),
+        over_budget: count(OmitReason::OverBudget) + pre.counts.over_budget,
+        below_threshold: count(OmitReason::BelowThreshold) + pre.counts.below_threshold,
+        cap_reached: count(OmitReason::CapReached) + pre.counts.cap_reached,
     };
-    let mut omitted = omitted.to_vec();
-    omitted.sort_by(|a, b| {
+    let total = omitted.len()
+        + pre.counts.over_budget
+        + pre.counts.below_threshold
+        + pre.counts.cap_reached;
+    let mut listed: Vec<Omitted> = omitted.iter().chain(&pre.best).cloned().collect();
+    listed.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.citation.cmp(&b.citation))
     });
-    pack.omitted_more = omitted.len().saturating_sub(OMITTED_LIST_LIMIT);
-    omitted.truncate(OMITTED_LIST_LIMIT);
-    pack.omitted = omitted;
+    listed.truncate(OMITTED_LIST_LIMIT);
+    pack.omitted_more = total - listed.len();
+    pack.omitted = listed;
     pack.hash = content_hash(pack);
     // total_tokens is printed in the pack itself: settle it (two rounds converge).
     pack.total_tokens = 0;
