@@ -114,6 +114,8 @@ impl App {
         &self.recipes
     }
 
+    /// The whole search index, built on first call and kept (long-lived processes call this
+    /// once up front; one-shot commands never do, see [`App::pack`]).
     pub fn index(&self) -> &SearchIndex {
         self.search
             .get_or_init(|| SearchIndex::build(&self.parsed.plan))
@@ -128,9 +130,20 @@ impl App {
             self.recipes.get(r)?;
         }
         let handoffs = self.handoff_excerpts(&req.story_id)?;
+        // A process that keeps the whole index (the server) uses it; a one-shot pack indexes
+        // just the terms it looks up, which ranks the same.
+        let story = pack::find_story(self.plan(), &req.story_id)?;
+        let own;
+        let index = match self.search.get() {
+            Some(full) => full,
+            None => {
+                own = SearchIndex::for_terms(self.plan(), &pack::index_terms(self.plan(), story));
+                &own
+            }
+        };
         let input = PackInput {
             plan: self.plan(),
-            index: self.index(),
+            index,
             recipes: &self.recipes,
             handoffs: &handoffs,
         };
@@ -358,7 +371,15 @@ impl App {
                 anchors.push(e.citation.clone());
             }
         }
-        let hits = self.index().search(plan, q, limit, &anchors);
+        let own;
+        let index = match self.search.get() {
+            Some(full) => full,
+            None => {
+                own = SearchIndex::for_terms(plan, &[q.to_string()]);
+                &own
+            }
+        };
+        let hits = index.search(plan, q, limit, &anchors);
         Ok(SearchResult {
             query: q.to_string(),
             count: hits.len(),

@@ -40,6 +40,24 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve the plan over MCP: stdio by default, streamable HTTP with --http.
+    Serve {
+        /// Serve streamable HTTP at http://ADDR/mcp (127.0.0.1:8080, or a port) instead of stdio.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// Environment variable holding the HTTP bearer token (required off loopback).
+        #[arg(long, value_name = "VAR", requires = "http")]
+        token_env: Option<String>,
+        /// Also accept this Host header over HTTP (a public name; repeatable).
+        #[arg(long, value_name = "HOST", requires = "http")]
+        allow_host: Vec<String>,
+        /// Also accept this browser Origin over HTTP, e.g. https://app.example.com:443 (repeatable).
+        #[arg(long, value_name = "ORIGIN", requires = "http")]
+        allow_origin: Vec<String>,
+        /// Do not re-index when plan files change.
+        #[arg(long)]
+        no_watch: bool,
+    },
     /// List the roadmap's sprints: theme, epics, gate, dates, roles.
     Sprints,
     /// What matters now: focus, week priorities, gate, stories in dependency order.
@@ -189,6 +207,25 @@ pub fn run() -> Result<ExitCode> {
         }
     };
     init_tracing();
+    if let Command::Serve {
+        http,
+        token_env,
+        allow_host,
+        allow_origin,
+        no_watch,
+    } = cli.command
+    {
+        storypack::mcp::run(storypack::mcp::ServeOptions {
+            plan: cli.global.plan,
+            http,
+            token_env,
+            allowed_hosts: allow_host,
+            allowed_origins: allow_origin,
+            watch: !no_watch,
+        })
+        .context("serve")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let app = App::open(&cli.global.plan)?;
     let json = cli.global.json;
     match cli.command {
@@ -307,6 +344,8 @@ pub fn run() -> Result<ExitCode> {
             let result = app.search(&query, Some(limit)).context("search")?;
             emit(json, &result, render::search(&result))?;
         }
+        // Served above, before the plan is opened here.
+        Command::Serve { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

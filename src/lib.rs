@@ -3,7 +3,7 @@
 //! # Data flow
 //! plan files --[`plan::load`]--> sources --[`plan::parse`]--> [`model::Plan`] + diagnostics
 //! --> [`priorities`] (what matters now) --> [`app::App`] (the facade) --> adapters (CLI in
-//! `main.rs`/`cli.rs`; the MCP server later).
+//! `main.rs`/`cli.rs`; the MCP server in [`mcp`]).
 //!
 //! # Layout
 //! - [`model`]: plain data (Plan, Sprint, Story, Epic, GateChecklist, Citation, Diagnostic).

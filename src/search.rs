@@ -2,9 +2,8 @@
 //! ones split into paragraph groups), a BM25 inverted index over them, built once per plan.
 //! Ranking for packs and `search` share it. Deterministic: ties break by plan order.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -34,18 +33,6 @@ pub struct Unit {
     pub start: usize,
     pub end: usize,
     pub citation: Citation,
-}
-
-#[derive(Debug, Default)]
-pub struct SearchIndex {
-    pub units: Vec<Unit>,
-    /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
-    doc_units: Vec<(u32, u32)>,
-    terms: HashMap<String, u32>,
-    /// Per term: (unit, term frequency), units ascending.
-    postings: Vec<Vec<(u32, u32)>>,
-    lengths: Vec<u32>,
-    avg_len: f64,
 }
 
 /// One search result.
@@ -148,7 +135,7 @@ pub type TermCounts = Vec<(String, u32)>;
 
 /// Terms of a text, with counts, in first-seen order.
 pub fn term_counts(text: &str) -> TermCounts {
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
     let mut out: Vec<(String, u32)> = Vec::new();
     tokenize(text, |t| match index.get(t) {
         Some(&i) => out[i].1 += 1,
@@ -222,41 +209,159 @@ fn units_of(plan: &Plan, doc_idx: usize) -> Vec<Unit> {
     out
 }
 
+/// Query terms kept (by idf x count): enough for ranking, bounded for speed.
+pub const MAX_QUERY_TERMS: usize = 24;
+
+/// A BM25 inverted index over the plan's units, in compressed-row form: for term `t`,
+/// `post_units[offsets[t]..offsets[t + 1]]` are the units holding it (ascending) and
+/// `post_tf` their counts. Terms are keyed by a 64-bit xxh3 of their text.
+///
+/// Built whole ([`SearchIndex::build`], kept by long-lived processes) or for a known set of
+/// terms only ([`SearchIndex::for_terms`], what a one-shot CLI pack needs): both give the same
+/// scores for those terms.
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    pub units: Vec<Unit>,
+    /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
+    doc_units: Vec<(u32, u32)>,
+    lengths: Vec<u32>,
+    avg_len: f64,
+    terms: FxHashMap<u64, u32>,
+    offsets: Vec<u32>,
+    post_units: Vec<u32>,
+    post_tf: Vec<u16>,
+    /// Set when only these terms were indexed.
+    only: Option<FxHashSet<u64>>,
+}
+
+/// BM25 scores of one query: dense by unit, with the units that scored listed.
+#[derive(Debug, Clone, Default)]
+pub struct Scores {
+    dense: Vec<f64>,
+    touched: Vec<u32>,
+    max: f64,
+}
+
+impl Scores {
+    pub fn get(&self, unit: u32) -> f64 {
+        self.dense.get(unit as usize).copied().unwrap_or(0.0)
+    }
+
+    /// Units with a score, ascending.
+    pub fn units(&self) -> &[u32] {
+        &self.touched
+    }
+
+    pub fn max(&self) -> f64 {
+        self.max
+    }
+}
+
+fn term_hash(term: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(term.as_bytes())
+}
+
+/// One unit's terms: (hash, count), and its length in terms.
+struct UnitTerms {
+    terms: Vec<(u64, u32)>,
+    len: u32,
+}
+
+fn unit_terms(
+    text: &str,
+    only: Option<&FxHashSet<u64>>,
+    scratch: &mut FxHashMap<u64, u32>,
+) -> UnitTerms {
+    scratch.clear();
+    let mut len = 0u32;
+    tokenize(text, |t| {
+        len += 1;
+        let h = term_hash(t);
+        if only.is_none_or(|set| set.contains(&h)) {
+            *scratch.entry(h).or_default() += 1;
+        }
+    });
+    UnitTerms {
+        terms: scratch.iter().map(|(&h, &n)| (h, n)).collect(),
+        len,
+    }
+}
+
 impl SearchIndex {
+    /// The whole index: every term of every unit.
     pub fn build(plan: &Plan) -> SearchIndex {
-        let per_doc: Vec<Vec<(Unit, TermCounts)>> = (0..plan.docs.len())
+        Self::build_with(plan, None)
+    }
+
+    /// An index of these terms only (words or ids, as a query would give them).
+    pub fn for_terms(plan: &Plan, terms: &[String]) -> SearchIndex {
+        let mut set = FxHashSet::default();
+        for t in terms {
+            tokenize(t, |w| {
+                set.insert(term_hash(w));
+            });
+        }
+        Self::build_with(plan, Some(set))
+    }
+
+    fn build_with(plan: &Plan, only: Option<FxHashSet<u64>>) -> SearchIndex {
+        let per_doc: Vec<Vec<(Unit, UnitTerms)>> = (0..plan.docs.len())
             .into_par_iter()
-            .map(|d| {
+            .map_init(FxHashMap::default, |scratch, d| {
+                let doc = &plan.docs[d];
                 units_of(plan, d)
                     .into_iter()
                     .map(|u| {
-                        let counts = term_counts(&plan.docs[d].text[u.start..u.end]);
-                        (u, counts)
+                        let t = unit_terms(&doc.text[u.start..u.end], only.as_ref(), scratch);
+                        (u, t)
                     })
                     .collect()
             })
             .collect();
-        let mut index = SearchIndex::default();
-        let mut total: u64 = 0;
+        let mut index = SearchIndex {
+            only,
+            ..SearchIndex::default()
+        };
         let mut start = 0u32;
         for units in &per_doc {
             let end = start + units.len() as u32;
             index.doc_units.push((start, end));
             start = end;
         }
-        for (unit, counts) in per_doc.into_iter().flatten() {
-            let id = index.units.len() as u32;
-            let len: u32 = counts.iter().map(|c| c.1).sum();
-            total += u64::from(len);
-            index.lengths.push(len);
-            index.units.push(unit);
-            for (term, tf) in counts {
-                let next = index.postings.len() as u32;
-                let t = *index.terms.entry(term).or_insert(next);
-                if t == next {
-                    index.postings.push(Vec::new());
+        // Document frequencies, term ids in first-seen order (deterministic), offsets.
+        let mut df: Vec<u32> = Vec::new();
+        for (_, t) in per_doc.iter().flatten() {
+            for &(h, _) in &t.terms {
+                let next = df.len() as u32;
+                let id = *index.terms.entry(h).or_insert(next);
+                if id == next {
+                    df.push(0);
                 }
-                index.postings[t as usize].push((id, tf));
+                df[id as usize] += 1;
+            }
+        }
+        index.offsets = Vec::with_capacity(df.len() + 1);
+        let mut acc = 0u32;
+        index.offsets.push(0);
+        for n in &df {
+            acc += n;
+            index.offsets.push(acc);
+        }
+        index.post_units = vec![0; acc as usize];
+        index.post_tf = vec![0; acc as usize];
+        let mut cursor: Vec<u32> = index.offsets[..df.len()].to_vec();
+        let mut total: u64 = 0;
+        for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
+            total += u64::from(t.len);
+            index.lengths.push(t.len);
+            index.units.push(unit);
+            for (h, tf) in t.terms {
+                if let Some(&id) = index.terms.get(&h) {
+                    let at = cursor[id as usize] as usize;
+                    index.post_units[at] = unit_id as u32;
+                    index.post_tf[at] = tf.min(u32::from(u16::MAX)) as u16;
+                    cursor[id as usize] += 1;
+                }
             }
         }
         index.avg_len = if index.units.is_empty() {
@@ -280,32 +385,74 @@ impl SearchIndex {
         plan.docs[u.doc].text.get(u.start..u.end).unwrap_or("")
     }
 
-    /// Units whose text contains the term (an id like `f3-e1`, lowercased), with counts.
-    pub fn postings(&self, term: &str) -> &[(u32, u32)] {
-        self.terms
-            .get(&term.to_lowercase())
-            .map(|&t| self.postings[t as usize].as_slice())
-            .unwrap_or(&[])
+    fn term_range(&self, h: u64) -> std::ops::Range<usize> {
+        match self.terms.get(&h) {
+            Some(&t) => self.offsets[t as usize] as usize..self.offsets[t as usize + 1] as usize,
+            None => 0..0,
+        }
     }
 
-    /// BM25 of every unit matching any query term (sparse: unit -> score).
-    pub fn bm25(&self, query: &str) -> HashMap<u32, f64> {
+    /// Units holding a term (an id like `F3-E1` matches whole), with counts.
+    pub fn postings(&self, term: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let mut whole = None;
+        tokenize(term, |t| whole = Some(t.to_string()));
+        let range = whole
+            .map(|t| self.term_range(term_hash(&t)))
+            .unwrap_or(0..0);
+        self.post_units[range.clone()]
+            .iter()
+            .zip(&self.post_tf[range])
+            .map(|(&u, &tf)| (u, u32::from(tf)))
+    }
+
+    /// BM25 of the units matching the query's most telling terms (at most
+    /// [`MAX_QUERY_TERMS`], by idf x count in the query).
+    pub fn bm25(&self, query: &str) -> Scores {
         let n = self.units.len() as f64;
-        let mut scores: HashMap<u32, f64> = HashMap::new();
-        for (term, qtf) in term_counts(query) {
-            let postings = self.postings(&term);
-            if postings.is_empty() {
-                continue;
-            }
-            let df = postings.len() as f64;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            for &(unit, tf) in postings {
+        let mut picked: Vec<(std::ops::Range<usize>, f64, f64)> = term_counts(query)
+            .into_iter()
+            .filter_map(|(term, qtf)| {
+                let r = self.term_range(term_hash(&term));
+                if r.is_empty() {
+                    return None;
+                }
+                let df = r.len() as f64;
+                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                Some((r, idf, f64::from(qtf)))
+            })
+            .collect();
+        picked.sort_by(|a, b| {
+            (b.1 * b.2)
+                .total_cmp(&(a.1 * a.2))
+                .then(a.0.start.cmp(&b.0.start))
+        });
+        picked.truncate(MAX_QUERY_TERMS);
+        let mut scores = Scores {
+            dense: vec![0.0; self.units.len()],
+            touched: Vec::new(),
+            max: 0.0,
+        };
+        for (range, idf, qtf) in picked {
+            for (&u, &tf) in self.post_units[range.clone()]
+                .iter()
+                .zip(&self.post_tf[range])
+            {
                 let tf = f64::from(tf);
-                let len = f64::from(self.lengths[unit as usize]);
+                let len = f64::from(self.lengths[u as usize]);
                 let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg_len));
-                *scores.entry(unit).or_default() += s * f64::from(qtf);
+                let slot = &mut scores.dense[u as usize];
+                if *slot == 0.0 {
+                    scores.touched.push(u);
+                }
+                *slot += s * qtf;
             }
         }
+        scores.touched.sort_unstable();
+        scores.max = scores
+            .touched
+            .iter()
+            .map(|&u| scores.dense[u as usize])
+            .fold(0.0, f64::max);
         scores
     }
 
@@ -325,14 +472,17 @@ impl SearchIndex {
     /// `anchor` (where an id named in the query is declared) come first: explicit links
     /// before text relevance.
     pub fn search(&self, plan: &Plan, query: &str, limit: usize, anchors: &[Citation]) -> Vec<Hit> {
-        let mut scores = self.bm25(query);
-        let top = scores.values().copied().fold(0.0_f64, f64::max);
+        let scores = self.bm25(query);
+        let mut ranked: Vec<(u32, f64)> =
+            scores.units().iter().map(|&u| (u, scores.get(u))).collect();
         for a in anchors {
             if let Some(u) = self.unit_at(&a.path, a.line_start) {
-                *scores.entry(u).or_default() += top + 1.0;
+                match ranked.iter_mut().find(|r| r.0 == u) {
+                    Some(r) => r.1 += scores.max() + 1.0,
+                    None => ranked.push((u, scores.max() + 1.0)),
+                }
             }
         }
-        let mut ranked: Vec<(u32, f64)> = scores.into_iter().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked
             .into_iter()
@@ -347,6 +497,11 @@ impl SearchIndex {
                 }
             })
             .collect()
+    }
+
+    /// Whether this index holds every term (else only those it was built for).
+    pub fn is_complete(&self) -> bool {
+        self.only.is_none()
     }
 }
 

@@ -1,5 +1,6 @@
 //! `completion/complete` for prompt and resource-template arguments: story ids, sprint ids
-//! and role slugs from the plan in memory, matched by prefix (case-insensitive).
+//! and role slugs from the plan in memory, handoff ids from the store, matched by prefix
+//! (case-insensitive).
 
 use rmcp::model::CompletionInfo;
 
@@ -34,6 +35,14 @@ pub fn complete(app: &App, name: &str, prefix: &str) -> CompletionInfo {
             .map(|r| r.slug.as_str())
             .filter(|slug| matches(slug))
             .map(str::to_string)
+            .collect(),
+        "id" => app
+            .list_handoffs(None)
+            .map(|l| l.handoffs)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.id)
+            .filter(|id| matches(id))
             .collect(),
         _ => Vec::new(),
     };

@@ -33,10 +33,26 @@ pub struct PlanChange {
     pub prompts_changed: bool,
 }
 
-impl PlanChange {
-    /// Whether the resource behind `uri` reads differently now.
+/// Something sessions are told about.
+pub enum Event {
+    /// The plan was re-read.
+    Plan(Arc<PlanChange>),
+    /// A handoff was recorded: these packs (of the story and of the stories depending on
+    /// it) now show it.
+    Recorded { packs: BTreeSet<String> },
+}
+
+impl Event {
+    pub fn prompts_changed(&self) -> bool {
+        matches!(self, Event::Plan(c) if c.prompts_changed)
+    }
+
+    /// Whether the resource behind `uri` reads differently now. May build packs: blocking.
     pub fn affects(&self, uri: &str) -> bool {
-        resources::changed(uri, &self.old.app, &self.new.app)
+        match self {
+            Event::Plan(c) => resources::changed(uri, &c.old.app, &c.new.app),
+            Event::Recorded { packs } => packs.contains(uri),
+        }
     }
 }
 
@@ -60,7 +76,7 @@ pub struct PlanHandle {
     /// Serialises refreshes so that two batches of changes cannot overwrite each other.
     refreshing: Mutex<()>,
     sessions: Mutex<Vec<Session>>,
-    changes: broadcast::Sender<Arc<PlanChange>>,
+    changes: broadcast::Sender<Arc<Event>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,37 +122,38 @@ impl PlanHandle {
         self.snapshot().app.clone()
     }
 
-    /// Re-reads the `changed` files (absolute or relative to the root) and swaps the result in.
-    /// Returns what changed, or `None` when no plan document or prompt did (nothing to tell).
+    /// Re-reads the `changed` files (absolute or relative to the root) and swaps the result
+    /// in. Returns what changed, or `None` when nothing the server serves did (a file outside
+    /// the plan): then the current snapshot, and its built search index, stay.
     /// Blocking: call it off the async runtime.
     pub fn refresh(&self, changed: &[PathBuf]) -> Option<Arc<PlanChange>> {
         let _one_at_a_time = lock(&self.refreshing);
         let old = self.snapshot();
-        let app = Arc::new(old.app.refresh(changed));
-        let under = |dir: &str| {
-            let dir = self.root.join(dir);
+        let under = |rel: &str| {
+            let target = self.root.join(rel);
             changed.iter().any(|p| {
                 if p.is_absolute() {
-                    p.starts_with(&dir)
+                    p.starts_with(&target)
                 } else {
-                    self.root.join(p).starts_with(&dir)
+                    self.root.join(p).starts_with(&target)
                 }
             })
         };
         let prompts_changed = under(super::prompts::PROMPTS_DIR);
-        // Recipes change what packs hold without changing any plan document.
-        let recipes_changed = under("packs");
+        // Recipes and the config change what the plan says without changing a document.
+        let settings_changed = under("packs") || under(crate::plan::config::CONFIG_FILE);
+        let app = Arc::new(old.app.refresh(changed));
+        let docs = changed_docs(&old.app, &app);
+        if docs.is_empty() && !prompts_changed && !settings_changed {
+            return None;
+        }
         let prompts = if prompts_changed {
             Arc::new(Prompts::load(&self.root))
         } else {
             old.prompts.clone()
         };
-        let docs = changed_docs(&old.app, &app);
         let new = Arc::new(Snapshot { app, prompts });
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = new.clone();
-        if docs.is_empty() && !prompts_changed && !recipes_changed {
-            return None;
-        }
         tracing::info!(docs = docs.len(), prompts_changed, "plan re-indexed");
         Some(Arc::new(PlanChange {
             old,
@@ -146,28 +163,36 @@ impl PlanHandle {
         }))
     }
 
-    /// Tells every session about a change: `resources/list_changed` (and
+    /// Tells every session about an event: `resources/list_changed` (and
     /// `prompts/list_changed` when prompts changed), then `resources/updated` for each
     /// subscribed resource that now reads differently.
-    pub async fn publish(&self, change: Arc<PlanChange>) {
+    pub async fn publish(&self, event: Event) {
+        let event = Arc::new(event);
         // Streams opened with `subscriptions/listen` filter for themselves.
-        let _ = self.changes.send(change.clone());
-        let sessions = self.live_sessions();
+        let _ = self.changes.send(event.clone());
         let mut verdicts: HashMap<String, bool> = HashMap::new();
-        for session in sessions {
+        for session in self.live_sessions() {
             let peer = &session.peer;
             if let Err(e) = peer.notify_resource_list_changed().await {
                 tracing::debug!(error = %e, "session gone; not notified");
                 continue;
             }
-            if change.prompts_changed {
+            if event.prompts_changed() {
                 let _ = peer.notify_prompt_list_changed().await;
             }
             let subscribed: Vec<String> = lock(&session.subscriptions).iter().cloned().collect();
             for uri in subscribed {
-                let affected = *verdicts
-                    .entry(uri.clone())
-                    .or_insert_with(|| change.affects(&uri));
+                let affected = match verdicts.get(&uri) {
+                    Some(v) => *v,
+                    None => {
+                        let (e, u) = (event.clone(), uri.clone());
+                        let v = tokio::task::spawn_blocking(move || e.affects(&u))
+                            .await
+                            .unwrap_or(false);
+                        verdicts.insert(uri.clone(), v);
+                        v
+                    }
+                };
                 if affected {
                     let _ = peer
                         .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
@@ -177,11 +202,18 @@ impl PlanHandle {
         }
     }
 
-    /// Tells every session that the resource list changed (a handoff was recorded).
-    pub async fn publish_list_changed(&self) {
-        for session in self.live_sessions() {
-            let _ = session.peer.notify_resource_list_changed().await;
-        }
+    /// Tells the sessions a handoff of `story_id` was recorded: a new handoff resource, and
+    /// the packs that now include it.
+    pub async fn publish_recorded(&self, story_id: &str) {
+        let app = self.app();
+        let packs = app
+            .plan()
+            .stories
+            .iter()
+            .filter(|s| s.id == story_id || s.depends_on.iter().any(|d| d == story_id))
+            .map(|s| resources::pack_uri(&s.id))
+            .collect();
+        self.publish(Event::Recorded { packs }).await;
     }
 
     pub(crate) fn register(&self, session: Session) {
@@ -196,8 +228,8 @@ impl PlanHandle {
         sessions.clone()
     }
 
-    /// Changes as they happen, for `subscriptions/listen` streams.
-    pub(crate) fn changes(&self) -> broadcast::Receiver<Arc<PlanChange>> {
+    /// Events as they happen, for `subscriptions/listen` streams.
+    pub(crate) fn changes(&self) -> broadcast::Receiver<Arc<Event>> {
         self.changes.subscribe()
     }
 }

@@ -38,7 +38,7 @@ use rmcp::transport::IntoTransport;
 use rmcp::transport::async_rw::AsyncRwTransport;
 
 pub use errors::{ServerError, ToolError};
-pub use handle::{PlanChange, PlanHandle, Snapshot};
+pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
 pub use http::{HttpOptions, MCP_PATH, serve_http};
 pub use server::StorypackServer;
 pub use watch::{DEBOUNCE, PlanWatcher, watch};

@@ -22,12 +22,13 @@ use std::path::Path;
 
 use rmcp::ErrorData;
 use rmcp::model::{GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};
+use serde_json::json;
 
 use super::errors::protocol_error;
 use crate::app::{self, App};
 use crate::model::StoryStatus;
 use crate::pack::{self, PackRequest};
-use crate::priorities::{self, PriorityQuery, StoryFilter};
+use crate::priorities::{PriorityQuery, StoryFilter};
 use crate::render;
 
 pub const PROMPTS_DIR: &str = "prompts";
@@ -62,6 +63,8 @@ pub const BLOCKS: &[(&str, &str)] = &[
     ("priorities", "sprint"),
     ("stories", "sprint"),
     ("gate", "sprint"),
+    ("handoffs", "story_id"),
+    ("contract_template", "story_id"),
     ("today", ""),
 ];
 
@@ -416,38 +419,51 @@ fn fill(
             render::stories(&app.stories(&filter).map_err(err)?)
         }
         "gate" => {
-            let sprint = priorities::resolve_sprint(plan, argument(arguments, "sprint", key)?)
-                .map_err(err)?;
-            let mut out = String::new();
-            for checklist in plan.gate_checklists(sprint) {
-                let _ = writeln!(out, "### {} · {}", checklist.gate, checklist.citation);
-                for item in &checklist.items {
-                    let mark = if item.checked { "[x]" } else { "[ ]" };
-                    let evidence = if item.evidence.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" — evidence: {}", item.evidence.join(", "))
-                    };
-                    let due = item
-                        .due
-                        .as_deref()
-                        .map(|d| format!(" — due {d}"))
-                        .unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        "- {mark} {}{evidence}{due} · {}",
-                        item.text, item.citation
-                    );
-                }
+            let sprint = argument(arguments, "sprint", key)?;
+            render::gate(&app.check_gate(sprint, app::today()).map_err(err)?)
+        }
+        "handoffs" => {
+            let story =
+                pack::find_story(plan, argument(arguments, "story_id", key)?).map_err(err)?;
+            let list = app.list_handoffs(Some(&story.id)).map_err(err)?;
+            if list.count == 0 {
+                "None recorded yet.".to_string()
+            } else {
+                render::handoff_list(&list)
             }
-            if out.is_empty() {
-                out = format!(
-                    "No gate checklist found for sprint {} (gate: {}).",
-                    sprint.id,
-                    sprint.gate.as_deref().unwrap_or("none named")
-                );
-            }
-            out
+        }
+        "contract_template" => {
+            let story =
+                pack::find_story(plan, argument(arguments, "story_id", key)?).map_err(err)?;
+            let pack_hash = app
+                .pack(&PackRequest {
+                    story_id: story.id.clone(),
+                    ..PackRequest::default()
+                })
+                .map(|p| p.hash)
+                .unwrap_or_default();
+            let acceptance: Vec<serde_json::Value> = story
+                .acceptance
+                .iter()
+                .map(|c| json!({"criterion": c, "status": "met", "evidence": ["<path, URL, commit or test>"]}))
+                .collect();
+            let template = json!({
+                "story_id": story.id,
+                "from": {"agent": "<you>", "role": story.role.clone().unwrap_or_default()},
+                "to": {"agent": story.reviewer.clone().unwrap_or_else(|| "<who takes it next>".into()), "role": "reviewer"},
+                "status": "ready_for_review",
+                "summary": "<what was done, in a few sentences>",
+                "acceptance": acceptance,
+                "evidence": [{"kind": "file", "ref": "<path under the plan root>"}],
+                "remaining": [],
+                "decisions": [],
+                "risks": [],
+                "pack": {"story_id": story.id, "hash": pack_hash},
+            });
+            format!(
+                "```json\n{}\n```",
+                serde_json::to_string_pretty(&template).unwrap_or_default()
+            )
         }
         "today" => app::today().to_string(),
         _ => return Ok(None),

@@ -1,5 +1,7 @@
 //! MCP resources: every plan document (`storypack://plan/<path>`), a pack per story
-//! (`storypack://pack/{story_id}`, a template).
+//! (`storypack://pack/{story_id}`, a template), the handoff contract's JSON Schema
+//! (`storypack://schema/handoff-contract`) and every recorded handoff
+//! (`storypack://handoff/{id}`, `#` written `%23`).
 //!
 //! URIs are parsed strictly (percent-decoded once, then no `.`/`..`/empty segments, NUL,
 //! backslash or control characters) and resolved against the in-memory model only: a plan
@@ -20,12 +22,17 @@ pub const SCHEME: &str = "storypack://";
 pub const PLAN_PREFIX: &str = "storypack://plan/";
 pub const PACK_PREFIX: &str = "storypack://pack/";
 pub const PACK_TEMPLATE: &str = "storypack://pack/{story_id}";
+pub const SCHEMA_URI: &str = "storypack://schema/handoff-contract";
+pub const HANDOFF_PREFIX: &str = "storypack://handoff/";
+pub const HANDOFF_TEMPLATE: &str = "storypack://handoff/{id}";
 /// Longest resource URI accepted.
 pub const MAX_URI_LEN: usize = 2_048;
 /// Resources per `resources/list` page.
 pub const LIST_PAGE: usize = 200;
 
 const MARKDOWN: &str = "text/markdown";
+const JSON: &str = "application/json";
+const SCHEMA_JSON: &str = "application/schema+json";
 
 /// What a URI names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,10 @@ pub enum Target {
     Doc(String),
     /// The context pack of a story (default budget and encoding).
     Pack(String),
+    /// The handoff contract's JSON Schema.
+    Schema,
+    /// A recorded handoff, by id (`SRE-04-01#2`).
+    Handoff(String),
 }
 
 fn invalid(message: impl std::fmt::Display) -> ErrorData {
@@ -97,6 +108,8 @@ pub fn parse(uri: &str) -> Result<Target, ErrorData> {
     match kind {
         "plan" => Ok(Target::Doc(path.to_string())),
         "pack" if !path.contains('/') => Ok(Target::Pack(path.to_string())),
+        "schema" if path == "handoff-contract" => Ok(Target::Schema),
+        "handoff" if !path.contains('/') => Ok(Target::Handoff(path.to_string())),
         _ => Err(not_found(format!("nothing at `{uri}`"))),
     }
 }
@@ -109,23 +122,52 @@ pub fn pack_uri(story_id: &str) -> String {
     format!("{PACK_PREFIX}{story_id}")
 }
 
-/// All concrete resources, one page at a time.
+/// A handoff's URI: `#` is percent-encoded so that it is not read as a fragment.
+pub fn handoff_uri(id: &str) -> String {
+    format!(
+        "{HANDOFF_PREFIX}{}",
+        id.replace('%', "%25").replace('#', "%23")
+    )
+}
+
+/// All concrete resources, one page at a time: the plan documents, the contract schema,
+/// the recorded handoffs.
 pub fn list(app: &App, cursor: Option<&str>) -> Result<ListResourcesResult, ErrorData> {
     let docs = &app.plan().docs;
-    let start = parse_cursor(cursor, docs.len())
+    let handoffs = match app.list_handoffs(None) {
+        Ok(l) => l.handoffs,
+        Err(e) => {
+            tracing::warn!(error = %e, "handoffs not listed");
+            Vec::new()
+        }
+    };
+    let total = docs.len() + 1 + handoffs.len();
+    let start = parse_cursor(cursor, total)
         .map_err(|m| ErrorData::invalid_params(format!("cursor: {m}"), None))?;
-    let end = (start + LIST_PAGE).min(docs.len());
-    let resources = docs[start..end]
-        .iter()
-        .map(|d| {
-            let mut r = Resource::new(doc_uri(&d.path), d.path.clone()).with_mime_type(MARKDOWN);
-            r.title = d.title.clone();
-            r.size = Some(d.text.len() as u64);
-            r
+    let end = (start + LIST_PAGE).min(total);
+    let resources = (start..end)
+        .map(|i| {
+            if let Some(d) = docs.get(i) {
+                let mut r =
+                    Resource::new(doc_uri(&d.path), d.path.clone()).with_mime_type(MARKDOWN);
+                r.title = d.title.clone();
+                r.size = Some(d.text.len() as u64);
+                r
+            } else if i == docs.len() {
+                Resource::new(SCHEMA_URI, "handoff-contract")
+                    .with_title("Handoff contract JSON Schema")
+                    .with_mime_type(SCHEMA_JSON)
+            } else {
+                let id = handoffs
+                    .get(i - docs.len() - 1)
+                    .map(|h| h.id.as_str())
+                    .unwrap_or_default();
+                Resource::new(handoff_uri(id), id).with_mime_type(JSON)
+            }
         })
         .collect();
     let mut result = ListResourcesResult::with_all_items(resources);
-    result.next_cursor = (end < docs.len()).then(|| end.to_string());
+    result.next_cursor = (end < total).then(|| end.to_string());
     Ok(result)
 }
 
@@ -137,14 +179,19 @@ pub fn templates() -> ListResourceTemplatesResult {
             pack::DEFAULT_BUDGET
         ))
         .with_mime_type(MARKDOWN);
-    ListResourceTemplatesResult::with_all_items(vec![pack])
+    let handoff = ResourceTemplate::new(HANDOFF_TEMPLATE, "handoff")
+        .with_title("A recorded handoff")
+        .with_description("A recorded handoff contract by id (SRE-04-01#2; write # as %23).")
+        .with_mime_type(JSON);
+    ListResourceTemplatesResult::with_all_items(vec![pack, handoff])
 }
 
-/// Reads one resource from the plan in memory.
+/// Reads one resource from the plan in memory (or the handoff store).
 pub fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
-    let text = match parse(uri)? {
+    let library = |e: crate::Error| super::errors::protocol_error(&e);
+    let (text, mime) = match parse(uri)? {
         Target::Doc(path) => match app.plan().doc(&path) {
-            Some(doc) => doc.text.clone(),
+            Some(doc) => (doc.text.clone(), MARKDOWN),
             None => {
                 return Err(not_found(format!(
                     "no plan document `{path}` (resources/list names them)"
@@ -157,13 +204,19 @@ pub fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
                     story_id,
                     ..PackRequest::default()
                 })
-                .map_err(|e| super::errors::protocol_error(&e))?;
-            pack::render::markdown(&built)
+                .map_err(library)?;
+            (pack::render::markdown(&built), MARKDOWN)
         }
+        Target::Schema => (pretty(&crate::handoff::contract_schema()), SCHEMA_JSON),
+        Target::Handoff(id) => (pretty(&app.handoff(&id).map_err(library)?), JSON),
     };
     Ok(ReadResourceResult::new(vec![
-        ResourceContents::text(text, uri).with_mime_type(MARKDOWN),
+        ResourceContents::text(text, uri).with_mime_type(mime),
     ]))
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 /// Whether `uri` reads differently in `new` than in `old` (what `resources/updated` says).
@@ -183,6 +236,7 @@ pub fn changed(uri: &str, old: &App, new: &App) -> bool {
             };
             hash(old) != hash(new)
         }
-        Err(_) => false,
+        // The schema is compiled in; a recorded handoff never changes.
+        Ok(Target::Schema | Target::Handoff(_)) | Err(_) => false,
     }
 }

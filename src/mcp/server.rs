@@ -30,8 +30,12 @@ every result cites path:line.";
 const MAX_SUBSCRIPTIONS: usize = 256;
 
 /// Every tool, built once per process (schemas are computed here).
-static TOOLS: LazyLock<ToolRouter<StorypackServer>> =
-    LazyLock::new(|| StorypackServer::plan_tools() + StorypackServer::pack_tools());
+static TOOLS: LazyLock<ToolRouter<StorypackServer>> = LazyLock::new(|| {
+    StorypackServer::plan_tools()
+        + StorypackServer::pack_tools()
+        + StorypackServer::handoff_tools()
+        + StorypackServer::gate_tools()
+});
 
 /// The handler of one MCP session.
 #[derive(Clone)]
@@ -208,7 +212,7 @@ impl ServerHandler for StorypackServer {
             if accepted.resources_list_changed == Some(true) {
                 let _ = sink.notify_resource_list_changed().await;
             }
-            if change.prompts_changed && accepted.prompts_list_changed == Some(true) {
+            if change.prompts_changed() && accepted.prompts_list_changed == Some(true) {
                 let _ = sink.notify_prompt_list_changed().await;
             }
             for uri in accepted.resource_subscriptions.iter().flatten() {
@@ -283,7 +287,11 @@ impl ServerHandler for StorypackServer {
                 .prompts
                 .get(&p.name)
                 .is_some_and(|d| d.arguments.iter().any(|a| a.name == argument.name)),
-            Reference::Resource(r) => r.uri == resources::PACK_TEMPLATE,
+            Reference::Resource(r) => match r.uri.as_str() {
+                resources::PACK_TEMPLATE => argument.name == "story_id",
+                resources::HANDOFF_TEMPLATE => argument.name == "id",
+                _ => false,
+            },
             _ => false,
         };
         if !known {

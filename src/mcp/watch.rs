@@ -16,7 +16,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::task::JoinHandle;
 
 use super::errors::ServerError;
-use super::handle::PlanHandle;
+use super::handle::{Event, PlanHandle};
 
 /// How long the plan must be quiet before a batch of changes is applied.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -106,7 +106,14 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             tracing::debug!(files = paths.len(), "plan files changed");
             let refreshing = handle.clone();
             match tokio::task::spawn_blocking(move || refreshing.refresh(&paths)).await {
-                Ok(Some(change)) => handle.publish(change).await,
+                Ok(Some(change)) => {
+                    // Build the new plan's search index now, not on the next request.
+                    let warm = change.new.app.clone();
+                    drop(tokio::task::spawn_blocking(move || {
+                        warm.index();
+                    }));
+                    handle.publish(Event::Plan(change)).await;
+                }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "re-index failed"),
             }

@@ -173,9 +173,35 @@ pub fn build(
         None => input.recipes.for_role(story.role.as_deref())?,
     };
     let (candidates, pre) = candidates(input, story, recipe);
-    fit(
-        plan, story, recipe, encoding, budget, candidates, &pre, counter,
-    )
+    let target = Target {
+        plan,
+        story,
+        recipe,
+        encoding,
+        budget,
+    };
+    fit(&target, candidates, &pre, counter)
+}
+
+/// What a story is about, for text relevance: its title, acceptance criteria and epic.
+fn story_query(plan: &Plan, story: &Story) -> String {
+    let mut query = format!("{} {}", story.title, story.acceptance.join(" "));
+    if let Some(e) = story.epic.as_deref().and_then(|e| plan.epic(e)) {
+        query.push(' ');
+        query.push_str(&e.title);
+        query.push(' ');
+        query.push_str(&excerpt_without_heading(plan, &e.citation));
+    }
+    query
+}
+
+/// Every term a pack of this story looks up: its query and the ids it links by. An index of
+/// just these ([`SearchIndex::for_terms`]) ranks the pack exactly as the whole index does.
+pub fn index_terms(plan: &Plan, story: &Story) -> Vec<String> {
+    let mut terms = vec![story_query(plan, story), story.id.clone()];
+    terms.extend(story.epic.iter().cloned());
+    terms.extend(story.depends_on.iter().cloned());
+    terms
 }
 
 /// A story id argument: bounded, and an existing story.
@@ -321,22 +347,14 @@ fn candidates(
     let feature = epic.and_then(|e| plan.features.iter().find(|f| f.id == e.feature));
     let sprint = story.sprint.as_deref().and_then(|s| plan.sprint(s));
 
-    // What the story is about, for text relevance.
-    let mut query = format!("{} {}", story.title, story.acceptance.join(" "));
-    if let Some(e) = epic {
-        query.push(' ');
-        query.push_str(&e.title);
-        query.push(' ');
-        query.push_str(&excerpt_without_heading(plan, &e.citation));
-    }
-    let bm25 = index.bm25(&query);
-    let max_bm25 = bm25.values().copied().fold(0.0_f64, f64::max).max(1e-9);
-    let relevance = |unit: u32| bm25.get(&unit).copied().unwrap_or(0.0) / max_bm25;
+    let bm25 = index.bm25(&story_query(plan, story));
+    let max_bm25 = bm25.max().max(1e-9);
+    let relevance = |unit: u32| bm25.get(unit) / max_bm25;
 
     // Explicit links: units naming the story (strongest), its epic, its dependencies.
     let mut links: HashMap<u32, f64> = HashMap::new();
     let mut link = |term: &str, weight: f64| {
-        for &(u, _) in index.postings(term) {
+        for (u, _) in index.postings(term) {
             let l = links.entry(u).or_default();
             *l = l.max(weight);
         }
@@ -550,7 +568,7 @@ fn candidates(
                     .map(|g| g.citation.path.as_str())
                     .collect();
                 let mut seen: BTreeSet<u32> = BTreeSet::new();
-                let scored = bm25.keys().chain(links.keys()).copied();
+                let scored = bm25.units().iter().chain(links.keys()).copied();
                 let mut ranked: Vec<(u32, f64)> = scored
                     .filter(|u| seen.insert(*u))
                     .filter(|&u| {
@@ -624,16 +642,28 @@ fn order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
         .then_with(|| a.title.cmp(&b.title))
 }
 
-fn fit(
-    plan: &Plan,
-    story: &Story,
-    recipe: &Recipe,
+/// What a pack is being fitted for.
+struct Target<'a> {
+    plan: &'a Plan,
+    story: &'a Story,
+    recipe: &'a Recipe,
     encoding: Encoding,
     budget: usize,
+}
+
+fn fit(
+    target: &Target<'_>,
     mut cands: Vec<Candidate>,
     pre: &PreOmitted,
     counter: &dyn TokenCounter,
 ) -> Result<Pack, Error> {
+    let Target {
+        plan,
+        story,
+        recipe,
+        encoding,
+        budget,
+    } = *target;
     cands.sort_by(order);
     // The same excerpt can come from two parts (an ADR section that is also linked): keep
     // the best-scored one.

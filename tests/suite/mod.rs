@@ -4,6 +4,7 @@ mod example_plan;
 mod formats;
 mod gates;
 mod handoffs;
+mod mcp;
 mod no_panic;
 pub mod packs;
 mod seed;

@@ -417,3 +417,28 @@ fn search_ranks_plan_sections_with_citations() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("limit: 0 is out of range (1..=100)"));
 }
+
+#[test]
+fn a_one_shot_pack_ranks_exactly_as_one_built_on_the_whole_index() {
+    for story in ["SRE-04-01", "BE-03-02", "SRE-09-04"] {
+        let cold = app();
+        let one_shot = render::json(&build(&cold, story, 6_000));
+        let warm = app();
+        warm.index();
+        let whole = render::json(&build(&warm, story, 6_000));
+        assert_eq!(one_shot, whole, "{story}");
+    }
+    let cold = app();
+    let a = cold
+        .search("replay dead-letter SRE-05-02", Some(8))
+        .unwrap();
+    let warm = app();
+    warm.index();
+    let b = warm
+        .search("replay dead-letter SRE-05-02", Some(8))
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}

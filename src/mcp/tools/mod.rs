@@ -1,15 +1,17 @@
-//! The MCP tools, one file per family: each file holds its argument types beside the
+//! The MCP tools, one file per family (`plan`, `packs`, `handoffs`, `gate`): each file holds its argument types beside the
 //! `#[tool]` methods, which only translate arguments, call [`crate::app::App`] and wrap the
 //! result. Shared here: [`Output`] (structured content plus a readable text), output schemas
 //! kept lean, cursor paging, and the argument pre-check that names the field at fault.
 
+pub mod gate;
+pub mod handoffs;
 pub mod packs;
 pub mod plan;
 
 use std::sync::Arc;
 
 use rmcp::ErrorData;
-use rmcp::handler::server::tool::{IntoCallToolResult, schema_for_output};
+use rmcp::handler::server::tool::{IntoCallToolResult, schema_for_output, schema_for_type};
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -22,6 +24,19 @@ use super::errors::ToolError;
 pub struct Output<T> {
     pub value: T,
     pub text: String,
+    /// The tool ran but did not do what was asked (a contract not recorded): `isError`,
+    /// with the structured value still describing why.
+    pub failed: bool,
+}
+
+impl<T> Output<T> {
+    pub fn new(value: T, text: String) -> Self {
+        Output {
+            value,
+            text,
+            failed: false,
+        }
+    }
 }
 
 impl<T: Serialize> IntoCallToolResult for Output<T> {
@@ -31,6 +46,9 @@ impl<T: Serialize> IntoCallToolResult for Output<T> {
         })?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(self.text)]);
         result.structured_content = Some(value);
+        if self.failed {
+            result.is_error = Some(true);
+        }
         Ok(result.into())
     }
 }
@@ -38,47 +56,126 @@ impl<T: Serialize> IntoCallToolResult for Output<T> {
 /// What every tool method returns.
 pub type ToolResult<T> = Result<Output<T>, ToolError>;
 
-/// The output schema of `T` as clients see it: the shape (types, properties, required,
-/// enums, shared definitions) without the prose. Descriptions, titles and formats are
-/// dropped so that `tools/list` stays small; the field names are documented in PRODUCT.md.
+/// The output schema of `T` as `tools/list` shows it: the top level only, each property
+/// with its JSON type (`null` among them when it may be absent), without prose, nested
+/// definitions or the `required` list. Every result validates against it; the full shapes
+/// are the "Result shapes" of PRODUCT.md. This keeps the whole `tools/list` response small
+/// (a test holds it under 3,000 o200k tokens).
 pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    let mut schema = schema_for_output::<T>().as_ref().clone();
-    compact(&mut schema);
+    let full = schema_for_output::<T>();
+    let defs = full.get("$defs").and_then(Value::as_object);
+    let mut out = Map::new();
+    out.insert("type".into(), Value::from("object"));
+    if let Some(props) = full.get("properties").and_then(Value::as_object) {
+        let shallow: Map<String, Value> = props
+            .iter()
+            .map(|(name, schema)| {
+                let mut p = Map::new();
+                p.insert("type".into(), json_types(schema, defs));
+                (name.clone(), Value::Object(p))
+            })
+            .collect();
+        out.insert("properties".into(), Value::Object(shallow));
+    }
+    Arc::new(out)
+}
+
+/// The JSON type(s) a property schema allows: `"string"`, or `["object", "null"]` for an
+/// optional reference.
+fn json_types(schema: &Value, defs: Option<&Map<String, Value>>) -> Value {
+    let mut types: Vec<String> = Vec::new();
+    collect_types(schema, defs, &mut types, 0);
+    types.dedup();
+    match types.len() {
+        0 => Value::from(vec![
+            "string", "number", "integer", "boolean", "object", "array", "null",
+        ]),
+        1 => Value::from(types.remove(0)),
+        _ => Value::from(types),
+    }
+}
+
+fn collect_types(
+    schema: &Value,
+    defs: Option<&Map<String, Value>>,
+    out: &mut Vec<String>,
+    depth: u8,
+) {
+    if depth > 8 {
+        return;
+    }
+    let mut push = |t: &str| {
+        if !out.iter().any(|x| x == t) {
+            out.push(t.to_string());
+        }
+    };
+    match schema.get("type") {
+        Some(Value::String(t)) => push(t),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).for_each(&mut push),
+        _ => {}
+    }
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let target = r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| defs.and_then(|d| d.get(name)));
+        match target {
+            Some(def) => collect_types(def, defs, out, depth + 1),
+            None => push("object"),
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(list) = schema.get(key).and_then(Value::as_array) {
+            for sub in list {
+                collect_types(sub, defs, out, depth + 1);
+            }
+        }
+    }
+    if out.is_empty() && schema.get("properties").is_some() {
+        out.push("object".into());
+    }
+}
+
+/// The input schema of `T`: every argument with its type, bounds and description; shapes
+/// it refers to (`$defs`, the handoff contract) keep their structure without their prose.
+/// No `$schema` URI, no integer formats.
+pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let mut schema = schema_for_type::<T>().as_ref().clone();
+    for key in ["$schema", "title", "description"] {
+        schema.remove(key);
+    }
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for p in props.values_mut() {
+            if let Value::Object(p) = p {
+                p.remove("format");
+            }
+        }
+    }
+    if let Some(Value::Object(defs)) = schema.get_mut("$defs") {
+        for def in defs.values_mut() {
+            strip_prose(def);
+        }
+    }
     Arc::new(schema)
 }
 
-const DROPPED_KEYWORDS: &[&str] = &[
-    "$schema",
-    "description",
-    "title",
-    "format",
-    "examples",
-    "default",
-    "minimum",
-    "maximum",
-];
-
-fn compact(schema: &mut Map<String, Value>) {
-    for key in DROPPED_KEYWORDS {
-        schema.remove(*key);
+/// Removes descriptions, titles and formats from a schema and everything below it (but not
+/// properties that happen to be named so).
+fn strip_prose(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    for key in ["description", "title", "format", "$schema", "default"] {
+        map.remove(key);
     }
-    for (key, value) in schema.iter_mut() {
+    for (key, value) in map.iter_mut() {
         match (key.as_str(), value) {
-            ("properties" | "$defs" | "definitions" | "patternProperties", Value::Object(m)) => {
-                for sub in m.values_mut() {
-                    if let Value::Object(s) = sub {
-                        compact(s);
-                    }
-                }
+            ("properties" | "$defs", Value::Object(children)) => {
+                children.values_mut().for_each(strip_prose);
             }
-            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(list)) => {
-                for sub in list {
-                    if let Value::Object(s) = sub {
-                        compact(s);
-                    }
-                }
+            ("anyOf" | "oneOf" | "allOf", Value::Array(list)) => {
+                list.iter_mut().for_each(strip_prose)
             }
-            (_, Value::Object(s)) => compact(s),
+            ("items" | "additionalProperties", v) => strip_prose(v),
             _ => {}
         }
     }

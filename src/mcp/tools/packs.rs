@@ -8,7 +8,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Output, ToolResult, output_schema};
+use super::{Output, ToolResult, input_schema, output_schema};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
 use crate::pack::{self, Pack, PackRequest};
@@ -61,6 +61,7 @@ impl StorypackServer {
     /// A story's context pack: ranked, cited plan excerpts within a token budget, what was left out and why, total tokens, hash. The text is the pack in Markdown.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<PackArgs>(),
         output_schema = output_schema::<Pack>()
     )]
     pub async fn build_context_pack(
@@ -104,6 +105,6 @@ impl StorypackServer {
             .map_err(|e| ToolError(format!("pack build failed: {e}")))??;
         progress.step(2, "done").await;
         let text = pack::render::markdown(&built);
-        Ok(Output { value: built, text })
+        Ok(Output::new(built, text))
     }
 }

@@ -6,7 +6,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Output, PAGE_ITEMS, ToolResult, more_line, output_schema, page};
+use super::{Output, PAGE_ITEMS, ToolResult, input_schema, more_line, output_schema, page};
 use crate::app::{self, SearchResult, StoryList};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
@@ -20,7 +20,7 @@ pub const MAX_SEARCH_LIMIT: usize = 50;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListSprintsArgs {
-    /// Page cursor: a previous result's next_cursor.
+    /// Page cursor (a previous next_cursor).
     #[schemars(length(max = 32))]
     pub cursor: Option<String>,
 }
@@ -37,16 +37,16 @@ pub struct SprintPage {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrioritiesArgs {
-    /// Sprint id ("05", "5"); default: today's by calendar, else the first with open stories.
+    /// Sprint id ("05"); default: current by calendar, else first open.
     #[schemars(length(max = 128))]
     pub sprint: Option<String>,
-    /// Role slug or label ("devops-sre-engineer", "DevOps/SRE"); default: every role.
+    /// Role slug or label; default: all roles.
     #[schemars(length(max = 128))]
     pub role: Option<String>,
     /// Week of the sprint, 1 or 2; default: by calendar, else 1.
     #[schemars(range(min = 1, max = 2))]
     pub week: Option<u8>,
-    /// Page cursor for the stories: a previous result's next_cursor.
+    /// Page cursor for stories (a previous next_cursor).
     #[schemars(length(max = 32))]
     pub cursor: Option<String>,
 }
@@ -74,7 +74,7 @@ pub struct ListStoriesArgs {
     /// "todo" or "done".
     #[schemars(length(max = 16))]
     pub status: Option<String>,
-    /// Page cursor: a previous result's next_cursor.
+    /// Page cursor (a previous next_cursor).
     #[schemars(length(max = 32))]
     pub cursor: Option<String>,
 }
@@ -106,6 +106,7 @@ impl StorypackServer {
     /// Sprints of the roadmap: theme, epics, gate, dates, roles.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<ListSprintsArgs>(),
         output_schema = output_schema::<SprintPage>()
     )]
     pub async fn list_sprints(
@@ -118,19 +119,20 @@ impl StorypackServer {
             sprints: sprints.clone(),
         });
         text.push_str(&more_line(&next_cursor, sprints.len(), list.sprints.len()));
-        Ok(Output {
-            value: SprintPage {
+        Ok(Output::new(
+            SprintPage {
                 total: list.sprints.len(),
                 sprints,
                 next_cursor,
             },
             text,
-        })
+        ))
     }
 
     /// What matters now for a sprint, role and week: focus, week priorities, gate, and the stories in dependency order with blocked flags.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<PrioritiesArgs>(),
         output_schema = output_schema::<PrioritiesPage>()
     )]
     pub async fn get_priorities(
@@ -148,18 +150,19 @@ impl StorypackServer {
         p.stories = stories;
         let mut text = render::priorities(&p);
         text.push_str(&more_line(&next_cursor, p.stories.len(), total));
-        Ok(Output {
-            value: PrioritiesPage {
+        Ok(Output::new(
+            PrioritiesPage {
                 priorities: p,
                 next_cursor,
             },
             text,
-        })
+        ))
     }
 
     /// Stories matching every filter given, with their fields and source citations.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<ListStoriesArgs>(),
         output_schema = output_schema::<StoryPage>()
     )]
     pub async fn list_stories(
@@ -180,20 +183,21 @@ impl StorypackServer {
         };
         let mut text = render::stories(&shown);
         text.push_str(&more_line(&next_cursor, shown.count, all.count));
-        Ok(Output {
-            value: StoryPage {
+        Ok(Output::new(
+            StoryPage {
                 count: shown.count,
                 total: all.count,
                 stories: shown.stories,
                 next_cursor,
             },
             text,
-        })
+        ))
     }
 
     /// Plan sections ranked by relevance to a query, with citations and snippets.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<SearchArgs>(),
         output_schema = output_schema::<SearchResult>()
     )]
     pub async fn search_plan(
@@ -213,9 +217,6 @@ impl StorypackServer {
             .await
             .map_err(|e| ToolError(format!("search failed: {e}")))??;
         let text = render::search(&result);
-        Ok(Output {
-            value: result,
-            text,
-        })
+        Ok(Output::new(result, text))
     }
 }

@@ -1,0 +1,43 @@
+//! `check_gate`: a sprint's gate checklist against the repo and the handoff record.
+//! Read-only (it looks at files; it writes none).
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Output, ToolResult, input_schema, output_schema};
+use crate::app;
+use crate::gate::GateReport;
+use crate::mcp::server::StorypackServer;
+use crate::render;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateArgs {
+    /// Sprint id ("05", "5").
+    #[schemars(length(min = 1, max = 128))]
+    pub sprint: String,
+}
+
+#[tool_router(router = gate_tools, vis = "pub(crate)")]
+impl StorypackServer {
+    /// Check a sprint's gate: verdict (pass, at_risk, fail), evidence per checklist item, stories' packs and handoffs, and the reasons with file:line.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input_schema::<GateArgs>(),
+        output_schema = output_schema::<GateReport>()
+    )]
+    pub async fn check_gate(
+        &self,
+        Parameters(args): Parameters<GateArgs>,
+    ) -> ToolResult<GateReport> {
+        let app = self.app();
+        let report =
+            tokio::task::spawn_blocking(move || app.check_gate(&args.sprint, app::today()))
+                .await
+                .map_err(|e| crate::mcp::ToolError(format!("gate check failed: {e}")))??;
+        let text = render::gate(&report);
+        Ok(Output::new(report, text))
+    }
+}
