@@ -19,11 +19,15 @@
 //!
 //! `STORYPACK_BENCH_STORIES=N` changes the plan size (each size gets its own folder under
 //! `<target>/storypack-bench/`). Generation is skipped when the folder's marker names the
-//! current `GEN_VERSION`; it must stay equal to `benches/parse.rs`'s, which shares the folder.
+//! current `GEN_VERSION` (in `benches/support/benchplan.rs`, shared by every bench).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/benchplan.rs"]
+mod benchplan;
 #[path = "support/genplan.rs"]
 mod genplan;
+
+use benchplan::{mb, ms, plan_size, proc_status_bytes, verdict};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -35,8 +39,6 @@ use storypack::pack::{self, Pack, PackRequest};
 use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
 
 /// Bump when genplan's output changes: stale plans are then regenerated. Same as parse.rs.
-const GEN_VERSION: u32 = 3;
-const DEFAULT_STORIES: usize = 10_000;
 const SMOKE_STORIES: usize = 500;
 /// Cold CLI runs (each on a different story); the smoke run does one.
 const COLD_RUNS: usize = 5;
@@ -82,64 +84,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn target_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => manifest.join(dir),
-        None => manifest.join("target"),
-    }
-}
-
-/// The plan folder for `stories` under `base`, generated unless its marker is current
-/// (the same logic and names as parse.rs, so both benches share one plan).
-fn ensure_plan(base: &Path, stories: usize) -> PathBuf {
-    let label = if stories >= 1000 && stories.is_multiple_of(1000) {
-        format!("{}k", stories / 1000)
-    } else {
-        stories.to_string()
-    };
-    let dir = base.join(format!("plan-{label}"));
-    let marker = base.join(format!("plan-{label}.generated"));
-    let stamp = format!("genplan v{GEN_VERSION} stories={stories}");
-
-    let current = std::fs::read_to_string(&marker)
-        .ok()
-        .is_some_and(|m| m.lines().next() == Some(stamp.as_str()));
-    if current && dir.is_dir() {
-        println!("plan: reusing {} ({stamp})", dir.display());
-    } else {
-        let _ = std::fs::remove_file(&marker);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).expect("remove stale plan");
-        }
-        let t = Instant::now();
-        let st = genplan::generate(&dir, stories).expect("generate plan");
-        let took = t.elapsed();
-        println!(
-            "plan: generated {} stories, {} files, {:.1} MB in {:.2} s -> {}",
-            st.stories,
-            st.files,
-            mb(st.bytes),
-            took.as_secs_f64(),
-            dir.display()
-        );
-        std::fs::write(
-            &marker,
-            format!(
-                "{stamp}\nfiles={} bytes={} seconds={:.2}\n",
-                st.files,
-                st.bytes,
-                took.as_secs_f64()
-            ),
-        )
-        .expect("write marker");
-    }
-    dir
-}
-
 fn orchestrate(bench: bool) -> ExitCode {
     let (default_stories, warm, cold_runs) = if bench {
-        (DEFAULT_STORIES, WARM_STORIES, COLD_RUNS)
+        (benchplan::DEFAULT_STORIES, WARM_STORIES, COLD_RUNS)
     } else {
         println!(
             "no --bench argument: smoke run ({SMOKE_STORIES} stories, 1 CLI run, {SMOKE_WARM_STORIES} packs per budget)"
@@ -149,16 +96,9 @@ fn orchestrate(bench: bool) -> ExitCode {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!("load average: {}", load.join(" "));
-    let stories = std::env::var("STORYPACK_BENCH_STORIES")
-        .ok()
-        .map(|s| {
-            s.trim()
-                .parse::<usize>()
-                .expect("STORYPACK_BENCH_STORIES must be a number")
-        })
-        .unwrap_or(default_stories);
-    let base = target_dir().join("storypack-bench");
-    let dir = ensure_plan(&base, stories);
+    let stories = benchplan::stories_from_env(default_stories);
+    let base = benchplan::target_dir().join("storypack-bench");
+    let dir = benchplan::ensure(stories);
     let out = base.join("packs-out");
 
     let cold = cold_cli(&dir, &out.join("cli"), cold_runs);
@@ -320,50 +260,6 @@ fn cold_cli(dir: &Path, out: &Path, runs: usize) -> Option<ColdSummary> {
         max,
         peak_mb: peak,
     })
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// (files, markdown files, bytes) under `dir`.
-fn plan_size(dir: &Path) -> (usize, usize, u64) {
-    let mut stack = vec![dir.to_path_buf()];
-    let (mut files, mut md, mut bytes) = (0, 0, 0);
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read plan dir") {
-            let entry = entry.expect("dir entry");
-            let meta = entry.metadata().expect("metadata");
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                files += 1;
-                bytes += meta.len();
-                if entry.path().extension().is_some_and(|e| e == "md") {
-                    md += 1;
-                }
-            }
-        }
-    }
-    (files, md, bytes)
-}
-
-/// A `/proc/self/status` figure in bytes ("VmHWM", "VmRSS"); 0 where unavailable.
-fn proc_status_bytes(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "ok" } else { "MISSED" }
 }
 
 /// Nearest-rank percentile of sorted durations, in ms.

@@ -9,22 +9,24 @@
 //!
 //! `STORYPACK_BENCH_STORIES=N` changes the plan size (each size gets its own folder under
 //! `<target>/storypack-bench/`). Generation is skipped when the folder's marker names the
-//! current `GEN_VERSION`; bump it whenever the generator's output changes.
+//! current `GEN_VERSION` (in `benches/support/benchplan.rs`); bump it whenever the generator's
+//! output changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/benchplan.rs"]
+mod benchplan;
 #[path = "support/genplan.rs"]
 mod genplan;
 
+use benchplan::{mb, ms, plan_size, proc_status_bytes, verdict};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use storypack::model::Severity;
 
-/// Bump when genplan's output changes: stale plans are then regenerated.
-const GEN_VERSION: u32 = 3;
-const DEFAULT_STORIES: usize = 10_000;
 const SMOKE_STORIES: usize = 500;
 const RUNS: usize = 5;
 const TARGET_PARSE_MS: f64 = 1500.0;
@@ -53,71 +55,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn target_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => manifest.join(dir),
-        None => manifest.join("target"),
-    }
-}
-
 fn orchestrate(bench: bool) -> ExitCode {
     let (default_stories, runs) = if bench {
-        (DEFAULT_STORIES, RUNS)
+        (benchplan::DEFAULT_STORIES, RUNS)
     } else {
         println!("no --bench argument: smoke run ({SMOKE_STORIES} stories, 1 parse)");
         (SMOKE_STORIES, 1)
     };
-    let stories = std::env::var("STORYPACK_BENCH_STORIES")
-        .ok()
-        .map(|s| {
-            s.trim()
-                .parse::<usize>()
-                .expect("STORYPACK_BENCH_STORIES must be a number")
-        })
-        .unwrap_or(default_stories);
-    let label = if stories >= 1000 && stories.is_multiple_of(1000) {
-        format!("{}k", stories / 1000)
-    } else {
-        stories.to_string()
-    };
-    let base = target_dir().join("storypack-bench");
-    let dir = base.join(format!("plan-{label}"));
-    let marker = base.join(format!("plan-{label}.generated"));
-    let stamp = format!("genplan v{GEN_VERSION} stories={stories}");
-
-    let current = std::fs::read_to_string(&marker)
-        .ok()
-        .is_some_and(|m| m.lines().next() == Some(stamp.as_str()));
-    if current && dir.is_dir() {
-        println!("plan: reusing {} ({stamp})", dir.display());
-    } else {
-        let _ = std::fs::remove_file(&marker);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).expect("remove stale plan");
-        }
-        let t = Instant::now();
-        let st = genplan::generate(&dir, stories).expect("generate plan");
-        let took = t.elapsed();
-        println!(
-            "plan: generated {} stories, {} files, {:.1} MB in {:.2} s -> {}",
-            st.stories,
-            st.files,
-            mb(st.bytes),
-            took.as_secs_f64(),
-            dir.display()
-        );
-        std::fs::write(
-            &marker,
-            format!(
-                "{stamp}\nfiles={} bytes={} seconds={:.2}\n",
-                st.files,
-                st.bytes,
-                took.as_secs_f64()
-            ),
-        )
-        .expect("write marker");
-    }
+    let stories = benchplan::stories_from_env(default_stories);
+    let dir = benchplan::ensure(stories);
 
     let exe = std::env::current_exe().expect("current_exe");
     let status = Command::new(exe)
@@ -135,50 +81,6 @@ fn orchestrate(bench: bool) -> ExitCode {
         eprintln!("measuring child failed: {status}");
         ExitCode::FAILURE
     }
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// (files, markdown files, bytes) under `dir`.
-fn plan_size(dir: &Path) -> (usize, usize, u64) {
-    let mut stack = vec![dir.to_path_buf()];
-    let (mut files, mut md, mut bytes) = (0, 0, 0);
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read plan dir") {
-            let entry = entry.expect("dir entry");
-            let meta = entry.metadata().expect("metadata");
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                files += 1;
-                bytes += meta.len();
-                if entry.path().extension().is_some_and(|e| e == "md") {
-                    md += 1;
-                }
-            }
-        }
-    }
-    (files, md, bytes)
-}
-
-/// A `/proc/self/status` figure in bytes ("VmHWM", "VmRSS"); 0 where unavailable.
-fn proc_status_bytes(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "ok" } else { "MISSED" }
 }
 
 struct Cold {

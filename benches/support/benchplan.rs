@@ -76,3 +76,47 @@ pub fn ensure(stories: usize) -> PathBuf {
     .expect("write marker");
     dir
 }
+
+pub fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// (files, markdown files, bytes) under `dir`.
+pub fn plan_size(dir: &Path) -> (usize, usize, u64) {
+    let mut stack = vec![dir.to_path_buf()];
+    let (mut files, mut md, mut bytes) = (0, 0, 0);
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read plan dir") {
+            let entry = entry.expect("dir entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files += 1;
+                bytes += meta.len();
+                if entry.path().extension().is_some_and(|e| e == "md") {
+                    md += 1;
+                }
+            }
+        }
+    }
+    (files, md, bytes)
+}
+
+/// A `/proc/self/status` figure in bytes ("VmHWM", "VmRSS"); 0 where unavailable.
+pub fn proc_status_bytes(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
+}

@@ -491,12 +491,24 @@ pub fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contrac
             }
             Err(e) => c.error("", format!("not a handoff contract: {e}")),
         }
-    } else if size <= MAX_CONTRACT_BYTES
-        && let Ok(raw) = serde_json::from_value::<RawContract>(without_unknown_fields(value))
-    {
-        // Unknown fields aside, the contract reads: check the plan rules too, so that one
-        // round trip shows every problem.
-        rules(&raw, ctx, &mut c);
+    } else if size <= MAX_CONTRACT_BYTES {
+        match serde_json::from_value::<RawContract>(without_unknown_fields(value)) {
+            // Unknown fields aside, the contract reads: check the plan rules too, so that one
+            // round trip shows every problem.
+            Ok(raw) => rules(&raw, ctx, &mut c),
+            // Too broken for the plan rules; the story can still be checked.
+            Err(_) => {
+                if let Some(id) = value.get("story_id").and_then(Value::as_str)
+                    && !id.trim().is_empty()
+                    && ctx.plan.story(id.trim()).is_none()
+                {
+                    c.error(
+                        "/story_id",
+                        format!("no story `{}` in the plan", shorten(id.trim())),
+                    );
+                }
+            }
+        }
     }
     let valid = !c
         .problems

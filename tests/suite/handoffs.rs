@@ -130,7 +130,10 @@ fn every_validation_rule_fails_with_a_pointer_and_a_sentence() {
         "`risks` must be a list, not a string"
     );
 
-    // Unknown story.
+    // Unknown story, also when the rest is too broken to check.
+    let v = app.validate_handoff(&json!({"story_id": "SRE-99-01", "colour": 1}));
+    assert_eq!(message(&v, "/story_id"), "no story `SRE-99-01` in the plan");
+    assert_eq!(errors_at(&v).len(), 7, "{v:#?}");
     let v = check(&|c| c["story_id"] = json!("SRE-99-99"));
     assert_eq!(
         problems(&v),
