@@ -78,7 +78,9 @@ impl App {
                 root.display()
             )));
         }
+        let t = std::time::Instant::now();
         let index = plan::Index::load(root);
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "plan read and parsed");
         let store: Arc<dyn HandoffStore> = Arc::new(FileStore::for_plan(index.root()));
         Ok(App::from_index(index, store))
     }
@@ -117,8 +119,16 @@ impl App {
     /// The whole search index, built on first call and kept (long-lived processes call this
     /// once up front; one-shot commands never do, see [`App::pack`]).
     pub fn index(&self) -> &SearchIndex {
-        self.search
-            .get_or_init(|| SearchIndex::build(&self.parsed.plan))
+        self.search.get_or_init(|| {
+            let t = std::time::Instant::now();
+            let index = SearchIndex::build(&self.parsed.plan);
+            tracing::debug!(
+                ms = t.elapsed().as_millis() as u64,
+                units = index.units.len(),
+                "search index built"
+            );
+            index
+        })
     }
 
     /// Builds the context pack of one story (nothing is written).
@@ -137,7 +147,13 @@ impl App {
         let index = match self.search.get() {
             Some(full) => full,
             None => {
+                let t = std::time::Instant::now();
                 own = SearchIndex::for_terms(self.plan(), &pack::index_terms(self.plan(), story));
+                tracing::debug!(
+                    ms = t.elapsed().as_millis() as u64,
+                    units = own.units.len(),
+                    "terms indexed for one pack"
+                );
                 &own
             }
         };

@@ -16,12 +16,62 @@ const CHUNK_BYTES: usize = 2_000;
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is",
-    "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with",
-    "we", "our", "not", "no", "but", "can", "all", "any", "each", "per", "into", "than", "then",
-    "when", "which", "who", "what", "so", "if", "do", "does", "done", "via",
-];
+/// Words too common to rank by. A `match` compiles to length-then-bytes comparisons: this
+/// runs for every word of the plan.
+fn is_stopword(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "and"
+            | "are"
+            | "as"
+            | "at"
+            | "be"
+            | "by"
+            | "for"
+            | "from"
+            | "has"
+            | "have"
+            | "in"
+            | "is"
+            | "it"
+            | "its"
+            | "of"
+            | "on"
+            | "or"
+            | "that"
+            | "the"
+            | "this"
+            | "to"
+            | "was"
+            | "were"
+            | "will"
+            | "with"
+            | "we"
+            | "our"
+            | "not"
+            | "no"
+            | "but"
+            | "can"
+            | "all"
+            | "any"
+            | "each"
+            | "per"
+            | "into"
+            | "than"
+            | "then"
+            | "when"
+            | "which"
+            | "who"
+            | "what"
+            | "so"
+            | "if"
+            | "do"
+            | "does"
+            | "done"
+            | "via"
+    )
+}
 
 /// A searchable piece of a document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -68,10 +118,7 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
     let mut compound_digit = false;
     let mut i = 0;
     let flush_word = |word: &mut String, emit: &mut dyn FnMut(&str)| {
-        if word.len() >= 2
-            && !word.bytes().all(|b| b.is_ascii_digit())
-            && !STOPWORDS.contains(&word.as_str())
-        {
+        if word.len() >= 2 && !word.bytes().all(|b| b.is_ascii_digit()) && !is_stopword(word) {
             stem(word);
             emit(word);
         }
@@ -267,17 +314,27 @@ struct UnitTerms {
     len: u32,
 }
 
+/// A term set, with the first bytes its terms start with.
+type TermFilter = (FxHashSet<u64>, [bool; 256]);
+
 fn unit_terms(
     text: &str,
-    only: Option<&FxHashSet<u64>>,
+    only: Option<&TermFilter>,
     scratch: &mut FxHashMap<u64, u32>,
 ) -> UnitTerms {
     scratch.clear();
     let mut len = 0u32;
     tokenize(text, |t| {
         len += 1;
+        // With a term set, most words cannot be in it: skip hashing those (a cheap test on
+        // their first byte), counting them only for the length.
+        if let Some((_, first)) = only
+            && !first[usize::from(t.as_bytes()[0])]
+        {
+            return;
+        }
         let h = term_hash(t);
-        if only.is_none_or(|set| set.contains(&h)) {
+        if only.is_none_or(|(set, _)| set.contains(&h)) {
             *scratch.entry(h).or_default() += 1;
         }
     });
@@ -296,15 +353,17 @@ impl SearchIndex {
     /// An index of these terms only (words or ids, as a query would give them).
     pub fn for_terms(plan: &Plan, terms: &[String]) -> SearchIndex {
         let mut set = FxHashSet::default();
+        let mut first = [false; 256];
         for t in terms {
             tokenize(t, |w| {
                 set.insert(term_hash(w));
+                first[usize::from(w.as_bytes()[0])] = true;
             });
         }
-        Self::build_with(plan, Some(set))
+        Self::build_with(plan, Some((set, first)))
     }
 
-    fn build_with(plan: &Plan, only: Option<FxHashSet<u64>>) -> SearchIndex {
+    fn build_with(plan: &Plan, only: Option<TermFilter>) -> SearchIndex {
         let per_doc: Vec<Vec<(Unit, UnitTerms)>> = (0..plan.docs.len())
             .into_par_iter()
             .map_init(FxHashMap::default, |scratch, d| {
@@ -319,7 +378,7 @@ impl SearchIndex {
             })
             .collect();
         let mut index = SearchIndex {
-            only,
+            only: only.map(|(set, _)| set),
             ..SearchIndex::default()
         };
         let mut start = 0u32;
