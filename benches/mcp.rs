@@ -1,0 +1,696 @@
+//! MCP server benchmark: the `storypack` binary as users run it (`storypack serve`, over stdio
+//! and over streamable HTTP), driven by rmcp's client. Per transport and plan it measures the
+//! time from spawn to the first successful `tools/list`, the first `build_context_pack` (which
+//! may wait for the search index), then `tools/call` latency p50/p99/max of `list_stories` and
+//! `build_context_pack` (budget 8000, cycling over 50 stories spread over the plan); on a copy
+//! of the example plan, the time from a file edit to `notifications/resources/updated` for the
+//! story's subscribed pack and to a `build_context_pack` result with a new hash; and the
+//! `tools/list` result's size in o200k tokens.
+//!
+//! `cargo bench --bench mcp` measures the example plan (200 calls per tool) and the generated
+//! 10,000-story plan (100 calls per tool, used in place, never edited). Without `--bench` (as
+//! `cargo test --all-targets` runs it) it is a smoke run: the example plan, 10 calls each.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/benchplan.rs"]
+mod benchplan;
+#[path = "support/genplan.rs"]
+mod genplan;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ResourceUpdatedNotificationParam, SubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+use storypack::app::App;
+use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
+
+/// Generous: anything that comes at all comes well within this (a 10k-plan start included).
+const WAIT: Duration = Duration::from_secs(300);
+/// Stories the pack series cycles over.
+const PACK_STORIES: usize = 50;
+const BUDGET: u64 = 8000;
+
+/// A client that timestamps the `resources/updated` notifications it receives.
+#[derive(Clone)]
+struct Recorder {
+    events: mpsc::UnboundedSender<(Instant, String)>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.events.send((Instant::now(), params.uri));
+    }
+}
+
+type Client = RunningService<RoleClient, Recorder>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Stdio,
+    Http,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "HTTP",
+        }
+    }
+}
+
+/// A running `storypack serve` and a client connected to it.
+struct Server {
+    client: Client,
+    events: mpsc::UnboundedReceiver<(Instant, String)>,
+    /// The HTTP server process (the stdio one belongs to the client's transport).
+    child: Option<tokio::process::Child>,
+    /// Spawn to the first successful `tools/list`.
+    startup: Duration,
+    /// The whole `tools/list` result in o200k tokens.
+    tools_tokens: usize,
+    tools: usize,
+}
+
+fn serve_command(plan: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_storypack"));
+    cmd.arg("serve")
+        .arg("--plan")
+        .arg(plan)
+        .env_remove("STORYPACK_LOG");
+    cmd
+}
+
+async fn start(transport: Transport, plan: &Path) -> Server {
+    let (tx, events) = mpsc::unbounded_channel();
+    let recorder = Recorder { events: tx };
+    let t = Instant::now();
+    let (client, child) = match transport {
+        Transport::Stdio => {
+            let (io, _stderr) = TokioChildProcess::builder(serve_command(plan))
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let client = tokio::time::timeout(WAIT, recorder.serve(io))
+                .await
+                .expect("initialize in time")
+                .unwrap();
+            (client, None)
+        }
+        Transport::Http => {
+            let mut cmd = serve_command(plan);
+            cmd.args(["--http", "127.0.0.1:0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            let mut child = cmd.spawn().unwrap();
+            let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+            let url = tokio::time::timeout(WAIT, async {
+                loop {
+                    let line = lines
+                        .next_line()
+                        .await
+                        .unwrap()
+                        .expect("the server says where it listens");
+                    if let Some(url) = line.strip_prefix("storypack: serving MCP at ") {
+                        return url.to_string();
+                    }
+                    eprintln!("server: {line}");
+                }
+            })
+            .await
+            .expect("the server listens in time");
+            // Keep draining stderr so that the server never blocks on it.
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line.contains("ERROR") || line.contains("WARN") {
+                        eprintln!("server: {line}");
+                    }
+                }
+            });
+            let io = StreamableHttpClientTransport::from_uri(url.as_str());
+            let client = tokio::time::timeout(WAIT, recorder.serve(io))
+                .await
+                .expect("initialize in time")
+                .unwrap();
+            (client, Some(child))
+        }
+    };
+    let tools = tokio::time::timeout(WAIT, client.list_all_tools())
+        .await
+        .expect("tools/list in time")
+        .unwrap();
+    let startup = t.elapsed();
+    // What a client puts in its context: the whole tools/list result.
+    let listed = serde_json::to_string(&json!({ "tools": tools })).unwrap();
+    let tools_tokens = Tiktoken::get(Encoding::O200kBase).count(&listed);
+    Server {
+        client,
+        events,
+        child,
+        startup,
+        tools_tokens,
+        tools: tools.len(),
+    }
+}
+
+async fn stop(server: Server) {
+    let Server { client, child, .. } = server;
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.cancel()).await;
+    if let Some(mut child) = child {
+        if let Some(pid) = child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("HTTP server did not stop on SIGTERM; killing it");
+            let _ = child.kill().await;
+        }
+    }
+}
+
+async fn call(client: &Client, tool: &'static str, args: &Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
+    let r = tokio::time::timeout(WAIT, client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("{tool} {args} answers in time"))
+        .unwrap_or_else(|e| panic!("{tool} {args}: {e}"));
+    if r.is_error == Some(true) {
+        panic!("{tool} {args}: tool error {:?}", r.content);
+    }
+    r
+}
+
+fn pack_args(story: &str) -> Value {
+    json!({ "story_id": story, "budget_tokens": BUDGET })
+}
+
+/// A pack result's hash, after checking it holds its budget.
+fn pack_hash(r: &CallToolResult) -> String {
+    let v = r.structured_content.as_ref().expect("structured content");
+    let total = v["total_tokens"].as_u64().expect("total_tokens");
+    assert!(total <= BUDGET, "pack of {total} tokens over {BUDGET}");
+    v["hash"].as_str().expect("hash").to_string()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Latencies of one series, sorted.
+struct Stats {
+    ms: Vec<f64>,
+    /// Calls asked for (fewer were made when the time cap applied).
+    asked: usize,
+}
+
+impl Stats {
+    fn new(mut ms: Vec<f64>, asked: usize) -> Stats {
+        ms.sort_by(f64::total_cmp);
+        Stats { ms, asked }
+    }
+
+    /// Nearest-rank percentile.
+    fn pct(&self, p: f64) -> f64 {
+        let n = self.ms.len();
+        let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
+        self.ms[rank.min(n) - 1]
+    }
+
+    fn max(&self) -> f64 {
+        self.ms[self.ms.len() - 1]
+    }
+
+    fn calls(&self) -> String {
+        if self.ms.len() == self.asked {
+            self.asked.to_string()
+        } else {
+            format!("{} of {} (cap)", self.ms.len(), self.asked)
+        }
+    }
+}
+
+/// `n` calls of `tool`, the i-th with `args(i)`; no call starts after `cap`. The times in
+/// call order.
+async fn series(
+    client: &Client,
+    tool: &'static str,
+    n: usize,
+    cap: Duration,
+    args: impl Fn(usize) -> Value,
+    check: impl Fn(&CallToolResult),
+) -> Vec<f64> {
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        if i > 0 && started.elapsed() > cap {
+            break;
+        }
+        let a = args(i);
+        let t = Instant::now();
+        let r = call(client, tool, &a).await;
+        times.push(ms(t.elapsed()));
+        check(&r);
+    }
+    times
+}
+
+/// What the bench needs to know about a plan, read before any server starts.
+struct PlanFacts {
+    label: &'static str,
+    dir: PathBuf,
+    stories: usize,
+    /// Stories spread evenly over the plan.
+    pack_stories: Vec<String>,
+    list_sprint: String,
+}
+
+fn facts(label: &'static str, dir: &Path, list_sprint: Option<&str>) -> PlanFacts {
+    let app = App::open(dir).unwrap();
+    let plan = app.plan();
+    let n = plan.stories.len();
+    assert!(n > 0, "{label}: no stories");
+    let pack_stories: Vec<String> = (0..PACK_STORIES.min(n))
+        .map(|i| plan.stories[i * n / PACK_STORIES.min(n)].id.clone())
+        .collect();
+    let list_sprint = match list_sprint {
+        Some(s) => s.to_string(),
+        None => plan.sprints[plan.sprints.len() / 2].id.clone(),
+    };
+    PlanFacts {
+        label,
+        dir: dir.to_path_buf(),
+        stories: n,
+        pack_stories,
+        list_sprint,
+    }
+}
+
+/// Edit-to-update timings of one repetition.
+struct EditTiming {
+    notified: f64,
+    new_pack: f64,
+}
+
+/// Where to add a line inside the story's epic section: (file, 0-based line index).
+fn epic_section(plan: &Path, story: &str) -> (PathBuf, usize) {
+    let app = App::open(plan).unwrap();
+    let s = app.plan().story(story).expect("edit story");
+    let epic = app
+        .plan()
+        .epic(s.epic.as_deref().expect("the story names its epic"))
+        .expect("the epic exists");
+    (
+        plan.join(&epic.citation.path),
+        epic.citation.line_end as usize,
+    )
+}
+
+/// Subscribes to the story's pack, then `reps` times: adds a line to the epic's section, waits
+/// for `resources/updated` of the pack, then asks for packs until the hash changes.
+#[allow(deprecated)] // resources/subscribe: the session lifecycle every client uses today
+async fn edit_to_update(
+    server: &mut Server,
+    story: &str,
+    (file, line): (&Path, usize),
+    reps: usize,
+    tag: &str,
+) -> Vec<EditTiming> {
+    let uri = format!("storypack://pack/{story}");
+    server
+        .client
+        .subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+    let args = pack_args(story);
+    let mut hash = pack_hash(&call(&server.client, "build_context_pack", &args).await);
+    let mut out = Vec::new();
+    for rep in 0..reps {
+        // Let earlier changes settle, then forget what they sent.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        while server.events.try_recv().is_ok() {}
+        let text = fs::read_to_string(file).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let added = format!("Benchmark edit {tag}-{rep}: the write path records its latency.");
+        let at = line.min(lines.len());
+        lines.splice(at..at, ["", added.as_str(), ""]);
+        let edited = lines.join("\n") + "\n";
+        let t = Instant::now();
+        fs::write(file, edited).unwrap();
+        let notified = tokio::time::timeout(WAIT, async {
+            loop {
+                let (at, got) = server.events.recv().await.expect("client alive");
+                if got == uri {
+                    return at;
+                }
+            }
+        })
+        .await
+        .expect("resources/updated for the subscribed pack");
+        let notified = ms(notified.duration_since(t));
+        let new_pack = tokio::time::timeout(WAIT, async {
+            loop {
+                let h = pack_hash(&call(&server.client, "build_context_pack", &args).await);
+                if h != hash {
+                    hash = h;
+                    return ms(t.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a pack with a new hash");
+        out.push(EditTiming { notified, new_pack });
+    }
+    out
+}
+
+/// Everything measured for one plan over one transport.
+struct Run {
+    plan: &'static str,
+    transport: Transport,
+    startup: f64,
+    first_pack: f64,
+    list: Stats,
+    pack: Stats,
+    /// The pack calls split: each story's first pack, and packs of stories packed before.
+    pack_first: Stats,
+    pack_repeat: Stats,
+    edits: Vec<EditTiming>,
+}
+
+struct Settings {
+    calls: usize,
+    cap: Duration,
+    edits: usize,
+}
+
+async fn measure(
+    transport: Transport,
+    facts: &PlanFacts,
+    settings: &Settings,
+    edit: Option<(&str, (&Path, usize))>,
+    tools_tokens: &mut Option<(usize, usize)>,
+) -> Run {
+    let label = format!("{} / {}", facts.label, transport.name());
+    let mut server = start(transport, &facts.dir).await;
+    let startup = ms(server.startup);
+    println!(
+        "{label}: started, tools/list after {:.0} ms ({} tools, {} o200k tokens)",
+        ms(server.startup),
+        server.tools,
+        server.tools_tokens
+    );
+    match tools_tokens {
+        Some((n, _)) if *n != server.tools_tokens => println!(
+            "  note: tools/list is {} tokens here, {n} before",
+            server.tools_tokens
+        ),
+        Some(_) => {}
+        None => *tools_tokens = Some((server.tools_tokens, server.tools)),
+    }
+    // Warm-up: the first pack may wait for the server's search index.
+    let t = Instant::now();
+    pack_hash(
+        &call(
+            &server.client,
+            "build_context_pack",
+            &pack_args(&facts.pack_stories[0]),
+        )
+        .await,
+    );
+    let first_pack = ms(t.elapsed());
+    println!("{label}: first build_context_pack {first_pack:.0} ms");
+
+    let sprint = facts.list_sprint.clone();
+    let list = Stats::new(
+        series(
+            &server.client,
+            "list_stories",
+            settings.calls,
+            settings.cap,
+            |_| json!({ "sprint": sprint }),
+            |r| {
+                let v = r.structured_content.as_ref().unwrap();
+                assert!(v["count"].as_u64().unwrap() > 0, "list_stories found none");
+            },
+        )
+        .await,
+        settings.calls,
+    );
+    println!(
+        "{label}: list_stories sprint {}: {} calls, p50 {:.2} / p99 {:.2} / max {:.2} ms",
+        facts.list_sprint,
+        list.calls(),
+        list.pct(50.0),
+        list.pct(99.0),
+        list.max()
+    );
+    let stories = &facts.pack_stories;
+    // stories[0] was the warm-up: call i packs stories[(i + 1) % len], a story's first pack
+    // for i + 1 < len.
+    let times = series(
+        &server.client,
+        "build_context_pack",
+        settings.calls,
+        settings.cap,
+        |i| pack_args(&stories[(i + 1) % stories.len()]),
+        |r| {
+            pack_hash(r);
+        },
+    )
+    .await;
+    let fresh = times.len().min(stories.len() - 1);
+    let pack_first = Stats::new(times[..fresh].to_vec(), fresh);
+    let pack_repeat = Stats::new(times[fresh..].to_vec(), times.len() - fresh);
+    let pack = Stats::new(times, settings.calls);
+    println!(
+        "{label}: build_context_pack: {} calls over {} stories, p50 {:.2} / p99 {:.2} / max {:.2} ms",
+        pack.calls(),
+        stories.len(),
+        pack.pct(50.0),
+        pack.pct(99.0),
+        pack.max()
+    );
+    for (what, st) in [
+        ("a story's first pack", &pack_first),
+        ("repeats", &pack_repeat),
+    ] {
+        if !st.ms.is_empty() {
+            println!(
+                "{label}:   {what}: {} calls, p50 {:.2} / p99 {:.2} / max {:.2} ms",
+                st.ms.len(),
+                st.pct(50.0),
+                st.pct(99.0),
+                st.max()
+            );
+        }
+    }
+    let edits = match edit {
+        Some((story, at)) => {
+            let e = edit_to_update(&mut server, story, at, settings.edits, transport.name()).await;
+            for (i, x) in e.iter().enumerate() {
+                println!(
+                    "{label}: edit {i}: notified after {:.0} ms, new pack after {:.0} ms",
+                    x.notified, x.new_pack
+                );
+            }
+            e
+        }
+        None => Vec::new(),
+    };
+    stop(server).await;
+    Run {
+        plan: facts.label,
+        transport,
+        startup,
+        first_pack,
+        list,
+        pack,
+        pack_first,
+        pack_repeat,
+        edits,
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".storypack" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(bench));
+}
+
+async fn run(bench: bool) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plan");
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&example, copy.path());
+    let edit_story = "SRE-05-03";
+    let (epic_file, epic_line) = epic_section(copy.path(), edit_story);
+    println!(
+        "edit: {} line {} (the epic section of {edit_story})",
+        epic_file.strip_prefix(copy.path()).unwrap().display(),
+        epic_line + 1
+    );
+
+    let mut plans = vec![(
+        facts("example", copy.path(), Some("05")),
+        Settings {
+            calls: if bench { 200 } else { 10 },
+            cap: Duration::from_secs(60),
+            edits: if bench { 5 } else { 2 },
+        },
+    )];
+    if bench {
+        let dir = benchplan::ensure(benchplan::stories_from_env(benchplan::DEFAULT_STORIES));
+        let t = Instant::now();
+        let f = facts("10k", &dir, None);
+        println!(
+            "10k: {} stories (read by the bench in {:.0} ms)",
+            f.stories,
+            ms(t.elapsed())
+        );
+        plans.push((
+            f,
+            Settings {
+                calls: 100,
+                cap: Duration::from_secs(40),
+                edits: 0,
+            },
+        ));
+    }
+
+    let mut tools_tokens = None;
+    let mut runs = Vec::new();
+    for (f, settings) in &plans {
+        for transport in [Transport::Stdio, Transport::Http] {
+            let edit =
+                (settings.edits > 0).then_some((edit_story, (epic_file.as_path(), epic_line)));
+            runs.push(measure(transport, f, settings, edit, &mut tools_tokens).await);
+        }
+    }
+    print_table(&runs, tools_tokens);
+}
+
+fn print_table(runs: &[Run], tools: Option<(usize, usize)>) {
+    let mut out = String::new();
+    out.push_str(
+        "\n| plan | transport | `tools/call` | calls | p50 ms | p99 ms | max ms | target |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for r in runs {
+        let target = if r.plan == "10k" {
+            let ok = r.pack.pct(50.0) < 5.0 && r.pack.pct(99.0) < 25.0;
+            format!("p50 < 5, p99 < 25: **{}**", benchplan::verdict(ok))
+        } else {
+            String::new()
+        };
+        let rows = [
+            ("`list_stories`", &r.list, String::new()),
+            ("`build_context_pack`", &r.pack, target),
+            ("... a story's first pack", &r.pack_first, String::new()),
+            ("... a story packed before", &r.pack_repeat, String::new()),
+        ];
+        for (what, st, target) in rows {
+            if st.ms.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {what} | {} | {:.2} | {:.2} | {:.2} | {target} |",
+                r.plan,
+                r.transport.name(),
+                st.calls(),
+                st.pct(50.0),
+                st.pct(99.0),
+                st.max()
+            );
+        }
+    }
+    println!("{out}");
+    let mut out = String::from(
+        "| plan | transport | spawn to first `tools/list` | first `build_context_pack` |\n",
+    );
+    out.push_str("|---|---|---|---|\n");
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} ms | {:.0} ms |",
+            r.plan,
+            r.transport.name(),
+            r.startup,
+            r.first_pack
+        );
+    }
+    println!("{out}");
+    let mut out =
+        String::from("| file edit (example plan) to | transport | runs | median | min | max |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for r in runs.iter().filter(|r| !r.edits.is_empty()) {
+        let notified: Vec<f64> = r.edits.iter().map(|e| e.notified).collect();
+        let new_pack: Vec<f64> = r.edits.iter().map(|e| e.new_pack).collect();
+        for (what, xs) in [
+            ("`notifications/resources/updated` of the pack", notified),
+            ("`build_context_pack` result with the new hash", new_pack),
+        ] {
+            let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = xs.iter().copied().fold(0.0, f64::max);
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+                r.transport.name(),
+                xs.len(),
+                median(xs.clone()),
+                min,
+                max
+            );
+        }
+    }
+    println!("{out}");
+    if let Some((tokens, n)) = tools {
+        println!("`tools/list` result: {n} tools, {tokens} o200k tokens (limit 3,000)");
+    }
+}
