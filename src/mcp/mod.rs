@@ -118,6 +118,18 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
         None => None,
     };
     let handle = PlanHandle::open(&options.plan)?;
+    // Warm what the first pack would otherwise wait for: the search index and the default
+    // encoder's tables. The server answers meanwhile (packs wait on the index if they must).
+    let warm = handle.app();
+    tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        warm.index();
+        crate::tokens::Tiktoken::get(crate::tokens::Encoding::default()).count_uncached("warm");
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "index and encoder warm"
+        );
+    });
     let _watcher = if options.watch {
         Some(watch(handle.clone(), DEBOUNCE)?)
     } else {

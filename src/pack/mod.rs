@@ -367,6 +367,18 @@ fn candidates(
         link(d, 0.4);
     }
 
+    // Units with any relevance (text or links), ascending; and the gate checklists (drawn on
+    // by the gate part, not ranked as governance).
+    let mut scored_units: Vec<u32> = bm25.units().to_vec();
+    scored_units.extend(links.keys().filter(|&&u| bm25.get(u) == 0.0));
+    scored_units.sort_unstable();
+    scored_units.dedup();
+    let gate_paths: BTreeSet<&str> = plan
+        .gates
+        .iter()
+        .map(|g| g.citation.path.as_str())
+        .collect();
+
     for spec in &recipe.parts {
         let w = spec.weight;
         let push = |out: &mut Vec<Candidate>,
@@ -562,47 +574,54 @@ fn candidates(
                     Part::Governance => DocKind::Governance,
                     _ => DocKind::AgentExecution,
                 };
-                let gate_paths: BTreeSet<&str> = plan
-                    .gates
-                    .iter()
-                    .map(|g| g.citation.path.as_str())
-                    .collect();
-                let mut seen: BTreeSet<u32> = BTreeSet::new();
-                let scored = bm25.units().iter().chain(links.keys()).copied();
-                let mut ranked: Vec<(u32, f64)> = scored
-                    .filter(|u| seen.insert(*u))
-                    .filter(|&u| {
-                        let unit = &index.units[u as usize];
-                        unit.kind == kind && !gate_paths.contains(unit.citation.path.as_str())
-                    })
-                    .map(|u| (u, links.get(&u).copied().unwrap_or(0.0) + relevance(u)))
-                    .collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                // Only the best few can fit a part's cap: the rest are counted, and only the
-                // best of those are itemised (without cutting their text).
-                for (i, &(u, rel)) in ranked.iter().enumerate() {
+                // Cheap tests first: most scored units are of another kind.
+                let mut above: Vec<(u32, f64)> = Vec::new();
+                for &u in &scored_units {
                     let unit = &index.units[u as usize];
-                    if rel >= recipe.min_score && i < RANKED_PER_PART {
-                        push(
-                            &mut out,
-                            unit.title.clone(),
-                            unit.citation.clone(),
-                            excerpt_without_heading(plan, &unit.citation),
-                            rel,
-                            Some(rel),
-                        );
+                    if unit.kind != kind
+                        || (kind == DocKind::Governance
+                            && gate_paths.contains(unit.citation.path.as_str()))
+                    {
                         continue;
                     }
-                    let reason = if rel < recipe.min_score {
-                        OmitReason::BelowThreshold
+                    let rel = links.get(&u).copied().unwrap_or(0.0) + relevance(u);
+                    if rel >= recipe.min_score {
+                        above.push((u, rel));
                     } else {
-                        OmitReason::CapReached
-                    };
-                    pre.add(
-                        w * rel,
-                        reason,
-                        || (unit.title.clone(), unit.citation.clone()),
-                        spec.part,
+                        pre.add(
+                            w * rel,
+                            OmitReason::BelowThreshold,
+                            || (unit.title.clone(), unit.citation.clone()),
+                            spec.part,
+                        );
+                    }
+                }
+                let best = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+                // Only the best few can fit a part's cap: the rest are counted, and only the
+                // best of those are itemised (without cutting their text).
+                if above.len() > RANKED_PER_PART {
+                    above.select_nth_unstable_by(RANKED_PER_PART, best);
+                    for &(u, rel) in &above[RANKED_PER_PART..] {
+                        let unit = &index.units[u as usize];
+                        pre.add(
+                            w * rel,
+                            OmitReason::CapReached,
+                            || (unit.title.clone(), unit.citation.clone()),
+                            spec.part,
+                        );
+                    }
+                    above.truncate(RANKED_PER_PART);
+                }
+                above.sort_by(best);
+                for (u, rel) in above {
+                    let unit = &index.units[u as usize];
+                    push(
+                        &mut out,
+                        unit.title.clone(),
+                        unit.citation.clone(),
+                        excerpt_without_heading(plan, &unit.citation),
+                        rel,
+                        Some(rel),
                     );
                 }
             }
@@ -792,16 +811,10 @@ fn fit(
         } else {
             12 + c.citation.path.len() / 3
         };
-        // Token counts and scores appear in the source line; allow for their digits.
-        let t = counter.count(&render::section(
-            &c.title,
-            &c.citation,
-            0,
-            c.score,
-            false,
-            &c.text,
-        )) + 4
-            + source_cost;
+        // Token counts and scores appear in the source line; allow for their digits. The
+        // excerpt is counted alone so its count is cached across stories; the exact pass
+        // below corrects the estimate.
+        let t = section_cost(counter, c) + 4 + source_cost;
         let budget_room = budget.saturating_sub(used);
         let cap_room = cap.saturating_sub(part_used);
         let room = budget_room.min(cap_room);
@@ -860,6 +873,20 @@ fn fit(
         ));
     }
     Ok(pack)
+}
+
+/// Tokens of a candidate's rendering, counted in two parts: its frame (heading, source line)
+/// and its excerpt (the same text for every story that draws on it, so its count is cached).
+fn section_cost(counter: &dyn TokenCounter, c: &Candidate) -> usize {
+    counter.count(&render::section(
+        &c.title,
+        &c.citation,
+        0,
+        c.score,
+        false,
+        "",
+    )) + counter.count(c.text.trim_end())
+        + 1
 }
 
 fn section_from(c: &Candidate, text: String, citation: Citation, cut: bool) -> PackSection {
