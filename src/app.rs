@@ -1,6 +1,7 @@
 //! The one facade the adapters (CLI, MCP server) call. It owns the loaded plan; every
 //! result it returns is a plain serializable value, the same for every adapter.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,7 @@ use crate::model::{Citation, Diagnostic, Plan, Severity, Sprint, Story};
 use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
+use crate::render::serde_name;
 use crate::search::{Hit, SearchIndex};
 use crate::tokens::Tiktoken;
 
@@ -143,23 +145,10 @@ impl App {
         // A process that keeps the whole index (the server) uses it; a one-shot pack indexes
         // just the terms it looks up, which ranks the same.
         let story = pack::find_story(self.plan(), &req.story_id)?;
-        let own;
-        let index = match self.search.get() {
-            Some(full) => full,
-            None => {
-                let t = std::time::Instant::now();
-                own = SearchIndex::for_terms(self.plan(), &pack::index_terms(self.plan(), story));
-                tracing::debug!(
-                    ms = t.elapsed().as_millis() as u64,
-                    units = own.units.len(),
-                    "terms indexed for one pack"
-                );
-                &own
-            }
-        };
+        let index = self.ranking_index(&pack::index_terms(self.plan(), story));
         let input = PackInput {
             plan: self.plan(),
-            index,
+            index: index.as_ref(),
             recipes: &self.recipes,
             handoffs: &handoffs,
         };
@@ -356,6 +345,22 @@ impl App {
         files::check(self.plan(), &files::packs_dir(&self.root, out))
     }
 
+    /// The index to rank with: the whole one when this process keeps it (the server), else
+    /// one of just `terms`, which ranks the same for them (a one-shot command).
+    fn ranking_index(&self, terms: &[String]) -> Cow<'_, SearchIndex> {
+        if let Some(full) = self.search.get() {
+            return Cow::Borrowed(full);
+        }
+        let t = std::time::Instant::now();
+        let own = SearchIndex::for_terms(self.plan(), terms);
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            units = own.units.len(),
+            "terms indexed for one request"
+        );
+        Cow::Owned(own)
+    }
+
     /// Plan sections ranked by relevance to `query`.
     pub fn search(&self, query: &str, limit: Option<usize>) -> Result<SearchResult, Error> {
         let q = query.trim();
@@ -387,14 +392,7 @@ impl App {
                 anchors.push(e.citation.clone());
             }
         }
-        let own;
-        let index = match self.search.get() {
-            Some(full) => full,
-            None => {
-                own = SearchIndex::for_terms(plan, &[q.to_string()]);
-                &own
-            }
-        };
+        let index = self.ranking_index(&[q.to_string()]);
         let hits = index.search(plan, q, limit, &anchors);
         Ok(SearchResult {
             query: q.to_string(),
@@ -450,26 +448,9 @@ impl App {
     }
 }
 
-mod erased {
-    /// The serde name of an enum value ("ready_for_review").
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            serde_json::to_value(self)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        }
-    }
-}
-
 /// A recorded handoff as a pack excerpt: what it says, citing its record file.
 fn handoff_excerpt(r: &HandoffRecord) -> HandoffExcerpt {
     let c = r.contract.raw();
-    let name = |v: &dyn erased::Named| v.name();
     let mut text = format!(
         "- From {} ({}) to {} ({}), {}: {}\n- Summary: {}\n",
         c.from.agent,
@@ -477,11 +458,11 @@ fn handoff_excerpt(r: &HandoffRecord) -> HandoffExcerpt {
         c.to.agent,
         c.to.role,
         r.received_at,
-        name(&c.status),
+        serde_name(&c.status),
         c.summary
     );
     for a in &c.acceptance {
-        text.push_str(&format!("- [{}] {}\n", name(&a.status), a.criterion));
+        text.push_str(&format!("- [{}] {}\n", serde_name(&a.status), a.criterion));
     }
     for x in &c.remaining {
         text.push_str(&format!("- Remaining: {x}\n"));
@@ -492,7 +473,7 @@ fn handoff_excerpt(r: &HandoffRecord) -> HandoffExcerpt {
     for risk in &c.risks {
         text.push_str(&format!(
             "- Risk ({}): {}\n",
-            name(&risk.severity),
+            serde_name(&risk.severity),
             risk.text
         ));
     }

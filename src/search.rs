@@ -255,7 +255,7 @@ pub const MAX_QUERY_TERMS: usize = 24;
 /// Built whole ([`SearchIndex::build`], kept by long-lived processes) or for a known set of
 /// terms only ([`SearchIndex::for_terms`], what a one-shot CLI pack needs): both give the same
 /// scores for those terms.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SearchIndex {
     pub units: Vec<Unit>,
     /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
