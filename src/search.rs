@@ -258,10 +258,16 @@ pub const MAX_QUERY_TERMS: usize = 24;
 #[derive(Debug, Clone, Default)]
 pub struct SearchIndex {
     pub units: Vec<Unit>,
+    /// Per unit, its document's kind and index (compact copies of `units`' fields, for
+    /// passes over every scored unit).
+    kinds: Vec<DocKind>,
+    docs: Vec<u32>,
     /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
     doc_units: Vec<(u32, u32)>,
     lengths: Vec<u32>,
     avg_len: f64,
+    /// Per unit, BM25's length normalisation `K1 * (1 - B + B * len / avg_len)`.
+    norms: Vec<f64>,
     terms: FxHashMap<u64, u32>,
     offsets: Vec<u32>,
     post_units: Vec<u32>,
@@ -402,6 +408,8 @@ impl SearchIndex {
         for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
             total += u64::from(t.len);
             index.lengths.push(t.len);
+            index.kinds.push(unit.kind);
+            index.docs.push(unit.doc as u32);
             index.units.push(unit);
             for (h, tf) in t.terms {
                 if let Some(&id) = index.terms.get(&h) {
@@ -417,6 +425,11 @@ impl SearchIndex {
         } else {
             (total as f64 / index.units.len() as f64).max(1.0)
         };
+        index.norms = index
+            .lengths
+            .iter()
+            .map(|&len| K1 * (1.0 - B + B * f64::from(len) / index.avg_len))
+            .collect();
         index
     }
 
@@ -426,6 +439,16 @@ impl SearchIndex {
             .get(doc)
             .map(|&(a, b)| a as usize..b as usize)
             .unwrap_or(0..0)
+    }
+
+    /// The kind of document a unit is in.
+    pub fn kind(&self, unit: u32) -> DocKind {
+        self.kinds[unit as usize]
+    }
+
+    /// The document (index in `plan.docs`) a unit is in.
+    pub fn doc_of(&self, unit: u32) -> usize {
+        self.docs[unit as usize] as usize
     }
 
     pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
@@ -475,33 +498,32 @@ impl SearchIndex {
                 .then(a.0.start.cmp(&b.0.start))
         });
         picked.truncate(MAX_QUERY_TERMS);
-        let mut scores = Scores {
-            dense: vec![0.0; self.units.len()],
-            touched: Vec::new(),
-            max: 0.0,
-        };
+        let mut dense = vec![0.0; self.units.len()];
         for (range, idf, qtf) in picked {
+            let weight = idf * (K1 + 1.0) * qtf;
             for (&u, &tf) in self.post_units[range.clone()]
                 .iter()
                 .zip(&self.post_tf[range])
             {
                 let tf = f64::from(tf);
-                let len = f64::from(self.lengths[u as usize]);
-                let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg_len));
-                let slot = &mut scores.dense[u as usize];
-                if *slot == 0.0 {
-                    scores.touched.push(u);
-                }
-                *slot += s * qtf;
+                dense[u as usize] += weight * tf / (tf + self.norms[u as usize]);
             }
         }
-        scores.touched.sort_unstable();
-        scores.max = scores
-            .touched
-            .iter()
-            .map(|&u| scores.dense[u as usize])
-            .fold(0.0, f64::max);
-        scores
+        // Every term that matched adds a positive score: the units that scored are those
+        // above zero, found in unit order by one pass.
+        let mut touched = Vec::new();
+        let mut max = 0.0f64;
+        for (u, &score) in dense.iter().enumerate() {
+            if score > 0.0 {
+                touched.push(u as u32);
+                max = max.max(score);
+            }
+        }
+        Scores {
+            dense,
+            touched,
+            max,
+        }
     }
 
     /// The unit holding a line of a document.

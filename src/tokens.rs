@@ -2,6 +2,7 @@
 //! counts are cached by content hash, so a section is counted once however many packs use it.
 //! Text is encoded as ordinary text: `<|endoftext|>` inside a doc is just characters.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -135,6 +136,46 @@ impl TokenCounter for Tiktoken {
     }
 }
 
+/// Whether `a` followed by `b` has exactly as many tokens as `a` and `b` counted apart, in
+/// both encodings: true when `a` ends with a line break and `b` starts with a character that
+/// is neither whitespace nor `/`.
+///
+/// tiktoken encodes text piece by piece, the pieces cut by its encoding's split pattern, so
+/// `count(a + b) == count(a) + count(b)` whenever no piece spans the join. Of the o200k_base
+/// and cl100k_base alternatives, only these go on past a line break: whitespace runs
+/// (`\s*[\r\n]+`, `\s+(?!\S)`, `\s+`, `\s++$`) and punctuation followed by line breaks
+/// (`[\r\n/]*` in o200k_base, `[\r\n]*` in cl100k_base). None of them can take a first
+/// character of `b` that is not whitespace or `/`; the letter and digit alternatives never
+/// start with a line break; and the piece ending `a` is the same whether `a` ends the text
+/// or `b` follows (`\s*[\r\n]` and `\s++$` then take the same run). So `a`'s pieces and
+/// `b`'s pieces are the pieces of `a + b`.
+pub fn joins_cleanly(a: &str, b: &str) -> bool {
+    a.ends_with('\n')
+        && b.chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && c != '/')
+}
+
+/// Tokens of the concatenation of `pieces`, counted piece by piece where they join cleanly
+/// ([`joins_cleanly`]), so pieces shared by many texts hit the cache; pieces that do not join
+/// cleanly are counted together.
+pub fn count_concat(counter: &dyn TokenCounter, pieces: &[&str]) -> usize {
+    let mut total = 0;
+    // The pieces not yet counted: one borrowed piece, or several joined.
+    let mut run: Cow<'_, str> = Cow::Borrowed("");
+    for &p in pieces.iter().filter(|p| !p.is_empty()) {
+        if run.is_empty() {
+            run = Cow::Borrowed(p);
+        } else if joins_cleanly(&run, p) {
+            total += counter.count(&run);
+            run = Cow::Borrowed(p);
+        } else {
+            run.to_mut().push_str(p);
+        }
+    }
+    total + counter.count(&run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +207,118 @@ mod tests {
         assert!(t.count(text) > 4);
         assert_eq!(t.count(text), t.count_uncached(text));
         assert_eq!(t.count(text), t.count(text));
+    }
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+
+    fn both() -> [&'static Tiktoken; 2] {
+        [
+            Tiktoken::get(Encoding::O200kBase),
+            Tiktoken::get(Encoding::Cl100kBase),
+        ]
+    }
+
+    #[test]
+    fn clean_joins_add_up_and_unclean_ones_are_refused() {
+        let ends = [
+            "text\n",
+            "text.\n\n",
+            "a list:\n- item\n",
+            "trailing spaces  \n",
+            "tabs\t\n\n",
+            "done!\n\n\n",
+            "code `x`\n",
+            "42\n",
+            "—\n",
+        ];
+        let starts = [
+            "## Heading",
+            "- item",
+            "---",
+            "Word",
+            "'s quoted",
+            "123 numbers",
+            "| table |",
+            "é accent",
+            "> quote",
+            "`code`",
+        ];
+        for t in both() {
+            for a in ends {
+                for b in starts {
+                    assert!(joins_cleanly(a, b), "{a:?} {b:?}");
+                    let joined = format!("{a}{b}");
+                    assert_eq!(
+                        t.count_uncached(&joined),
+                        t.count_uncached(a) + t.count_uncached(b),
+                        "{} {a:?} + {b:?}",
+                        t.encoding()
+                    );
+                    assert_eq!(count_concat(t, &[a, b]), t.count_uncached(&joined));
+                }
+            }
+        }
+        // Joins the rule refuses, where counting apart would be wrong.
+        assert!(!joins_cleanly("no newline", "x"));
+        assert!(!joins_cleanly("x\n", " indented"));
+        assert!(!joins_cleanly("x\n", "\nmore"));
+        assert!(!joins_cleanly("x.\n", "/path"));
+        let o200k = Tiktoken::get(Encoding::O200kBase);
+        for (a, b) in [("x:\n", "/"), ("x\n", "\ny"), ("ab", "cd")] {
+            let joined = format!("{a}{b}");
+            assert_ne!(
+                o200k.count_uncached(&joined),
+                o200k.count_uncached(a) + o200k.count_uncached(b),
+                "{a:?} + {b:?}"
+            );
+            // count_concat joins such pieces before counting.
+            assert_eq!(count_concat(o200k, &[a, b]), o200k.count_uncached(&joined));
+        }
+    }
+
+    /// Every plan document of the example plan and the fixtures, cut at every line where the
+    /// rule allows, counts the same in pieces as whole.
+    #[test]
+    fn documents_cut_at_clean_lines_count_the_same() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut docs = 0;
+        let mut cuts = 0;
+        for dir in ["examples/plan", "tests/fixtures"] {
+            for entry in ignore::WalkBuilder::new(root.join(dir)).build().flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "md") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(path) else {
+                    continue;
+                };
+                let mut pieces: Vec<&str> = Vec::new();
+                let mut start = 0;
+                for (i, _) in text.match_indices('\n') {
+                    let (a, b) = (&text[start..=i], &text[i + 1..]);
+                    if joins_cleanly(a, b) {
+                        pieces.push(a);
+                        start = i + 1;
+                    }
+                }
+                pieces.push(&text[start..]);
+                cuts += pieces.len() - 1;
+                docs += 1;
+                for t in both() {
+                    let apart: usize = pieces.iter().map(|p| t.count_uncached(p)).sum();
+                    assert_eq!(
+                        apart,
+                        t.count_uncached(&text),
+                        "{} {}",
+                        t.encoding(),
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(docs > 50 && cuts > 2_000, "{docs} documents, {cuts} cuts");
     }
 }

@@ -10,7 +10,9 @@ pub mod files;
 pub mod recipe;
 pub mod render;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::model::{Citation, DocKind, Plan, Story, StoryStatus};
 use crate::search::{self, SearchIndex};
-use crate::tokens::{Encoding, TokenCounter};
+use crate::tokens::{self, Encoding, TokenCounter};
 pub use recipe::{Part, Recipe, Recipes};
 
 pub const DEFAULT_BUDGET: usize = 8_000;
@@ -310,13 +312,31 @@ impl PreOmitted {
             OmitReason::BelowThreshold => self.counts.below_threshold += 1,
             OmitReason::CapReached => self.counts.cap_reached += 1,
         }
+        // Kept: the best by score, then citation, whatever order they come in. Most fall
+        // well below the last kept: rejected before rounding.
+        if self.best.len() >= OMITTED_LIST_LIMIT
+            && self
+                .best
+                .last()
+                .is_some_and(|last| score < last.score - 1e-4)
+        {
+            return;
+        }
         let score = search::round(score);
         if self.best.len() >= OMITTED_LIST_LIMIT
-            && self.best.last().is_some_and(|last| last.score >= score)
+            && self.best.last().is_some_and(|last| last.score > score)
         {
             return;
         }
         let (title, citation) = what();
+        if self.best.len() >= OMITTED_LIST_LIMIT
+            && self
+                .best
+                .last()
+                .is_some_and(|last| last.score == score && last.citation <= citation)
+        {
+            return;
+        }
         let at = self
             .best
             .partition_point(|o| o.score > score || (o.score == score && o.citation <= citation));
@@ -352,7 +372,7 @@ fn candidates(
     let relevance = |unit: u32| bm25.get(unit) / max_bm25;
 
     // Explicit links: units naming the story (strongest), its epic, its dependencies.
-    let mut links: HashMap<u32, f64> = HashMap::new();
+    let mut links: FxHashMap<u32, f64> = FxHashMap::default();
     let mut link = |term: &str, weight: f64| {
         for (u, _) in index.postings(term) {
             let l = links.entry(u).or_default();
@@ -367,19 +387,69 @@ fn candidates(
         link(d, 0.4);
     }
 
-    // Units with any relevance (text or links), ascending; and the gate checklists (drawn on
-    // by the gate part, not ranked as governance).
-    let mut scored_units: Vec<u32> = bm25.units().to_vec();
-    scored_units.extend(links.keys().filter(|&&u| bm25.get(u) == 0.0));
-    scored_units.sort_unstable();
-    scored_units.dedup();
-    let gate_paths: BTreeSet<&str> = plan
+    // Units with any relevance (text or links), ascending, with their link weights; and the
+    // gate checklists' documents (drawn on by the gate part, not ranked as governance).
+    let mut link_list: Vec<(u32, f64)> = links.iter().map(|(&u, &w)| (u, w)).collect();
+    link_list.sort_unstable_by_key(|l| l.0);
+    let unscored: Vec<u32> = link_list
+        .iter()
+        .map(|l| l.0)
+        .filter(|&u| bm25.get(u) == 0.0)
+        .collect();
+    let scored_units = merge_ascending(bm25.units(), &unscored);
+    let mut gate_docs: Vec<usize> = plan
         .gates
         .iter()
-        .map(|g| g.citation.path.as_str())
+        .filter_map(|g| plan.doc_index(&g.citation.path))
         .collect();
+    gate_docs.sort_unstable();
 
-    for spec in &recipe.parts {
+    // Ranked parts draw on the units of one kind each: one pass over the scored units sorts
+    // them out (most are of a kind the recipe does not rank, or below its threshold).
+    let mut ranked: Vec<Vec<(u32, f64)>> = vec![Vec::new(); recipe.parts.len()];
+    let slots: Vec<(DocKind, usize)> = recipe
+        .parts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| ranked_kind(p.part).map(|k| (k, i)))
+        .collect();
+    if !slots.is_empty() {
+        let mut next_link = link_list.iter().peekable();
+        for &u in scored_units.iter() {
+            let mut link = 0.0;
+            while let Some(&&(lu, w)) = next_link.peek() {
+                if lu > u {
+                    break;
+                }
+                if lu == u {
+                    link = w;
+                }
+                next_link.next();
+            }
+            let kind = index.kind(u);
+            let Some(&(_, slot)) = slots.iter().find(|(k, _)| *k == kind) else {
+                continue;
+            };
+            if kind == DocKind::Governance && gate_docs.binary_search(&index.doc_of(u)).is_ok() {
+                continue;
+            }
+            let rel = link + relevance(u);
+            if rel >= recipe.min_score {
+                ranked[slot].push((u, rel));
+            } else {
+                let spec = &recipe.parts[slot];
+                let unit = &index.units[u as usize];
+                pre.add(
+                    spec.weight * rel,
+                    OmitReason::BelowThreshold,
+                    || (unit.title.clone(), unit.citation.clone()),
+                    spec.part,
+                );
+            }
+        }
+    }
+
+    for (slot, spec) in recipe.parts.iter().enumerate() {
         let w = spec.weight;
         let push = |out: &mut Vec<Candidate>,
                     title: String,
@@ -568,34 +638,7 @@ fn candidates(
                 }
             }
             Part::Architecture | Part::Playbooks | Part::Governance | Part::AgentExecution => {
-                let kind = match spec.part {
-                    Part::Architecture => DocKind::Architecture,
-                    Part::Playbooks => DocKind::Playbooks,
-                    Part::Governance => DocKind::Governance,
-                    _ => DocKind::AgentExecution,
-                };
-                // Cheap tests first: most scored units are of another kind.
-                let mut above: Vec<(u32, f64)> = Vec::new();
-                for &u in &scored_units {
-                    let unit = &index.units[u as usize];
-                    if unit.kind != kind
-                        || (kind == DocKind::Governance
-                            && gate_paths.contains(unit.citation.path.as_str()))
-                    {
-                        continue;
-                    }
-                    let rel = links.get(&u).copied().unwrap_or(0.0) + relevance(u);
-                    if rel >= recipe.min_score {
-                        above.push((u, rel));
-                    } else {
-                        pre.add(
-                            w * rel,
-                            OmitReason::BelowThreshold,
-                            || (unit.title.clone(), unit.citation.clone()),
-                            spec.part,
-                        );
-                    }
-                }
+                let mut above = std::mem::take(&mut ranked[slot]);
                 let best = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
                 // Only the best few can fit a part's cap: the rest are counted, and only the
                 // best of those are itemised (without cutting their text).
@@ -650,6 +693,36 @@ fn candidates(
         }
     }
     (out, pre)
+}
+
+/// Two ascending lists of units as one (no unit is in both).
+fn merge_ascending<'a>(a: &'a [u32], b: &[u32]) -> std::borrow::Cow<'a, [u32]> {
+    if b.is_empty() {
+        return std::borrow::Cow::Borrowed(a);
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if j == b.len() || (i < a.len() && a[i] < b[j]) {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The kind of document a ranked part draws on.
+fn ranked_kind(part: Part) -> Option<DocKind> {
+    match part {
+        Part::Architecture => Some(DocKind::Architecture),
+        Part::Playbooks => Some(DocKind::Playbooks),
+        Part::Governance => Some(DocKind::Governance),
+        Part::AgentExecution => Some(DocKind::AgentExecution),
+        _ => None,
+    }
 }
 
 /// Orders candidates: mandatory first, then by score, ties by source position and title.
@@ -725,16 +798,9 @@ fn fit(
         cands.into_iter().partition(|c| c.mandatory);
     let mut per_part: BTreeMap<Part, usize> = BTreeMap::new();
     for c in &mandatory {
-        pack.sections
-            .push(section_from(c, c.text.clone(), c.citation.clone(), false));
-        *per_part.entry(c.part).or_default() += counter.count(&render::section(
-            &c.title,
-            &c.citation,
-            0,
-            c.score,
-            false,
-            &c.text,
-        ));
+        let s = section_from(c, c.text.clone(), c.citation.clone(), false, counter);
+        *per_part.entry(c.part).or_default() += s.tokens;
+        pack.sections.push(s);
     }
     // The smallest pack: the mandatory parts with every optional excerpt left out (the
     // footer counts them, so they weigh on the minimum).
@@ -786,8 +852,9 @@ fn fit(
         ));
     }
     let mandatory_count = pack.sections.len();
-    // Greedy by score. Each new excerpt also grows the footer (its source, the left-out
-    // count), so keep a margin for that; the exact pass below settles the rest.
+    // Greedy by score, with each section's exact count. Each new excerpt also grows the
+    // footer (its source, the left-out count), so keep a margin for that; the exact pass
+    // below settles the rest.
     let mut used = pack.total_tokens + 12;
     let mut sources: BTreeSet<String> = pack
         .sections
@@ -811,43 +878,49 @@ fn fit(
         } else {
             12 + c.citation.path.len() / 3
         };
-        // Token counts and scores appear in the source line; allow for their digits. The
-        // excerpt is counted alone so its count is cached across stories; the exact pass
-        // below corrects the estimate.
-        let t = section_cost(counter, c) + 4 + source_cost;
         let budget_room = budget.saturating_sub(used);
         let cap_room = cap.saturating_sub(part_used);
         let room = budget_room.min(cap_room);
-        if t <= room {
-            used += t;
-            *per_part.entry(c.part).or_default() += t;
-            sources.insert(c.citation.path.clone());
-            pack.sections
-                .push(section_from(c, c.text.clone(), c.citation.clone(), false));
-            continue;
+        // Cheap test first (a lower bound on the excerpt's tokens), then the exact count.
+        let lower = min_tokens(&c.text) + source_cost;
+        let mut whole: Option<usize> = None;
+        if lower <= room {
+            let s = section_from(c, c.text.clone(), c.citation.clone(), false, counter);
+            if s.tokens + source_cost <= room {
+                used += s.tokens + source_cost;
+                *per_part.entry(c.part).or_default() += s.tokens + source_cost;
+                sources.insert(c.citation.path.clone());
+                pack.sections.push(s);
+                continue;
+            }
+            whole = Some(s.tokens + source_cost);
         }
         if room >= MIN_CUT_TOKENS + source_cost
             && let Some((text, citation)) = cut_to_fit(plan, c, room - source_cost, counter)
         {
-            let t = counter.count(&render::section(
-                &c.title, &citation, 0, c.score, true, &text,
-            )) + 4
-                + source_cost;
-            used += t;
-            *per_part.entry(c.part).or_default() += t;
+            let s = section_from(c, text, citation, true, counter);
+            used += s.tokens + source_cost;
+            *per_part.entry(c.part).or_default() += s.tokens + source_cost;
             sources.insert(c.citation.path.clone());
-            pack.sections.push(section_from(c, text, citation, true));
+            pack.sections.push(s);
             continue;
         }
-        let reason = if cap_room < t && budget_room >= t {
+        // Left out: because of its part's cap only if it would have fit the budget.
+        let fits_budget = lower <= budget_room
+            && (max_tokens(c) <= budget_room
+                || whole.unwrap_or_else(|| {
+                    section_from(c, c.text.clone(), c.citation.clone(), false, counter).tokens
+                        + source_cost
+                }) <= budget_room);
+        let reason = if cap_room < budget_room && fits_budget {
             OmitReason::CapReached
         } else {
             OmitReason::OverBudget
         };
         omit(c, reason, &mut omitted);
     }
-    // Exact pass: render the whole pack and count it; while it is over, drop the last
-    // (lowest-scored) optional excerpt. Counts of pieces do not always add up across joins.
+    // Exact pass: count the whole pack; while it is over, drop the last (lowest-scored)
+    // optional excerpt.
     loop {
         finish(plan, &mut pack, &omitted, pre, counter);
         if pack.total_tokens <= budget || pack.sections.len() <= mandatory_count {
@@ -875,30 +948,73 @@ fn fit(
     Ok(pack)
 }
 
-/// Tokens of a candidate's rendering, counted in two parts: its frame (heading, source line)
-/// and its excerpt (the same text for every story that draws on it, so its count is cached).
-fn section_cost(counter: &dyn TokenCounter, c: &Candidate) -> usize {
-    counter.count(&render::section(
-        &c.title,
-        &c.citation,
-        0,
-        c.score,
-        false,
-        "",
-    )) + counter.count(c.text.trim_end())
-        + 1
+/// A lower bound on the tokens of any text holding `text`: its whitespace-separated words
+/// with a letter or digit. No o200k_base or cl100k_base piece holds letters or digits from
+/// two such words (only runs of whitespace, line breaks and `/` join across whitespace), and
+/// every piece is at least one token.
+fn min_tokens(text: &str) -> usize {
+    text.split_ascii_whitespace()
+        .filter(|w| w.bytes().any(|b| b.is_ascii_alphanumeric()))
+        .count()
 }
 
-fn section_from(c: &Candidate, text: String, citation: Citation, cut: bool) -> PackSection {
+/// An upper bound on a candidate's rendered tokens (its source cost included): every token
+/// is at least one byte of the rendering.
+fn max_tokens(c: &Candidate) -> usize {
+    // Frame words, separators, digits of the counts and line numbers, cut mark: under 160
+    // bytes besides the title, path and heading; the source line allows up to 200 bytes.
+    c.text.len() + c.title.len() + 2 * c.citation.path.len() + c.citation.heading.len() + 360
+}
+
+/// A chosen excerpt as a pack section, its token count settled.
+fn section_from(
+    c: &Candidate,
+    text: String,
+    citation: Citation,
+    cut: bool,
+    counter: &dyn TokenCounter,
+) -> PackSection {
+    let score = search::round(c.score);
+    let tokens = settle_section(counter, &c.title, &citation, score, cut, &text);
     PackSection {
         title: c.title.clone(),
         part: c.part,
         citation,
-        tokens: 0,
-        score: search::round(c.score),
+        tokens,
+        score,
         cut,
         text,
     }
+}
+
+/// Tokens of a section as rendered, with its own count printed in it: counted until the
+/// count printed is the count of the text. Only the frame (heading, source line) changes
+/// between rounds; the excerpt's count comes from the cache (see [`tokens::joins_cleanly`]).
+fn settle_section(
+    counter: &dyn TokenCounter,
+    title: &str,
+    citation: &Citation,
+    score: f64,
+    cut: bool,
+    text: &str,
+) -> usize {
+    let body = render::section_body(text, cut);
+    let frame = |t: usize| render::section_frame(title, citation, t, score, cut);
+    let body_tokens = tokens::joins_cleanly(&frame(0), &body).then(|| counter.count(&body));
+    let count = |t: usize| match body_tokens {
+        Some(b) => counter.count(&frame(t)) + b,
+        None => tokens::count_concat(counter, &[&frame(t), &body]),
+    };
+    // More digits never mean fewer tokens, so from 0 the count only grows to its fixed point.
+    let mut t = 0;
+    for _ in 0..8 {
+        let n = count(t);
+        if n == t {
+            break;
+        }
+        t = n;
+    }
+    t
 }
 
 /// Cuts an excerpt at paragraph, then sentence, boundaries until its rendering fits `room`.
@@ -909,16 +1025,10 @@ fn cut_to_fit(
     room: usize,
     counter: &dyn TokenCounter,
 ) -> Option<(String, Citation)> {
+    let score = search::round(c.score);
     let fits = |text: &str| {
-        counter.count(&render::section(
-            &c.title,
-            &c.citation,
-            0,
-            c.score,
-            true,
-            text,
-        )) + 4
-            <= room
+        min_tokens(text) <= room
+            && settle_section(counter, &c.title, &c.citation, score, true, text) <= room
     };
     let paragraphs: Vec<&str> = c.text.split("\n\n").collect();
     let mut keep = String::new();
@@ -1004,7 +1114,8 @@ fn narrow(plan: &Plan, c: &Citation, kept: &str) -> Citation {
     }
 }
 
-/// Fills tokens, sources, omitted, hash and total for the sections chosen.
+/// Fills sources, omitted, hash and total for the sections chosen (each section's count is
+/// settled when it is chosen).
 fn finish(
     plan: &Plan,
     pack: &mut Pack,
@@ -1012,19 +1123,6 @@ fn finish(
     pre: &PreOmitted,
     counter: &dyn TokenCounter,
 ) {
-    for s in &mut pack.sections {
-        s.tokens = 0;
-    }
-    for _ in 0..2 {
-        let tokens: Vec<usize> = pack
-            .sections
-            .iter()
-            .map(|s| counter.count(&render::pack_section(s)))
-            .collect();
-        for (s, t) in pack.sections.iter_mut().zip(tokens) {
-            s.tokens = t;
-        }
-    }
     let mut sources: BTreeSet<SourceRef> = BTreeSet::new();
     for s in &pack.sections {
         if let Some(d) = plan.doc(&s.citation.path) {
@@ -1055,15 +1153,24 @@ fn finish(
     pack.omitted_more = total - listed.len();
     pack.omitted = listed;
     pack.hash = content_hash(pack);
-    // total_tokens is printed in the pack itself: settle it (two rounds converge).
+    // The rendering is header, sections, footer, each ending in a line break and the next
+    // starting with `#` or `-`: its count is the sum of theirs. total_tokens is printed in
+    // the header: settle it (more digits never mean fewer tokens, so it only grows).
+    let sections: usize = pack.sections.iter().map(|s| s.tokens).sum();
     pack.total_tokens = 0;
-    for _ in 0..3 {
-        let total = counter.count(&render::markdown(pack));
+    for _ in 0..8 {
+        let (header, footer) = render::header_and_footer(pack);
+        let total = counter.count(&header) + sections + counter.count(&footer);
         if total == pack.total_tokens {
             break;
         }
         pack.total_tokens = total;
     }
+    debug_assert_eq!(
+        counter.count(&render::markdown(pack)),
+        pack.total_tokens,
+        "a pack's pieces must add up to its whole count"
+    );
 }
 
 /// Hash over what the pack says (not over its own counts), hex.

@@ -138,7 +138,10 @@ impl Recipe {
         {
             return Err("the `story` part must be listed and mandatory".into());
         }
-        for p in &self.parts {
+        for (i, p) in self.parts.iter().enumerate() {
+            if self.parts[..i].iter().any(|q| q.part == p.part) {
+                return Err(format!("part {} is listed twice", p.part.as_str()));
+            }
             if !(p.weight.is_finite() && p.weight > 0.0) {
                 return Err(format!(
                     "part {}: weight must be a positive number",
@@ -273,5 +276,14 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("story"), "{d:?}");
         assert!(r.get("broken").is_err());
+
+        let twice = "name = \"twice\"\n[[parts]]\npart = \"story\"\nweight = 1.0\nmandatory = true\n[[parts]]\npart = \"playbooks\"\nweight = 0.5\n[[parts]]\npart = \"playbooks\"\nweight = 0.7\n";
+        let mut d = Vec::new();
+        let r = Recipes::load(&[("packs/twice.toml".into(), twice.into())], &mut d);
+        assert!(r.get("twice").is_err());
+        assert!(
+            d[0].message.contains("part playbooks is listed twice"),
+            "{d:?}"
+        );
     }
 }

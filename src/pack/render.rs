@@ -6,6 +6,7 @@ use super::Pack;
 use crate::model::Citation;
 
 /// One excerpt: a heading, a source line (citation, heading path, tokens, score), the text.
+/// It is [`section_frame`] followed by [`section_body`].
 pub fn section(
     title: &str,
     citation: &Citation,
@@ -13,6 +14,19 @@ pub fn section(
     score: f64,
     cut: bool,
     text: &str,
+) -> String {
+    let mut out = section_frame(title, citation, tokens, score, cut);
+    out.push_str(&section_body(text, cut));
+    out
+}
+
+/// A section's heading and source line, ending in a blank line.
+pub fn section_frame(
+    title: &str,
+    citation: &Citation,
+    tokens: usize,
+    score: f64,
+    cut: bool,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## {title}");
@@ -27,7 +41,15 @@ pub fn section(
         if cut { " · cut to fit" } else { "" }
     );
     out.push('\n');
-    out.push_str(text.trim_end());
+    out
+}
+
+/// A section's excerpt as rendered: the text, the cut mark, a blank line. The same for every
+/// pack that uses the excerpt whole, so its token count is cached across packs.
+pub fn section_body(text: &str, cut: bool) -> String {
+    let text = text.trim_end();
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str(text);
     out.push('\n');
     if cut {
         out.push_str("[…]\n");
@@ -92,6 +114,14 @@ pub fn markdown(pack: &Pack) -> String {
     }
     out.push_str(&footer(pack));
     out
+}
+
+/// The pack's Markdown in its three kinds of pieces: header, sections, footer. Every piece
+/// ends in a newline and the next starts with `#` or `-`, so a tokenizer that splits text
+/// the way tiktoken does never joins two pieces into one token: the pack's count is the sum
+/// of its pieces' counts (see [`crate::tokens::joins_cleanly`]).
+pub fn header_and_footer(pack: &Pack) -> (String, String) {
+    (header(pack), footer(pack))
 }
 
 /// The pack as pretty JSON (the structured result of `build_context_pack`), newline-ended.
