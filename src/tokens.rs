@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
+use rustc_hash::FxHashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
@@ -81,11 +82,20 @@ pub trait TokenCounter: Send + Sync {
 }
 
 /// tiktoken's BPE with a content-hash cache.
+///
+/// Counting splits the text into tiktoken's pieces with the `regex` crate (see [`Splitter`])
+/// and sums, per piece, the count tiktoken-rs gives that piece alone, remembered per
+/// distinct piece: plan text repeats its words, so most pieces cost a lookup, not a BPE run.
 pub struct Tiktoken {
     encoding: Encoding,
     bpe: &'static CoreBPE,
+    splitter: Option<Splitter>,
     cache: Mutex<HashMap<[u8; 16], u32>>,
+    pieces: Mutex<FxHashMap<Box<str>, u32>>,
 }
+
+/// Distinct pieces remembered per encoder before that memory is cleared.
+const PIECE_LIMIT: usize = 1 << 20;
 
 impl Tiktoken {
     /// The shared counter for an encoding (built on first use, then reused).
@@ -99,13 +109,117 @@ impl Tiktoken {
         cell.get_or_init(|| Tiktoken {
             encoding,
             bpe: bpe(),
+            splitter: Splitter::new(encoding),
             cache: Mutex::new(HashMap::new()),
+            pieces: Mutex::new(FxHashMap::default()),
         })
     }
 
-    /// Counts without the cache (what the cache stores; used by benchmarks).
+    /// Counts without the content-hash cache (what that cache stores; used by benchmarks).
     pub fn count_uncached(&self, text: &str) -> usize {
+        let (Some(splitter), Ok(mut known)) = (&self.splitter, self.pieces.lock()) else {
+            return self.count_reference(text);
+        };
+        if known.len() >= PIECE_LIMIT {
+            known.clear();
+        }
+        let mut total = 0usize;
+        let covered = splitter.split(text, |piece| {
+            total += match known.get(piece) {
+                Some(&n) => n as usize,
+                None => {
+                    let n = self.bpe.encode_ordinary(piece).len();
+                    known.insert(piece.into(), n as u32);
+                    n
+                }
+            };
+        });
+        if covered {
+            total
+        } else {
+            self.count_reference(text)
+        }
+    }
+
+    /// Forgets every remembered count (content hashes and pieces): the next counts start
+    /// from nothing, as in a new process.
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut p) = self.pieces.lock() {
+            p.clear();
+        }
+    }
+
+    /// tiktoken-rs's own count (`encode_ordinary` over the whole text): what
+    /// [`Tiktoken::count_uncached`] must equal; tests and benchmarks compare the two.
+    pub fn count_reference(&self, text: &str) -> usize {
         self.bpe.encode_ordinary(text).len()
+    }
+}
+
+/// tiktoken's split of text into pieces, with the `regex` crate instead of `fancy-regex`.
+///
+/// The encodings' patterns use one look-around, `\s+(?!\S)`: a run of whitespace that is
+/// followed by a non-space character gives that last whitespace character to the next
+/// piece. Here the alternative is `\s+` and the run is shortened by one character after the
+/// match. Such a run holds no line break (the alternatives before it take runs with one), so
+/// a match that is all whitespace without line breaks, two characters or more and followed by
+/// a non-space character can only come from it. cl100k_base's possessive quantifiers match
+/// as the greedy ones do in these patterns (what follows them can never match what they
+/// gave back).
+struct Splitter {
+    re: regex::Regex,
+}
+
+impl Splitter {
+    fn new(encoding: Encoding) -> Option<Splitter> {
+        let pattern = match encoding {
+            Encoding::O200kBase => concat!(
+                r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+                r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+                r"|\p{N}{1,3}",
+                r"| ?[^\s\p{L}\p{N}]+[\r\n/]*",
+                r"|\s*[\r\n]+",
+                r"|\s+",
+            ),
+            Encoding::Cl100kBase => concat!(
+                r"'(?i:[sdmt]|ll|ve|re)",
+                r"|[^\r\n\p{L}\p{N}]?\p{L}+",
+                r"|\p{N}{1,3}",
+                r"| ?[^\s\p{L}\p{N}]+[\r\n]*",
+                r"|\s+$",
+                r"|\s*[\r\n]",
+                r"|\s+",
+            ),
+        };
+        // Constant patterns (a test builds both); without one, counting uses tiktoken-rs whole.
+        regex::Regex::new(pattern).ok().map(|re| Splitter { re })
+    }
+
+    /// Calls `piece` for each piece of `text` in order; false if the pieces did not cover
+    /// the text (which the patterns rule out: every character starts some alternative).
+    fn split<'t>(&self, text: &'t str, mut piece: impl FnMut(&'t str)) -> bool {
+        let mut at = 0;
+        while let Some(m) = self.re.find_at(text, at) {
+            if m.start() != at || m.is_empty() {
+                return false;
+            }
+            let mut end = m.end();
+            let p = m.as_str();
+            if let Some(next) = text[end..].chars().next()
+                && !next.is_whitespace()
+                && p.chars()
+                    .all(|c| c.is_whitespace() && c != '\r' && c != '\n')
+                && let Some((last, _)) = p.char_indices().nth(1).and(p.char_indices().last())
+            {
+                end = m.start() + last;
+            }
+            piece(&text[m.start()..end]);
+            at = end;
+        }
+        at == text.len()
     }
 }
 
@@ -320,5 +434,97 @@ mod join_tests {
             }
         }
         assert!(docs > 50 && cuts > 2_000, "{docs} documents, {cuts} cuts");
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn both() -> [&'static Tiktoken; 2] {
+        [
+            Tiktoken::get(Encoding::O200kBase),
+            Tiktoken::get(Encoding::Cl100kBase),
+        ]
+    }
+
+    #[test]
+    fn both_patterns_build() {
+        for t in both() {
+            assert!(t.splitter.is_some(), "{}", t.encoding());
+        }
+    }
+
+    #[test]
+    fn counts_equal_tiktoken_on_tricky_text() {
+        let cases = [
+            "",
+            " ",
+            "  ",
+            "a  b",
+            "a   \tb",
+            "x \n y",
+            "end   ",
+            "end  \n",
+            "  \n  \n\n x",
+            "tabs\t\tand\u{a0}\u{a0}nbsp x",
+            "don't we'll THEY'RE it's O'Neil",
+            "1234567 12 1,000.50 ٣٤٥",
+            "path/to/file.md:12-40 a.\n/b //c",
+            "émoji 🙂🙂 ok; ünïcödé Straße ΑΒΓ αβγ 日本語テキスト",
+            "e\u{301}\u{301} combining \u{301}marks",
+            "CamelCaseWords and lowerUPPER MiXeD",
+            "```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n",
+            "| a | b |\n|---|---|\n| 1 | 2 |\n",
+            "<|endoftext|> <|fim_prefix|>",
+            "\r\n\r\n  \r\n\tx\r",
+        ];
+        for t in both() {
+            for c in cases {
+                assert_eq!(
+                    t.count_uncached(c),
+                    t.count_reference(c),
+                    "{} {c:?}",
+                    t.encoding()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn counts_equal_tiktoken_on_every_example_document() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut bytes = 0;
+        for dir in ["examples/plan", "tests/fixtures", "docs", "prompts"] {
+            for entry in ignore::WalkBuilder::new(root.join(dir)).build().flatten() {
+                let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                    continue;
+                };
+                bytes += text.len();
+                for t in both() {
+                    assert_eq!(
+                        t.count_uncached(&text),
+                        t.count_reference(&text),
+                        "{} {}",
+                        t.encoding(),
+                        entry.path().display()
+                    );
+                }
+            }
+        }
+        assert!(bytes > 200_000, "{bytes} bytes checked");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn counts_equal_tiktoken_on_arbitrary_text(
+            text in r"([ \t\r\n\u{a0}\u{3000}]{0,4}|[a-zA-Z]{1,6}|[0-9]{1,5}|['’.,;:!?/\\()\[\]{}<>|#*`~_=+-]{1,3}|[éÅßΩж日本🙂\u{301}\u{200d}]{1,3}|'(s|t|re|ve|m|ll|d|S|LL)){0,40}"
+        ) {
+            for t in both() {
+                prop_assert_eq!(t.count_uncached(&text), t.count_reference(&text), "{} {:?}", t.encoding(), text);
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ pub mod files;
 pub mod recipe;
 pub mod render;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use rustc_hash::FxHashMap;
 
@@ -75,7 +75,8 @@ pub enum OmitReason {
     OverBudget,
     /// Its relevance was below the recipe's `min_score`.
     BelowThreshold,
-    /// Its part had used up the recipe's `max_tokens`.
+    /// Its part had used up the recipe's `max_tokens` (reported when the part's cap, not
+    /// the budget, was the tighter limit).
     CapReached,
 }
 
@@ -406,7 +407,9 @@ fn candidates(
 
     // Ranked parts draw on the units of one kind each: one pass over the scored units sorts
     // them out (most are of a kind the recipe does not rank, or below its threshold).
-    let mut ranked: Vec<Vec<(u32, f64)>> = vec![Vec::new(); recipe.parts.len()];
+    // Only the best few of a part can fit its cap: the rest are counted as over the cap, and
+    // only the best of those are itemised (without cutting their text).
+    let mut ranked: Vec<BinaryHeap<Ranked>> = vec![BinaryHeap::new(); recipe.parts.len()];
     let slots: Vec<(DocKind, usize)> = recipe
         .parts
         .iter()
@@ -434,18 +437,31 @@ fn candidates(
                 continue;
             }
             let rel = link + relevance(u);
-            if rel >= recipe.min_score {
-                ranked[slot].push((u, rel));
+            let spec = &recipe.parts[slot];
+            let (left_out, reason) = if rel < recipe.min_score {
+                (Ranked(rel, u), OmitReason::BelowThreshold)
             } else {
-                let spec = &recipe.parts[slot];
-                let unit = &index.units[u as usize];
-                pre.add(
-                    spec.weight * rel,
-                    OmitReason::BelowThreshold,
-                    || (unit.title.clone(), unit.citation.clone()),
-                    spec.part,
-                );
-            }
+                let top = &mut ranked[slot];
+                let new = Ranked(rel, u);
+                if top.len() < RANKED_PER_PART {
+                    top.push(new);
+                    continue;
+                }
+                match top.peek_mut() {
+                    // Better than the worst kept: it takes its place.
+                    Some(mut worst) if new < *worst => {
+                        (std::mem::replace(&mut *worst, new), OmitReason::CapReached)
+                    }
+                    _ => (new, OmitReason::CapReached),
+                }
+            };
+            let unit = &index.units[left_out.1 as usize];
+            pre.add(
+                spec.weight * left_out.0,
+                reason,
+                || (unit.title.clone(), unit.citation.clone()),
+                spec.part,
+            );
         }
     }
 
@@ -638,25 +654,8 @@ fn candidates(
                 }
             }
             Part::Architecture | Part::Playbooks | Part::Governance | Part::AgentExecution => {
-                let mut above = std::mem::take(&mut ranked[slot]);
-                let best = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-                // Only the best few can fit a part's cap: the rest are counted, and only the
-                // best of those are itemised (without cutting their text).
-                if above.len() > RANKED_PER_PART {
-                    above.select_nth_unstable_by(RANKED_PER_PART, best);
-                    for &(u, rel) in &above[RANKED_PER_PART..] {
-                        let unit = &index.units[u as usize];
-                        pre.add(
-                            w * rel,
-                            OmitReason::CapReached,
-                            || (unit.title.clone(), unit.citation.clone()),
-                            spec.part,
-                        );
-                    }
-                    above.truncate(RANKED_PER_PART);
-                }
-                above.sort_by(best);
-                for (u, rel) in above {
+                let above = std::mem::take(&mut ranked[slot]).into_sorted_vec();
+                for Ranked(rel, u) in above {
                     let unit = &index.units[u as usize];
                     push(
                         &mut out,
@@ -694,6 +693,31 @@ fn candidates(
     }
     (out, pre)
 }
+
+/// A ranked unit: relevance and unit. Ordered best first (higher relevance, then earlier in
+/// the plan), so a max-heap of them keeps the worst on top.
+#[derive(Debug, Clone, Copy)]
+struct Ranked(f64, u32);
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Ranked {}
 
 /// Two ascending lists of units as one (no unit is in both).
 fn merge_ascending<'a>(a: &'a [u32], b: &[u32]) -> std::borrow::Cow<'a, [u32]> {
@@ -883,7 +907,6 @@ fn fit(
         let room = budget_room.min(cap_room);
         // Cheap test first (a lower bound on the excerpt's tokens), then the exact count.
         let lower = min_tokens(&c.text) + source_cost;
-        let mut whole: Option<usize> = None;
         if lower <= room {
             let s = section_from(c, c.text.clone(), c.citation.clone(), false, counter);
             if s.tokens + source_cost <= room {
@@ -893,7 +916,6 @@ fn fit(
                 pack.sections.push(s);
                 continue;
             }
-            whole = Some(s.tokens + source_cost);
         }
         if room >= MIN_CUT_TOKENS + source_cost
             && let Some((text, citation)) = cut_to_fit(plan, c, room - source_cost, counter)
@@ -905,14 +927,8 @@ fn fit(
             pack.sections.push(s);
             continue;
         }
-        // Left out: because of its part's cap only if it would have fit the budget.
-        let fits_budget = lower <= budget_room
-            && (max_tokens(c) <= budget_room
-                || whole.unwrap_or_else(|| {
-                    section_from(c, c.text.clone(), c.citation.clone(), false, counter).tokens
-                        + source_cost
-                }) <= budget_room);
-        let reason = if cap_room < budget_room && fits_budget {
+        // Left out because of whichever limit is the tighter: its part's cap or the budget.
+        let reason = if cap_room < budget_room {
             OmitReason::CapReached
         } else {
             OmitReason::OverBudget
@@ -953,17 +969,17 @@ fn fit(
 /// two such words (only runs of whitespace, line breaks and `/` join across whitespace), and
 /// every piece is at least one token.
 fn min_tokens(text: &str) -> usize {
-    text.split_ascii_whitespace()
-        .filter(|w| w.bytes().any(|b| b.is_ascii_alphanumeric()))
-        .count()
-}
-
-/// An upper bound on a candidate's rendered tokens (its source cost included): every token
-/// is at least one byte of the rendering.
-fn max_tokens(c: &Candidate) -> usize {
-    // Frame words, separators, digits of the counts and line numbers, cut mark: under 160
-    // bytes besides the title, path and heading; the source line allows up to 200 bytes.
-    c.text.len() + c.title.len() + 2 * c.citation.path.len() + c.citation.heading.len() + 360
+    let mut words = 0;
+    let mut counted = false;
+    for b in text.bytes() {
+        if b.is_ascii_whitespace() {
+            counted = false;
+        } else if !counted && b.is_ascii_alphanumeric() {
+            counted = true;
+            words += 1;
+        }
+    }
+    words
 }
 
 /// A chosen excerpt as a pack section, its token count settled.

@@ -155,12 +155,15 @@ impl Recipe {
         Ok(())
     }
 
-    fn matches_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|p| {
-            globset::Glob::new(p)
-                .map(|g| g.compile_matcher().is_match(role))
-                .unwrap_or(false)
-        })
+    /// Its role patterns as one matcher (checked by `check`, so none is dropped).
+    fn matcher(&self) -> globset::GlobSet {
+        let mut set = globset::GlobSetBuilder::new();
+        for pattern in &self.roles {
+            if let Ok(g) = globset::Glob::new(pattern) {
+                set.add(g);
+            }
+        }
+        set.build().unwrap_or_else(|_| globset::GlobSet::empty())
     }
 }
 
@@ -168,6 +171,8 @@ impl Recipe {
 #[derive(Debug, Clone)]
 pub struct Recipes {
     recipes: Vec<Recipe>,
+    /// Per recipe, its role patterns compiled.
+    matchers: Vec<globset::GlobSet>,
 }
 
 impl Recipes {
@@ -202,7 +207,8 @@ impl Recipes {
             }
         }
         recipes.sort_by(|a, b| a.name.cmp(&b.name));
-        Recipes { recipes }
+        let matchers = recipes.iter().map(Recipe::matcher).collect();
+        Recipes { recipes, matchers }
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -225,9 +231,9 @@ impl Recipes {
     /// The recipe for a role: the first (by name) whose patterns match, else `default`.
     pub fn for_role(&self, role: Option<&str>) -> Result<&Recipe, Error> {
         if let Some(role) = role
-            && let Some(r) = self.recipes.iter().find(|r| r.matches_role(role))
+            && let Some(i) = self.matchers.iter().position(|m| m.is_match(role))
         {
-            return Ok(r);
+            return Ok(&self.recipes[i]);
         }
         self.get("default")
     }
