@@ -226,6 +226,15 @@ pub fn run() -> Result<ExitCode> {
         .context("serve")?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Pack {
+        check: false,
+        encoding,
+        ..
+    } = &cli.command
+        && let Ok(encoding) = encoding.parse()
+    {
+        storypack::tokens::Tiktoken::warm_in_background(encoding);
+    }
     let app = App::open(&cli.global.plan)?;
     let json = cli.global.json;
     match cli.command {

@@ -98,7 +98,32 @@ pub struct Hit {
 /// stopwords and bare numbers dropped) plus whole hyphenated ids with a digit (`sre-04-01`,
 /// `f3-e1`), so ids match exactly. Runs over every byte of the plan: words are slices of the
 /// text, copied only when they need lowercasing or stemming.
-pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
+pub fn tokenize(text: &str, emit: impl FnMut(&str)) {
+    tokenize_into(text, &mut EveryTerm(emit));
+}
+
+/// Where the tokenizer sends terms. [`Sink::wants`] sees a term's first two bytes (as the
+/// term will have them: lowercased; stemming only changes a word's end) before the term is
+/// lowercased or stemmed; a term not wanted goes to [`Sink::skipped`] instead, uncopied.
+trait Sink {
+    fn wants(&self, first_two: [u8; 2]) -> bool;
+    fn term(&mut self, term: &str);
+    fn skipped(&mut self);
+}
+
+struct EveryTerm<F>(F);
+
+impl<F: FnMut(&str)> Sink for EveryTerm<F> {
+    fn wants(&self, _: [u8; 2]) -> bool {
+        true
+    }
+    fn term(&mut self, term: &str) {
+        (self.0)(term);
+    }
+    fn skipped(&mut self) {}
+}
+
+fn tokenize_into(text: &str, sink: &mut impl Sink) {
     let bytes = text.as_bytes();
     let n = bytes.len();
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
@@ -119,7 +144,7 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
                 digit |= bytes[i].is_ascii_digit();
                 i += 1;
             }
-            word(&text[start..i], &mut lower, &mut stemmed, &mut emit);
+            word(&text[start..i], &mut lower, &mut stemmed, sink);
             if i + 1 < n && matches!(bytes[i], b'-' | b'_') && bytes[i + 1].is_ascii_alphanumeric()
             {
                 parts += 1;
@@ -129,19 +154,41 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
             break;
         }
         if parts > 0 && digit {
+            let first_two = [bytes[compound_start], bytes[compound_start + 1]].map(|b| {
+                if b == b'_' {
+                    b'-'
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            });
+            if !sink.wants(first_two) {
+                sink.skipped();
+                continue;
+            }
             lower.clear();
             lower.extend(text[compound_start..i].chars().map(|c| match c {
                 '_' => '-',
                 c => c.to_ascii_lowercase(),
             }));
-            emit(&lower);
+            sink.term(&lower);
         }
     }
 }
 
+/// The longest stopword, in bytes.
+const MAX_STOPWORD_LEN: usize = 5;
+
 /// One word: dropped if short, a bare number or a stopword; else lowercased and stemmed.
-fn word(w: &str, lower: &mut String, stemmed: &mut String, emit: &mut impl FnMut(&str)) {
+fn word(w: &str, lower: &mut String, stemmed: &mut String, sink: &mut impl Sink) {
     if w.len() < 2 || w.bytes().all(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let b = w.as_bytes();
+    if !sink.wants([b[0].to_ascii_lowercase(), b[1].to_ascii_lowercase()]) {
+        // Only whether it is a term at all matters: stopwords are short.
+        if w.len() > MAX_STOPWORD_LEN || !is_stopword_any_case(w) {
+            sink.skipped();
+        }
         return;
     }
     let w: &str = if w.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -158,12 +205,24 @@ fn word(w: &str, lower: &mut String, stemmed: &mut String, emit: &mut impl FnMut
         stemmed.clear();
         stemmed.push_str(&w[..w.len() - 3]);
         stemmed.push('y');
-        emit(stemmed);
+        sink.term(stemmed);
     } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") {
-        emit(&w[..w.len() - 1]);
+        sink.term(&w[..w.len() - 1]);
     } else {
-        emit(w);
+        sink.term(w);
     }
+}
+
+/// [`is_stopword`] of a short word in any case, without allocating.
+fn is_stopword_any_case(w: &str) -> bool {
+    let mut buf = [0u8; MAX_STOPWORD_LEN];
+    let Some(dst) = buf.get_mut(..w.len()) else {
+        return false;
+    };
+    for (d, s) in dst.iter_mut().zip(w.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(dst).is_ok_and(is_stopword)
 }
 
 /// Terms with their counts, in first-seen order.
@@ -250,7 +309,8 @@ pub const MAX_QUERY_TERMS: usize = 24;
 
 /// A BM25 inverted index over the plan's units, in compressed-row form: for term `t`,
 /// `post_units[offsets[t]..offsets[t + 1]]` are the units holding it (ascending) and
-/// `post_tf` their counts. Terms are keyed by a 64-bit xxh3 of their text.
+/// `post_impact` their BM25 term weights before idf (`tf * (K1 + 1) / (tf + norm)`, as f32).
+/// Terms are keyed by a 64-bit xxh3 of their text.
 ///
 /// Built whole ([`SearchIndex::build`], kept by long-lived processes) or for a known set of
 /// terms only ([`SearchIndex::for_terms`], what a one-shot CLI pack needs): both give the same
@@ -266,12 +326,10 @@ pub struct SearchIndex {
     doc_units: Vec<(u32, u32)>,
     lengths: Vec<u32>,
     avg_len: f64,
-    /// Per unit, BM25's length normalisation `K1 * (1 - B + B * len / avg_len)`.
-    norms: Vec<f64>,
     terms: FxHashMap<u64, u32>,
     offsets: Vec<u32>,
     post_units: Vec<u32>,
-    post_tf: Vec<u16>,
+    post_impact: Vec<f32>,
     /// Set when only these terms were indexed.
     only: Option<FxHashSet<u64>>,
 }
@@ -279,14 +337,14 @@ pub struct SearchIndex {
 /// BM25 scores of one query: dense by unit, with the units that scored listed.
 #[derive(Debug, Clone, Default)]
 pub struct Scores {
-    dense: Vec<f64>,
+    dense: Vec<f32>,
     touched: Vec<u32>,
     max: f64,
 }
 
 impl Scores {
     pub fn get(&self, unit: u32) -> f64 {
-        self.dense.get(unit as usize).copied().unwrap_or(0.0)
+        self.dense.get(unit as usize).map_or(0.0, |&s| f64::from(s))
     }
 
     /// Units with a score, ascending.
@@ -309,8 +367,39 @@ struct UnitTerms {
     len: u32,
 }
 
-/// A term set, with the first bytes its terms start with.
-type TermFilter = (FxHashSet<u64>, [bool; 256]);
+/// A term set, with the first two bytes its terms start with (a bit per pair).
+type TermFilter = (FxHashSet<u64>, Box<[u64; 1024]>);
+
+fn pair_bit(first_two: [u8; 2]) -> (usize, u64) {
+    let pair = usize::from(u16::from_le_bytes(first_two));
+    (pair / 64, 1u64 << (pair % 64))
+}
+
+/// Counts a unit's terms, keeping (by hash) those in a term set, if any.
+struct UnitSink<'a> {
+    only: Option<&'a TermFilter>,
+    scratch: &'a mut FxHashMap<u64, u32>,
+    len: u32,
+}
+
+impl Sink for UnitSink<'_> {
+    fn wants(&self, first_two: [u8; 2]) -> bool {
+        self.only.is_none_or(|(_, pairs)| {
+            let (word, bit) = pair_bit(first_two);
+            pairs[word] & bit != 0
+        })
+    }
+    fn term(&mut self, term: &str) {
+        self.len += 1;
+        let h = term_hash(term);
+        if self.only.is_none_or(|(set, _)| set.contains(&h)) {
+            *self.scratch.entry(h).or_default() += 1;
+        }
+    }
+    fn skipped(&mut self) {
+        self.len += 1;
+    }
+}
 
 fn unit_terms(
     text: &str,
@@ -318,21 +407,13 @@ fn unit_terms(
     scratch: &mut FxHashMap<u64, u32>,
 ) -> UnitTerms {
     scratch.clear();
-    let mut len = 0u32;
-    tokenize(text, |t| {
-        len += 1;
-        // With a term set, most words cannot be in it: skip hashing those (a cheap test on
-        // their first byte), counting them only for the length.
-        if let Some((_, first)) = only
-            && !first[usize::from(t.as_bytes()[0])]
-        {
-            return;
-        }
-        let h = term_hash(t);
-        if only.is_none_or(|(set, _)| set.contains(&h)) {
-            *scratch.entry(h).or_default() += 1;
-        }
-    });
+    let mut sink = UnitSink {
+        only,
+        scratch,
+        len: 0,
+    };
+    tokenize_into(text, &mut sink);
+    let len = sink.len;
     UnitTerms {
         terms: scratch.iter().map(|(&h, &n)| (h, n)).collect(),
         len,
@@ -348,14 +429,16 @@ impl SearchIndex {
     /// An index of these terms only (words or ids, as a query would give them).
     pub fn for_terms(plan: &Plan, terms: &[String]) -> SearchIndex {
         let mut set = FxHashSet::default();
-        let mut first = [false; 256];
+        let mut pairs = Box::new([0u64; 1024]);
         for t in terms {
             tokenize(t, |w| {
                 set.insert(term_hash(w));
-                first[usize::from(w.as_bytes()[0])] = true;
+                let b = w.as_bytes();
+                let (word, bit) = pair_bit([b[0], b[1]]);
+                pairs[word] |= bit;
             });
         }
-        Self::build_with(plan, Some((set, first)))
+        Self::build_with(plan, Some((set, pairs)))
     }
 
     fn build_with(plan: &Plan, only: Option<TermFilter>) -> SearchIndex {
@@ -402,7 +485,7 @@ impl SearchIndex {
             index.offsets.push(acc);
         }
         index.post_units = vec![0; acc as usize];
-        index.post_tf = vec![0; acc as usize];
+        let mut post_tf: Vec<u16> = vec![0; acc as usize];
         let mut cursor: Vec<u32> = index.offsets[..df.len()].to_vec();
         let mut total: u64 = 0;
         for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
@@ -415,7 +498,7 @@ impl SearchIndex {
                 if let Some(&id) = index.terms.get(&h) {
                     let at = cursor[id as usize] as usize;
                     index.post_units[at] = unit_id as u32;
-                    index.post_tf[at] = tf.min(u32::from(u16::MAX)) as u16;
+                    post_tf[at] = tf.min(u32::from(u16::MAX)) as u16;
                     cursor[id as usize] += 1;
                 }
             }
@@ -425,10 +508,20 @@ impl SearchIndex {
         } else {
             (total as f64 / index.units.len() as f64).max(1.0)
         };
-        index.norms = index
+        // BM25's length normalisation per unit, then each posting's weight before idf.
+        let norms: Vec<f64> = index
             .lengths
             .iter()
             .map(|&len| K1 * (1.0 - B + B * f64::from(len) / index.avg_len))
+            .collect();
+        index.post_impact = index
+            .post_units
+            .iter()
+            .zip(&post_tf)
+            .map(|(&u, &tf)| {
+                let tf = f64::from(tf);
+                (tf * (K1 + 1.0) / (tf + norms[u as usize])) as f32
+            })
             .collect();
         index
     }
@@ -463,17 +556,14 @@ impl SearchIndex {
         }
     }
 
-    /// Units holding a term (an id like `F3-E1` matches whole), with counts.
-    pub fn postings(&self, term: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
+    /// Units holding a term (an id like `F3-E1` matches whole), ascending.
+    pub fn postings(&self, term: &str) -> &[u32] {
         let mut whole = None;
         tokenize(term, |t| whole = Some(t.to_string()));
         let range = whole
             .map(|t| self.term_range(term_hash(&t)))
             .unwrap_or(0..0);
-        self.post_units[range.clone()]
-            .iter()
-            .zip(&self.post_tf[range])
-            .map(|(&u, &tf)| (u, u32::from(tf)))
+        &self.post_units[range]
     }
 
     /// BM25 of the units matching the query's most telling terms (at most
@@ -498,27 +588,27 @@ impl SearchIndex {
                 .then(a.0.start.cmp(&b.0.start))
         });
         picked.truncate(MAX_QUERY_TERMS);
-        let mut dense = vec![0.0; self.units.len()];
+        let mut dense = vec![0.0f32; self.units.len()];
         for (range, idf, qtf) in picked {
-            let weight = idf * (K1 + 1.0) * qtf;
-            for (&u, &tf) in self.post_units[range.clone()]
+            let weight = (idf * qtf) as f32;
+            for (&u, &impact) in self.post_units[range.clone()]
                 .iter()
-                .zip(&self.post_tf[range])
+                .zip(&self.post_impact[range])
             {
-                let tf = f64::from(tf);
-                dense[u as usize] += weight * tf / (tf + self.norms[u as usize]);
+                dense[u as usize] += weight * impact;
             }
         }
         // Every term that matched adds a positive score: the units that scored are those
         // above zero, found in unit order by one pass.
         let mut touched = Vec::new();
-        let mut max = 0.0f64;
+        let mut max = 0.0f32;
         for (u, &score) in dense.iter().enumerate() {
             if score > 0.0 {
                 touched.push(u as u32);
                 max = max.max(score);
             }
         }
+        let max = f64::from(max);
         Scores {
             dense,
             touched,
@@ -696,6 +786,50 @@ mod tests {
             tokenize(&text, |t| a.push(t.to_string()));
             tokenize_before(&text, |t| b.push(t.to_string()));
             assert_eq!(a, b);
+        }
+    }
+
+    /// Indexing for a term set skips the words it cannot hold, uncopied, yet counts the same
+    /// length and finds the same terms as indexing everything.
+    #[test]
+    fn term_set_indexing_counts_and_finds_as_the_whole_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plan");
+        let plan = crate::plan::parse_dir(&root).plan;
+        let mut samples: Vec<String> = plan.docs.iter().map(|d| d.text.clone()).collect();
+        samples.push("İİ ẞ café Queues_x-1 a-b_c-9 THE The tHe Its ITS F3-E1 f3-e1 WHICH".into());
+        for (k, text) in samples.iter().enumerate() {
+            let all = terms(text);
+            // A term set of every third distinct term (and a stopword-like id, a compound).
+            let mut distinct: Vec<&String> = all.iter().collect();
+            distinct.sort();
+            distinct.dedup();
+            let picked: Vec<String> = distinct
+                .iter()
+                .skip(k % 3)
+                .step_by(3)
+                .map(|t| t.to_string())
+                .chain(["a-b-c-9".to_string(), "queues-x-1".to_string()])
+                .collect();
+            let mut set = FxHashSet::default();
+            let mut pairs = Box::new([0u64; 1024]);
+            for t in &picked {
+                set.insert(term_hash(t));
+                let b = t.as_bytes();
+                let (w, bit) = pair_bit([b[0], b[1]]);
+                pairs[w] |= bit;
+            }
+            let filter: TermFilter = (set, pairs);
+            let mut scratch = FxHashMap::default();
+            let got = unit_terms(text, Some(&filter), &mut scratch);
+            assert_eq!(got.len as usize, all.len(), "doc {k}");
+            let mut want: FxHashMap<u64, u32> = FxHashMap::default();
+            for t in &all {
+                if picked.contains(t) {
+                    *want.entry(term_hash(t)).or_default() += 1;
+                }
+            }
+            let got: FxHashMap<u64, u32> = got.terms.into_iter().collect();
+            assert_eq!(got, want, "doc {k}");
         }
     }
 

@@ -141,6 +141,12 @@ impl Tiktoken {
         }
     }
 
+    /// Builds the counter for `encoding` on another thread (about 0.2 s of work), so a command
+    /// that will count can read and parse the plan meanwhile.
+    pub fn warm_in_background(encoding: Encoding) {
+        std::thread::spawn(move || Tiktoken::get(encoding));
+    }
+
     /// Forgets every remembered count (content hashes and pieces): the next counts start
     /// from nothing, as in a new process.
     pub fn forget(&self) {

@@ -375,7 +375,7 @@ fn candidates(
     // Explicit links: units naming the story (strongest), its epic, its dependencies.
     let mut links: FxHashMap<u32, f64> = FxHashMap::default();
     let mut link = |term: &str, weight: f64| {
-        for (u, _) in index.postings(term) {
+        for &u in index.postings(term) {
             let l = links.entry(u).or_default();
             *l = l.max(weight);
         }
@@ -410,13 +410,14 @@ fn candidates(
     // Only the best few of a part can fit its cap: the rest are counted as over the cap, and
     // only the best of those are itemised (without cutting their text).
     let mut ranked: Vec<BinaryHeap<Ranked>> = vec![BinaryHeap::new(); recipe.parts.len()];
-    let slots: Vec<(DocKind, usize)> = recipe
-        .parts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| ranked_kind(p.part).map(|k| (k, i)))
-        .collect();
-    if !slots.is_empty() {
+    // Per kind of document (by its enum index), the recipe part ranking it.
+    let mut slot_of_kind = [None::<usize>; 16];
+    for (i, p) in recipe.parts.iter().enumerate() {
+        if let Some(k) = ranked_kind(p.part) {
+            slot_of_kind[k as usize] = Some(i);
+        }
+    }
+    if slot_of_kind.iter().any(Option::is_some) {
         let mut next_link = link_list.iter().peekable();
         for &u in scored_units.iter() {
             let mut link = 0.0;
@@ -430,7 +431,7 @@ fn candidates(
                 next_link.next();
             }
             let kind = index.kind(u);
-            let Some(&(_, slot)) = slots.iter().find(|(k, _)| *k == kind) else {
+            let Some(slot) = slot_of_kind[kind as usize] else {
                 continue;
             };
             if kind == DocKind::Governance && gate_docs.binary_search(&index.doc_of(u)).is_ok() {
@@ -455,11 +456,13 @@ fn candidates(
                     _ => (new, OmitReason::CapReached),
                 }
             };
-            let unit = &index.units[left_out.1 as usize];
             pre.add(
                 spec.weight * left_out.0,
                 reason,
-                || (unit.title.clone(), unit.citation.clone()),
+                || {
+                    let unit = &index.units[left_out.1 as usize];
+                    (unit.title.clone(), unit.citation.clone())
+                },
                 spec.part,
             );
         }
