@@ -121,13 +121,21 @@ pub struct HandoffExcerpt {
     pub citation: Citation,
 }
 
+/// A candidate's text: made up for it, or its citation's lines (cut from the plan only when
+/// fitting gets to it: most ranked candidates never fit).
+#[derive(Debug, Clone)]
+enum CandidateText {
+    Ready(String),
+    Excerpt,
+}
+
 /// A candidate excerpt before fitting.
 #[derive(Debug, Clone)]
 struct Candidate {
     part: Part,
     title: String,
     citation: Citation,
-    text: String,
+    text: CandidateText,
     score: f64,
     mandatory: bool,
     /// Relevance before weighting (ranked parts only): compared with `min_score`.
@@ -290,6 +298,19 @@ fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
         out.push('\n');
     }
     out.trim().to_string()
+}
+
+/// Whether [`excerpt_without_heading`] of a citation is empty (without building it).
+fn excerpt_is_empty(plan: &Plan, c: &Citation) -> bool {
+    let text = plan.excerpt(c).unwrap_or("");
+    let mut lines = text.lines().peekable();
+    if lines
+        .peek()
+        .is_some_and(|l| l.trim_start().starts_with('#'))
+    {
+        lines.next();
+    }
+    lines.all(|l| l.trim().is_empty())
 }
 
 /// Omitted excerpts decided before fitting (ranked ones that cannot make it): counted, and
@@ -473,10 +494,14 @@ fn candidates(
         let push = |out: &mut Vec<Candidate>,
                     title: String,
                     citation: Citation,
-                    text: String,
+                    text: CandidateText,
                     factor: f64,
                     rel: Option<f64>| {
-            if text.trim().is_empty() {
+            let empty = match &text {
+                CandidateText::Ready(t) => t.trim().is_empty(),
+                CandidateText::Excerpt => excerpt_is_empty(plan, &citation),
+            };
+            if empty {
                 return;
             }
             out.push(Candidate {
@@ -494,7 +519,7 @@ fn candidates(
                 &mut out,
                 format!("Story {}: {}", story.id, story.title),
                 story.citation.clone(),
-                story_block(story, false),
+                CandidateText::Ready(story_block(story, false)),
                 1.0,
                 None,
             ),
@@ -505,7 +530,7 @@ fn candidates(
                             &mut out,
                             format!("Depends on {}: {}", dep.id, dep.title),
                             dep.citation.clone(),
-                            story_block(dep, true),
+                            CandidateText::Ready(story_block(dep, true)),
                             1.0 - 0.01 * i as f64,
                             None,
                         );
@@ -518,7 +543,7 @@ fn candidates(
                         &mut out,
                         format!("Epic {}: {}", e.id, e.title),
                         e.citation.clone(),
-                        excerpt_without_heading(plan, &e.citation),
+                        CandidateText::Excerpt,
                         1.0,
                         None,
                     );
@@ -536,7 +561,7 @@ fn candidates(
                         &mut out,
                         format!("Feature {}: {}", f.id, f.title),
                         section.citation.clone(),
-                        excerpt_without_heading(plan, &section.citation),
+                        CandidateText::Excerpt,
                         1.0,
                         None,
                     );
@@ -575,7 +600,7 @@ fn candidates(
                         &mut out,
                         format!("Sprint {}", s.id),
                         s.citation.clone(),
-                        text,
+                        CandidateText::Ready(text),
                         1.0,
                         None,
                     );
@@ -596,7 +621,7 @@ fn candidates(
                         &mut out,
                         "Per-sprint checklist".into(),
                         citation,
-                        text,
+                        CandidateText::Ready(text),
                         1.0,
                         None,
                     );
@@ -609,7 +634,7 @@ fn candidates(
                             &mut out,
                             format!("Gate evidence: {}", g.gate),
                             g.citation.clone(),
-                            excerpt_without_heading(plan, &g.citation),
+                            CandidateText::Excerpt,
                             1.0,
                             None,
                         );
@@ -650,7 +675,7 @@ fn candidates(
                         &mut out,
                         format!("Role plan: {}", unit.title),
                         unit.citation.clone(),
-                        excerpt_without_heading(plan, &unit.citation),
+                        CandidateText::Excerpt,
                         factor,
                         None,
                     );
@@ -664,7 +689,7 @@ fn candidates(
                         &mut out,
                         unit.title.clone(),
                         unit.citation.clone(),
-                        excerpt_without_heading(plan, &unit.citation),
+                        CandidateText::Excerpt,
                         rel,
                         Some(rel),
                     );
@@ -686,7 +711,7 @@ fn candidates(
                         &mut out,
                         h.title.clone(),
                         h.citation.clone(),
-                        h.text.clone(),
+                        CandidateText::Ready(h.text.clone()),
                         own + recency,
                         None,
                     );
@@ -749,6 +774,17 @@ fn ranked_kind(part: Part) -> Option<DocKind> {
         Part::Governance => Some(DocKind::Governance),
         Part::AgentExecution => Some(DocKind::AgentExecution),
         _ => None,
+    }
+}
+
+impl Candidate {
+    fn text(&self, plan: &Plan) -> std::borrow::Cow<'_, str> {
+        match &self.text {
+            CandidateText::Ready(t) => std::borrow::Cow::Borrowed(t),
+            CandidateText::Excerpt => {
+                std::borrow::Cow::Owned(excerpt_without_heading(plan, &self.citation))
+            }
+        }
     }
 }
 
@@ -825,7 +861,13 @@ fn fit(
         cands.into_iter().partition(|c| c.mandatory);
     let mut per_part: BTreeMap<Part, usize> = BTreeMap::new();
     for c in &mandatory {
-        let s = section_from(c, c.text.clone(), c.citation.clone(), false, counter);
+        let s = section_from(
+            c,
+            c.text(plan).into_owned(),
+            c.citation.clone(),
+            false,
+            counter,
+        );
         *per_part.entry(c.part).or_default() += s.tokens;
         pack.sections.push(s);
     }
@@ -908,10 +950,17 @@ fn fit(
         let budget_room = budget.saturating_sub(used);
         let cap_room = cap.saturating_sub(part_used);
         let room = budget_room.min(cap_room);
-        // Cheap test first (a lower bound on the excerpt's tokens), then the exact count.
-        let lower = min_tokens(&c.text) + source_cost;
+        // Cheap tests first (lower bounds: the frame alone, then with the excerpt; the
+        // excerpt is cut from the plan only past the first), then the exact count.
+        let frame = render::section_frame(&c.title, &c.citation, 0, search::round(c.score), false);
+        if min_tokens(&frame) + source_cost > room {
+            omit(c, tighter(cap_room, budget_room), &mut omitted);
+            continue;
+        }
+        let text = c.text(plan);
+        let lower = min_tokens(&text) + source_cost;
         if lower <= room {
-            let s = section_from(c, c.text.clone(), c.citation.clone(), false, counter);
+            let s = section_from(c, text.to_string(), c.citation.clone(), false, counter);
             if s.tokens + source_cost <= room {
                 used += s.tokens + source_cost;
                 *per_part.entry(c.part).or_default() += s.tokens + source_cost;
@@ -921,7 +970,7 @@ fn fit(
             }
         }
         if room >= MIN_CUT_TOKENS + source_cost
-            && let Some((text, citation)) = cut_to_fit(plan, c, room - source_cost, counter)
+            && let Some((text, citation)) = cut_to_fit(plan, c, &text, room - source_cost, counter)
         {
             let s = section_from(c, text, citation, true, counter);
             used += s.tokens + source_cost;
@@ -930,12 +979,7 @@ fn fit(
             pack.sections.push(s);
             continue;
         }
-        // Left out because of whichever limit is the tighter: its part's cap or the budget.
-        let reason = if cap_room < budget_room {
-            OmitReason::CapReached
-        } else {
-            OmitReason::OverBudget
-        };
+        let reason = tighter(cap_room, budget_room);
         omit(c, reason, &mut omitted);
     }
     // Exact pass: count the whole pack; while it is over, drop the last (lowest-scored)
@@ -965,6 +1009,16 @@ fn fit(
         ));
     }
     Ok(pack)
+}
+
+/// Why an excerpt that does not fit is left out: whichever limit is the tighter, its part's
+/// cap or the budget.
+fn tighter(cap_room: usize, budget_room: usize) -> OmitReason {
+    if cap_room < budget_room {
+        OmitReason::CapReached
+    } else {
+        OmitReason::OverBudget
+    }
 }
 
 /// A lower bound on the tokens of any text holding `text`: its whitespace-separated words
@@ -1041,6 +1095,7 @@ fn settle_section(
 fn cut_to_fit(
     plan: &Plan,
     c: &Candidate,
+    text: &str,
     room: usize,
     counter: &dyn TokenCounter,
 ) -> Option<(String, Citation)> {
@@ -1049,7 +1104,7 @@ fn cut_to_fit(
         min_tokens(text) <= room
             && settle_section(counter, &c.title, &c.citation, score, true, text) <= room
     };
-    let paragraphs: Vec<&str> = c.text.split("\n\n").collect();
+    let paragraphs: Vec<&str> = text.split("\n\n").collect();
     let mut keep = String::new();
     for p in &paragraphs {
         let next = if keep.is_empty() {
