@@ -4,7 +4,9 @@
 //!
 //! Steps: candidates (per recipe part, from the model and the search index) -> scores ->
 //! fitting (mandatory first, then by score; part caps; cut at paragraph or sentence
-//! boundaries) -> rendering, re-counted whole until it is within the budget.
+//! boundaries; each section's tokens counted exactly when it is chosen) -> the whole count
+//! (header + sections + footer, which add up: see [`crate::tokens::joins_cleanly`]), lowest
+//! excerpts dropped while it is over the budget.
 
 pub mod files;
 pub mod recipe;
