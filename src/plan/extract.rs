@@ -3,6 +3,7 @@
 //! linking roles, duplicate ids, dependencies) happens in `assemble`, so a changed file can
 //! be re-read alone.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -114,12 +115,20 @@ pub fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
 
 /// Reads one markdown file. `rel_path` uses `/` and is relative to the plan root.
 pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let line_starts = text::line_starts(text);
-    let (front, body_start) = front_matter(text);
+    extract_owned(rel_path, text.to_string(), config)
+}
+
+/// [`extract`] for a text the caller gives away: the document keeps it as it is, without
+/// a copy (a leading byte-order mark is removed in place).
+pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    let line_starts = text::line_starts(&text);
+    let (front, body_start) = front_matter(&text);
     let parsed = markdown::parse(&text[body_start..], body_start);
     let kind = doc_kind(rel_path);
-    let mut w = Walker::new(rel_path, text, &line_starts, kind, &front, config);
+    let mut w = Walker::new(rel_path, &text, &line_starts, kind, &front, config);
     if let Some(at) = parsed.too_deep_at {
         w.diag(
             Severity::Warning,
@@ -135,7 +144,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
     let sections = w.sections(&parsed.blocks);
     let title = front.get("title").cloned().or_else(|| {
         parsed.blocks.iter().find_map(|b| match &b.kind {
-            BlockKind::Heading { text, .. } => Some(text.clone()),
+            BlockKind::Heading { text, .. } => Some(text.to_string()),
             _ => None,
         })
     });
@@ -160,7 +169,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
             front_matter: front,
             hash,
             sections,
-            text: text.to_string(),
+            text,
             line_starts,
         }),
         roadmap_rows,
@@ -332,7 +341,7 @@ impl<'a> Walker<'a> {
                 }
                 BlockKind::List { items, .. } => self.list(items),
                 BlockKind::Table { header, rows } => self.table(header, rows, block),
-                BlockKind::Paragraph { .. } | BlockKind::Other => {}
+                BlockKind::Paragraph | BlockKind::Other => {}
             }
         }
         if let Some(g) = self.file_gate
@@ -372,7 +381,6 @@ impl<'a> Walker<'a> {
             text: heading.to_string(),
             start,
         });
-        let lower = heading.to_lowercase();
 
         if let (Some(sprint), Some(role)) = (self.plan_sprint.clone(), self.role.clone()) {
             if let Some((_, key)) = text::section_key(heading) {
@@ -398,7 +406,7 @@ impl<'a> Walker<'a> {
                     citation,
                 });
             }
-            if lower.contains("gate evidence") {
+            if text::lowercase_contains(heading, "gate evidence") {
                 let citation = self.cite(start, end);
                 self.gates.push(GateChecklist {
                     gate: heading.to_string(),
@@ -412,7 +420,7 @@ impl<'a> Walker<'a> {
         if let Some(sprint) = text::sprint_in_text(heading) {
             self.ctx.sprint = Some((sprint, level));
         }
-        if lower.contains("checklist") {
+        if text::lowercase_contains(heading, "checklist") {
             self.ctx.checklist = Some(level);
         }
         if let Some(g) = self.file_gate
@@ -778,7 +786,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn table(&mut self, header: &[String], rows: &[Row], block: &Block) {
+    fn table(&mut self, header: &[Cow<str>], rows: &[Row], block: &Block) {
         let width = header.len();
         let ragged: Vec<&Row> = rows.iter().filter(|r| r.source_cells != width).collect();
         for row in ragged.iter().take(RAGGED_REPORT_LIMIT) {
@@ -818,7 +826,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn roadmap(&mut self, header: &[String], cols: &[String], rows: &[Row]) {
+    fn roadmap(&mut self, header: &[Cow<str>], cols: &[String], rows: &[Row]) {
         let kinds: Vec<RoadmapCol> = header
             .iter()
             .zip(cols)
@@ -850,7 +858,7 @@ impl<'a> Walker<'a> {
                 .iter()
                 .position(|k| *k == RoadmapCol::Sprint)
                 .and_then(|i| row.cells.get(i))
-                .map(String::as_str)
+                .map(|c| &**c)
                 .unwrap_or("");
             let Some(sprint) = text::sprint_id(sprint_cell) else {
                 if !text::is_empty_marker(sprint_cell) {
@@ -899,7 +907,7 @@ impl<'a> Walker<'a> {
                             .filter(|t| text::is_epic_id(t))
                             .collect();
                         if ids.is_empty() {
-                            out.extra.insert(header[i].clone(), cell.to_string());
+                            out.extra.insert(header[i].to_string(), cell.to_string());
                         }
                         out.epics = ids;
                     }
@@ -933,7 +941,7 @@ impl<'a> Walker<'a> {
                         }
                     }
                     RoadmapCol::Extra => {
-                        out.extra.insert(header[i].clone(), cell.to_string());
+                        out.extra.insert(header[i].to_string(), cell.to_string());
                     }
                 }
             }
@@ -1002,7 +1010,7 @@ impl<'a> Walker<'a> {
         let heads: Vec<(u8, &str, usize)> = blocks
             .iter()
             .filter_map(|b| match &b.kind {
-                BlockKind::Heading { level, text } => Some((*level, text.as_str(), b.start)),
+                BlockKind::Heading { level, text } => Some((*level, &**text, b.start)),
                 _ => None,
             })
             .collect();

@@ -31,6 +31,16 @@ pub fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
     (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
+/// `s.to_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the copy
+/// when `s` is ASCII (its lowercase is then its ASCII lowercase).
+pub fn lowercase_contains(s: &str, needle: &str) -> bool {
+    if s.is_ascii() {
+        find_ascii_ci(s, needle).is_some()
+    } else {
+        s.to_lowercase().contains(needle)
+    }
+}
+
 /// Lowercased, whitespace-collapsed header text without trailing colons.
 pub fn normalize_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -52,6 +62,9 @@ pub fn sprint_id(s: &str) -> Option<String> {
 
 /// The first "sprint NN" / "sprint-NN" mentioned in a text or path.
 pub fn sprint_in_text(s: &str) -> Option<String> {
+    // Every match holds "print" in ASCII letters of either case (`(?i)` folds no other
+    // character to p, r, i, n or t; a test checks it), so most texts skip the regex.
+    find_ascii_ci(s, "print")?;
     let caps = SPRINT_IN_TEXT.captures(s)?;
     let n: u32 = caps.get(1)?.as_str().parse().ok()?;
     Some(format!("{n:02}"))
@@ -181,20 +194,17 @@ pub fn field(text: &str) -> Option<(String, String)> {
 
 /// Line starts of a text, for offset -> 1-based line lookups.
 pub fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    starts.extend(memchr_newlines(text.as_bytes()).map(|i| i + 1));
+    let bytes = text.as_bytes();
+    // Counting first sizes the vector exactly: one allocation, no regrowth (large files
+    // have millions of lines).
+    let lines = memchr::memchr_iter(b'\n', bytes).count();
+    let mut starts = Vec::with_capacity(lines + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     if starts.last() == Some(&text.len()) && !text.is_empty() {
         starts.pop();
     }
     starts
-}
-
-fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i)
 }
 
 /// 1-based line of a byte offset.
@@ -289,6 +299,40 @@ mod tests {
         assert_eq!(find_ascii_ci("İİ check Evidence: a", "evidence:"), Some(11));
         assert_eq!(find_ascii_ci("ẞẞ Mission Focus", "mission focus"), Some(7));
         assert_eq!(find_ascii_ci("abc", "abcd"), None);
+    }
+
+    #[test]
+    fn sprint_prefilter_letters_fold_only_to_ascii() {
+        // `sprint_in_text` skips its regex unless "print" is there in ASCII: no other
+        // character may match one of those letters case-insensitively.
+        for letter in ['p', 'r', 'i', 'n', 't'] {
+            let one = Regex::new(&format!("(?i)^{letter}$")).unwrap();
+            let matching: Vec<char> = (0..=u32::from(char::MAX))
+                .filter_map(char::from_u32)
+                .filter(|c| one.is_match(c.encode_utf8(&mut [0; 4])))
+                .collect();
+            assert_eq!(matching, [letter.to_ascii_uppercase(), letter], "{letter}");
+        }
+        assert_eq!(sprint_in_text("SPRINT 7 plan").as_deref(), Some("07"));
+        assert_eq!(sprint_in_text("ſprint 7").as_deref(), Some("07"));
+        assert_eq!(sprint_in_text("Context"), None);
+    }
+
+    #[test]
+    fn lowercase_search_matches_a_lowercased_copy() {
+        for (s, needle) in [
+            ("Gate Evidence", "gate evidence"),
+            ("CHEC\u{212a}LIST", "checklist"),
+            ("İ checklist", "checklist"),
+            ("Sprint plan", "checklist"),
+            ("ÀB gate EVIDENCE", "gate evidence"),
+        ] {
+            assert_eq!(
+                lowercase_contains(s, needle),
+                s.to_lowercase().contains(needle),
+                "{s}"
+            );
+        }
     }
 
     #[test]
