@@ -121,9 +121,25 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
 /// [`extract`] for a text the caller gives away: the document keeps it as it is, without
 /// a copy (a leading byte-order mark is removed in place).
 pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
+    strip_bom(&mut text);
+    let hash = text::fnv64(text.as_bytes());
+    extract_hashed(rel_path, text, hash, config)
+}
+
+/// Removes a leading byte-order mark in place.
+pub(crate) fn strip_bom(text: &mut String) {
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
+}
+
+/// [`extract_owned`] for a text without byte-order mark whose [`text::fnv64`] is known.
+pub(crate) fn extract_hashed(
+    rel_path: &str,
+    text: String,
+    hash: String,
+    config: &Config,
+) -> FileFacts {
     let line_starts = text::line_starts(&text);
     let (front, body_start) = front_matter(&text);
     let parsed = markdown::parse(&text[body_start..], body_start);
@@ -160,7 +176,6 @@ pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileF
         diagnostics,
         ..
     } = w;
-    let hash = text::fnv64(text.as_bytes());
     FileFacts {
         doc: Arc::new(Doc {
             path: rel_path.to_string(),
@@ -471,7 +486,7 @@ impl<'a> Walker<'a> {
 
     fn list(&mut self, items: &[Item]) {
         for item in items {
-            let first = item.text.lines().next().unwrap_or("");
+            let first = || item.text.lines().next().unwrap_or("");
             if self.in_backlog()
                 && let Some(story) = self.story_from_item(item)
             {
@@ -487,7 +502,7 @@ impl<'a> Walker<'a> {
             }
             if self.is_roadmap_file
                 && self.ctx.checklist.is_some()
-                && let Some((section, rule)) = text::leading_section_key(first)
+                && let Some((section, rule)) = text::leading_section_key(first())
             {
                 let citation = self.cite(item.start, item.end);
                 self.checklist.push(ChecklistStep {
@@ -500,7 +515,7 @@ impl<'a> Walker<'a> {
             }
             if let (Some(sprint), Some(role), Some((key, _))) =
                 (&self.plan_sprint, &self.role, self.ctx.section)
-                && let Some(week) = text::week_of(first)
+                && let Some(week) = text::week_of(first())
             {
                 let section = RoleSection {
                     sprint: sprint.clone(),
@@ -512,7 +527,7 @@ impl<'a> Walker<'a> {
                 self.role_sections.push(section);
             }
             if self.kind == DocKind::Features
-                && let Some(caps) = FEATURE_HEAD.captures(first)
+                && let Some(caps) = FEATURE_HEAD.captures(first())
                 && let Some(e) = caps.get(2)
             {
                 let feature = caps
@@ -816,13 +831,15 @@ impl<'a> Walker<'a> {
                 ),
             );
         }
+        // Only roadmap files and backlogs read their tables' columns.
+        if !self.is_roadmap_file && !self.in_backlog() {
+            return;
+        }
         let cols: Vec<String> = header.iter().map(|h| text::normalize_header(h)).collect();
         if self.is_roadmap_file && cols.iter().any(|c| is_sprint_header(c)) {
             self.roadmap(header, &cols, rows);
         } else if self.in_backlog() {
             self.story_table(&cols, rows);
-        } else if let Some(g) = self.gate_target() {
-            let _ = g; // gate checklists are task lists, not tables
         }
     }
 

@@ -497,17 +497,21 @@ fn count_source_cells(text: &str, start: usize, end: usize) -> usize {
     let row = row.lines().next().unwrap_or("").trim();
     let row = row.strip_prefix('|').unwrap_or(row);
     let mut cells = 1usize;
-    let mut escaped = false;
     let bytes = row.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match b {
-            b'\\' => escaped = true,
-            b'|' if i + 1 < bytes.len() => cells += 1,
-            _ => {}
+    let mut at = 0;
+    while let Some(i) = bytes
+        .get(at..)
+        .and_then(|rest| memchr::memchr2(b'|', b'\\', rest))
+    {
+        let i = at + i;
+        if bytes[i] == b'\\' {
+            // The escaped byte, whatever it is, is text.
+            at = i + 2;
+        } else {
+            if i + 1 < bytes.len() {
+                cells += 1;
+            }
+            at = i + 1;
         }
     }
     if row.is_empty() { 0 } else { cells }
@@ -547,6 +551,58 @@ mod tests {
         assert_eq!(rows[0].source_cells, 2);
         assert_eq!(rows[1].source_cells, 1);
         assert_eq!(rows[2].source_cells, 3);
+    }
+
+    /// The first, byte-by-byte version of `count_source_cells`.
+    fn source_cells_byte_by_byte(text: &str, start: usize, end: usize) -> usize {
+        let Some(row) = text.get(start..end) else {
+            return 0;
+        };
+        let row = row.lines().next().unwrap_or("").trim();
+        let row = row.strip_prefix('|').unwrap_or(row);
+        let mut cells = 1usize;
+        let mut escaped = false;
+        let bytes = row.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if escaped {
+                escaped = false;
+                continue;
+            }
+            match b {
+                b'\\' => escaped = true,
+                b'|' if i + 1 < bytes.len() => cells += 1,
+                _ => {}
+            }
+        }
+        if row.is_empty() { 0 } else { cells }
+    }
+
+    #[test]
+    fn source_cells_count_unescaped_pipes() {
+        let row = "| a \\| b | c |";
+        assert_eq!(count_source_cells(row, 0, row.len()), 2);
+        // Every row of up to 6 characters from a small alphabet, and its slices.
+        let alphabet = ['|', '\\', 'a', ' ', '\n', 'é'];
+        let mut rows = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> = rows
+                .iter()
+                .filter(|r| r.chars().count() == rows.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|r| alphabet.iter().map(move |c| format!("{r}{c}")))
+                .collect();
+            rows.extend(longer);
+        }
+        for row in &rows {
+            for start in [0, 1, 2] {
+                for end in [row.len(), row.len().saturating_sub(1), start + 3] {
+                    assert_eq!(
+                        count_source_cells(row, start, end),
+                        source_cells_byte_by_byte(row, start, end),
+                        "{row:?} {start}..{end}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -99,17 +99,27 @@ impl Index {
         // Each file is read and parsed in one go (its bytes still in cache, no file waiting
         // in memory for the others to be read), as soon as the walk lists it: the walk runs
         // alongside the parsing instead of before it.
-        let read = |p: PathBuf| {
-            let parsed =
-                read_file(&canon_root, &p).map(|s| (s.path.clone(), read_source(s, &config)));
-            (p, parsed)
-        };
         let escaped = Escaped::default();
-        let walked: Vec<Result<(PathBuf, ReadResult), Diagnostic>> =
-            walker(&canon_root, &walk_root, &escaped)
-                .par_bridge()
-                .filter_map(|entry| listed_file(entry).map(|r| r.map(read)))
-                .collect();
+        let mut listing = walker(&canon_root, &walk_root, &escaped).filter_map(listed_file);
+        let batches = std::iter::from_fn(|| {
+            let batch: Vec<Result<PathBuf, Diagnostic>> = listing.by_ref().take(BATCH).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
+        let walked: Vec<Result<(PathBuf, ReadResult), Diagnostic>> = batches
+            .par_bridge()
+            .flat_map_iter(|batch| {
+                let mut problems = Vec::new();
+                let mut paths = Vec::with_capacity(batch.len());
+                for listed in batch {
+                    match listed {
+                        Ok(p) => paths.push(p),
+                        Err(d) => problems.push(Err(d)),
+                    }
+                }
+                let read = read_batch(&canon_root, paths, &config);
+                problems.into_iter().chain(read.into_iter().map(Ok))
+            })
+            .collect();
         let mut paths = Vec::with_capacity(walked.len());
         let mut done = Vec::with_capacity(walked.len());
         for w in walked {
@@ -123,13 +133,12 @@ impl Index {
         }
         let walked_files = paths.len();
         finish_listing(&canon_root, &escaped, &mut listed, &mut paths);
-        done.extend(
-            paths
-                .split_off(walked_files)
-                .into_par_iter()
-                .map(read)
-                .collect::<Vec<_>>(),
-        );
+        let extra: Vec<PathBuf> = paths.split_off(walked_files);
+        let extra: Vec<Vec<(PathBuf, ReadResult)>> = extra
+            .par_chunks(BATCH)
+            .map(|batch| read_batch(&canon_root, batch.to_vec(), &config))
+            .collect();
+        done.extend(extra.into_iter().flatten());
         // Same order as `load` then `from_loaded`: parsed files by path (the walk's order
         // among equal relative paths), then read failures.
         let mut results = Vec::with_capacity(done.len());
@@ -292,8 +301,61 @@ impl Index {
 
 /// Decodes one source and extracts its facts; a file that is not UTF-8 is a diagnostic.
 pub fn read_source(source: Source, config: &Config) -> Result<FileFacts, Diagnostic> {
+    let path = source.path.clone();
+    decode(source).map(|text| extract::extract_owned(&path, text, config))
+}
+
+/// Files read together: their hashes are computed side by side.
+const BATCH: usize = 8;
+
+/// Reads, decodes and extracts a few listed files.
+fn read_batch(
+    canon_root: &Path,
+    paths: Vec<PathBuf>,
+    config: &Config,
+) -> Vec<(PathBuf, ReadResult)> {
+    // (listed path, (relative path, text or why it is not UTF-8) or why it cannot be read)
+    let decoded: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            let read = read_file(canon_root, &p).map(|s| {
+                let path = s.path.clone();
+                let text = decode(s).map(|mut t| {
+                    extract::strip_bom(&mut t);
+                    t
+                });
+                (path, text)
+            });
+            (p, read)
+        })
+        .collect();
+    let texts: Vec<&[u8]> = decoded
+        .iter()
+        .filter_map(|(_, read)| match read {
+            Ok((_, Ok(text))) => Some(text.as_bytes()),
+            _ => None,
+        })
+        .collect();
+    let mut hashes = text::fnv64_many(&texts).into_iter();
+    decoded
+        .into_iter()
+        .map(|(p, read)| {
+            let read = read.map(|(path, text)| {
+                let facts = text.map(|t| {
+                    let hash = hashes.next().unwrap_or_default();
+                    extract::extract_hashed(&path, t, hash, config)
+                });
+                (path, facts)
+            });
+            (p, read)
+        })
+        .collect()
+}
+
+/// The source's text; a file that is not UTF-8 is a diagnostic.
+fn decode(source: Source) -> Result<String, Diagnostic> {
     match String::from_utf8(source.bytes) {
-        Ok(text) => Ok(extract::extract_owned(&source.path, text, config)),
+        Ok(text) => Ok(text),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
