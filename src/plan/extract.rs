@@ -3,6 +3,7 @@
 //! linking roles, duplicate ids, dependencies) happens in `assemble`, so a changed file can
 //! be re-read alone.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -114,12 +115,36 @@ pub fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
 
 /// Reads one markdown file. `rel_path` uses `/` and is relative to the plan root.
 pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let line_starts = text::line_starts(text);
-    let (front, body_start) = front_matter(text);
+    extract_owned(rel_path, text.to_string(), config)
+}
+
+/// [`extract`] for a text the caller gives away: the document keeps it as it is, without
+/// a copy (a leading byte-order mark is removed in place).
+pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
+    strip_bom(&mut text);
+    let hash = text::fnv64(text.as_bytes());
+    extract_hashed(rel_path, text, hash, config)
+}
+
+/// Removes a leading byte-order mark in place.
+pub(crate) fn strip_bom(text: &mut String) {
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+}
+
+/// [`extract_owned`] for a text without byte-order mark whose [`text::fnv64`] is known.
+pub(crate) fn extract_hashed(
+    rel_path: &str,
+    text: String,
+    hash: String,
+    config: &Config,
+) -> FileFacts {
+    let line_starts = text::line_starts(&text);
+    let (front, body_start) = front_matter(&text);
     let parsed = markdown::parse(&text[body_start..], body_start);
     let kind = doc_kind(rel_path);
-    let mut w = Walker::new(rel_path, text, &line_starts, kind, &front, config);
+    let mut w = Walker::new(rel_path, &text, &line_starts, kind, &front, config);
     if let Some(at) = parsed.too_deep_at {
         w.diag(
             Severity::Warning,
@@ -135,7 +160,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
     let sections = w.sections(&parsed.blocks);
     let title = front.get("title").cloned().or_else(|| {
         parsed.blocks.iter().find_map(|b| match &b.kind {
-            BlockKind::Heading { text, .. } => Some(text.clone()),
+            BlockKind::Heading { text, .. } => Some(text.to_string()),
             _ => None,
         })
     });
@@ -151,7 +176,6 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
         diagnostics,
         ..
     } = w;
-    let hash = text::fnv64(text.as_bytes());
     FileFacts {
         doc: Arc::new(Doc {
             path: rel_path.to_string(),
@@ -160,7 +184,7 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
             front_matter: front,
             hash,
             sections,
-            text: text.to_string(),
+            text,
             line_starts,
         }),
         roadmap_rows,
@@ -332,7 +356,7 @@ impl<'a> Walker<'a> {
                 }
                 BlockKind::List { items, .. } => self.list(items),
                 BlockKind::Table { header, rows } => self.table(header, rows, block),
-                BlockKind::Paragraph { .. } | BlockKind::Other => {}
+                BlockKind::Paragraph | BlockKind::Other => {}
             }
         }
         if let Some(g) = self.file_gate
@@ -372,7 +396,6 @@ impl<'a> Walker<'a> {
             text: heading.to_string(),
             start,
         });
-        let lower = heading.to_lowercase();
 
         if let (Some(sprint), Some(role)) = (self.plan_sprint.clone(), self.role.clone()) {
             if let Some((_, key)) = text::section_key(heading) {
@@ -398,7 +421,7 @@ impl<'a> Walker<'a> {
                     citation,
                 });
             }
-            if lower.contains("gate evidence") {
+            if text::lowercase_contains(heading, "gate evidence") {
                 let citation = self.cite(start, end);
                 self.gates.push(GateChecklist {
                     gate: heading.to_string(),
@@ -412,7 +435,7 @@ impl<'a> Walker<'a> {
         if let Some(sprint) = text::sprint_in_text(heading) {
             self.ctx.sprint = Some((sprint, level));
         }
-        if lower.contains("checklist") {
+        if text::lowercase_contains(heading, "checklist") {
             self.ctx.checklist = Some(level);
         }
         if let Some(g) = self.file_gate
@@ -463,7 +486,7 @@ impl<'a> Walker<'a> {
 
     fn list(&mut self, items: &[Item]) {
         for item in items {
-            let first = item.text.lines().next().unwrap_or("");
+            let first = || item.text.lines().next().unwrap_or("");
             if self.in_backlog()
                 && let Some(story) = self.story_from_item(item)
             {
@@ -479,7 +502,7 @@ impl<'a> Walker<'a> {
             }
             if self.is_roadmap_file
                 && self.ctx.checklist.is_some()
-                && let Some((section, rule)) = text::leading_section_key(first)
+                && let Some((section, rule)) = text::leading_section_key(first())
             {
                 let citation = self.cite(item.start, item.end);
                 self.checklist.push(ChecklistStep {
@@ -492,7 +515,7 @@ impl<'a> Walker<'a> {
             }
             if let (Some(sprint), Some(role), Some((key, _))) =
                 (&self.plan_sprint, &self.role, self.ctx.section)
-                && let Some(week) = text::week_of(first)
+                && let Some(week) = text::week_of(first())
             {
                 let section = RoleSection {
                     sprint: sprint.clone(),
@@ -504,7 +527,7 @@ impl<'a> Walker<'a> {
                 self.role_sections.push(section);
             }
             if self.kind == DocKind::Features
-                && let Some(caps) = FEATURE_HEAD.captures(first)
+                && let Some(caps) = FEATURE_HEAD.captures(first())
                 && let Some(e) = caps.get(2)
             {
                 let feature = caps
@@ -778,7 +801,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn table(&mut self, header: &[String], rows: &[Row], block: &Block) {
+    fn table(&mut self, header: &[Cow<str>], rows: &[Row], block: &Block) {
         let width = header.len();
         let ragged: Vec<&Row> = rows.iter().filter(|r| r.source_cells != width).collect();
         for row in ragged.iter().take(RAGGED_REPORT_LIMIT) {
@@ -808,17 +831,19 @@ impl<'a> Walker<'a> {
                 ),
             );
         }
+        // Only roadmap files and backlogs read their tables' columns.
+        if !self.is_roadmap_file && !self.in_backlog() {
+            return;
+        }
         let cols: Vec<String> = header.iter().map(|h| text::normalize_header(h)).collect();
         if self.is_roadmap_file && cols.iter().any(|c| is_sprint_header(c)) {
             self.roadmap(header, &cols, rows);
         } else if self.in_backlog() {
             self.story_table(&cols, rows);
-        } else if let Some(g) = self.gate_target() {
-            let _ = g; // gate checklists are task lists, not tables
         }
     }
 
-    fn roadmap(&mut self, header: &[String], cols: &[String], rows: &[Row]) {
+    fn roadmap(&mut self, header: &[Cow<str>], cols: &[String], rows: &[Row]) {
         let kinds: Vec<RoadmapCol> = header
             .iter()
             .zip(cols)
@@ -850,7 +875,7 @@ impl<'a> Walker<'a> {
                 .iter()
                 .position(|k| *k == RoadmapCol::Sprint)
                 .and_then(|i| row.cells.get(i))
-                .map(String::as_str)
+                .map(|c| &**c)
                 .unwrap_or("");
             let Some(sprint) = text::sprint_id(sprint_cell) else {
                 if !text::is_empty_marker(sprint_cell) {
@@ -899,7 +924,7 @@ impl<'a> Walker<'a> {
                             .filter(|t| text::is_epic_id(t))
                             .collect();
                         if ids.is_empty() {
-                            out.extra.insert(header[i].clone(), cell.to_string());
+                            out.extra.insert(header[i].to_string(), cell.to_string());
                         }
                         out.epics = ids;
                     }
@@ -933,7 +958,7 @@ impl<'a> Walker<'a> {
                         }
                     }
                     RoadmapCol::Extra => {
-                        out.extra.insert(header[i].clone(), cell.to_string());
+                        out.extra.insert(header[i].to_string(), cell.to_string());
                     }
                 }
             }
@@ -1002,7 +1027,7 @@ impl<'a> Walker<'a> {
         let heads: Vec<(u8, &str, usize)> = blocks
             .iter()
             .filter_map(|b| match &b.kind {
-                BlockKind::Heading { level, text } => Some((*level, text.as_str(), b.start)),
+                BlockKind::Heading { level, text } => Some((*level, &**text, b.start)),
                 _ => None,
             })
             .collect();

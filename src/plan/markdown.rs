@@ -5,55 +5,60 @@
 //! all of them. Inline markup is stripped to its text (bold, emphasis, code spans, links).
 //! Nesting is bounded: containers deeper than [`MAX_DEPTH`] are dropped and reported, so a
 //! hostile file can neither blow the stack here nor when the tree is dropped.
+//!
+//! Texts borrow from the parsed source while they are one piece of it (most headings, cells
+//! and list items), so the tree costs few allocations; the text of paragraphs outside list
+//! items is not kept (nothing reads it).
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use std::borrow::Cow;
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// Deepest nesting of lists, items and block quotes that is kept.
 pub const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub kind: BlockKind,
+pub struct Block<'a> {
+    pub kind: BlockKind<'a>,
     pub start: usize,
     pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockKind {
+pub enum BlockKind<'a> {
     Heading {
         level: u8,
-        text: String,
+        text: Cow<'a, str>,
     },
-    Paragraph {
-        text: String,
-    },
+    /// A paragraph outside list items (its text is not kept).
+    Paragraph,
     List {
         ordered: bool,
-        items: Vec<Item>,
+        items: Vec<Item<'a>>,
     },
     Table {
-        header: Vec<String>,
-        rows: Vec<Row>,
+        header: Vec<Cow<'a, str>>,
+        rows: Vec<Row<'a>>,
     },
     /// Code, HTML, rules: content storypack does not interpret.
     Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
+pub struct Item<'a> {
     /// `Some(checked)` for a task-list item.
     pub checked: Option<bool>,
     /// The item's own text (its paragraphs, joined by newlines), markup stripped.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// Nested lists and other blocks.
-    pub children: Vec<Block>,
+    pub children: Vec<Block<'a>>,
     pub start: usize,
     pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    pub cells: Vec<String>,
+pub struct Row<'a> {
+    pub cells: Vec<Cow<'a, str>>,
     /// How many cells the row has in the source (pulldown-cmark pads or truncates rows to
     /// the header's width; this is what the author wrote).
     pub source_cells: usize,
@@ -62,44 +67,139 @@ pub struct Row {
 }
 
 #[derive(Debug, Default)]
-pub struct Parsed {
-    pub blocks: Vec<Block>,
+pub struct Parsed<'a> {
+    pub blocks: Vec<Block<'a>>,
     /// Byte offset of the first construct dropped for being nested too deep.
     pub too_deep_at: Option<usize>,
     /// Number of cells in each table header, by table start offset (for ragged-row checks).
     pub header_cells: Vec<(usize, usize)>,
 }
 
-enum Frame {
+/// Text gathered from inline events: a slice of the source (or a static string) while it
+/// is one piece or pieces that touch in the source, an owned string once it is not.
+#[derive(Debug)]
+enum Buf<'a> {
+    Slice(&'a str),
+    Owned(String),
+}
+
+impl Default for Buf<'_> {
+    fn default() -> Self {
+        Buf::Slice("")
+    }
+}
+
+impl<'a> Buf<'a> {
+    fn as_str(&self) -> &str {
+        match self {
+            Buf::Slice(s) => s,
+            Buf::Owned(s) => s,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_str().is_empty()
+    }
+
+    /// Appends a piece that lives as long as the source.
+    fn push(&mut self, src: &'a str, piece: &'a str) {
+        match self {
+            Buf::Slice("") => *self = Buf::Slice(piece),
+            Buf::Slice(s) => match touching(src, s, piece) {
+                Some(joined) => *self = Buf::Slice(joined),
+                None => self.push_copy(piece),
+            },
+            Buf::Owned(o) => o.push_str(piece),
+        }
+    }
+
+    /// Appends a piece, never joining it to the text in place.
+    fn append(&mut self, piece: &'a str) {
+        match self {
+            Buf::Slice("") => *self = Buf::Slice(piece),
+            _ => self.push_copy(piece),
+        }
+    }
+
+    /// Appends a piece that does not outlive this call.
+    fn push_copy(&mut self, piece: &str) {
+        match self {
+            Buf::Slice(s) => {
+                let mut o = String::with_capacity(s.len() + piece.len());
+                o.push_str(s);
+                o.push_str(piece);
+                *self = Buf::Owned(o);
+            }
+            Buf::Owned(o) => o.push_str(piece),
+        }
+    }
+
+    fn push_cow(&mut self, src: &'a str, piece: CowStr<'a>) {
+        match piece {
+            CowStr::Borrowed(b) => self.push(src, b),
+            other => self.push_copy(&other),
+        }
+    }
+
+    /// The text with surrounding whitespace removed (`str::trim`), without a copy.
+    fn trimmed(self) -> Cow<'a, str> {
+        match self {
+            Buf::Slice(s) => Cow::Borrowed(s.trim()),
+            Buf::Owned(mut o) => {
+                let end = o.trim_end().len();
+                o.truncate(end);
+                let start = o.len() - o.trim_start().len();
+                o.drain(..start);
+                Cow::Owned(o)
+            }
+        }
+    }
+}
+
+/// `a` and `b` joined when `b` starts in `src` right where `a` ends there.
+fn touching<'a>(src: &'a str, a: &str, b: &str) -> Option<&'a str> {
+    let base = src.as_ptr() as usize;
+    let (pa, pb) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    if pa < base || pa + a.len() != pb || pb + b.len() > base + src.len() {
+        return None;
+    }
+    src.get(pa - base..pb + b.len() - base)
+}
+
+enum Frame<'a> {
     List {
         ordered: bool,
-        items: Vec<Item>,
+        items: Vec<Item<'a>>,
         start: usize,
         end: usize,
     },
-    Item(Item),
+    Item {
+        item: Item<'a>,
+        text: Buf<'a>,
+    },
     Quote,
     Heading {
         level: u8,
-        text: String,
+        text: Buf<'a>,
         start: usize,
         end: usize,
     },
+    /// `text` is gathered only for a paragraph that is part of a list item's text.
     Paragraph {
-        text: String,
+        text: Option<Buf<'a>>,
         start: usize,
         end: usize,
     },
     Table {
-        header: Vec<String>,
+        header: Vec<Cow<'a, str>>,
         header_source: usize,
-        rows: Vec<Row>,
-        cur: Vec<String>,
+        rows: Vec<Row<'a>>,
+        cur: Vec<Cow<'a, str>>,
         row_range: (usize, usize),
         start: usize,
         end: usize,
     },
-    Cell(String),
+    Cell(Buf<'a>),
     Opaque {
         start: usize,
         end: usize,
@@ -107,7 +207,7 @@ enum Frame {
 }
 
 /// Parses `text`, whose first byte sits at `base` in the file (offsets are file offsets).
-pub fn parse(text: &str, base: usize) -> Parsed {
+pub fn parse(text: &str, base: usize) -> Parsed<'_> {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
     opts.insert(Options::ENABLE_TASKLISTS);
@@ -131,13 +231,14 @@ pub fn parse(text: &str, base: usize) -> Parsed {
             Event::Start(tag) => {
                 let frame = match tag {
                     Tag::Paragraph => Frame::Paragraph {
-                        text: String::new(),
+                        // Only a paragraph that joins its item's text is read.
+                        text: matches!(stack.last(), Some(Frame::Item { .. })).then(Buf::default),
                         start,
                         end,
                     },
                     Tag::Heading { level, .. } => Frame::Heading {
                         level: level as u8,
-                        text: String::new(),
+                        text: Buf::default(),
                         start,
                         end,
                     },
@@ -157,13 +258,16 @@ pub fn parse(text: &str, base: usize) -> Parsed {
                     }
                     Tag::Item => {
                         containers += 1;
-                        Frame::Item(Item {
-                            checked: None,
-                            text: String::new(),
-                            children: Vec::new(),
-                            start,
-                            end,
-                        })
+                        Frame::Item {
+                            item: Item {
+                                checked: None,
+                                text: Cow::Borrowed(""),
+                                children: Vec::new(),
+                                start,
+                                end,
+                            },
+                            text: Buf::default(),
+                        }
                     }
                     Tag::BlockQuote(_) => {
                         containers += 1;
@@ -185,7 +289,7 @@ pub fn parse(text: &str, base: usize) -> Parsed {
                         }
                         continue;
                     }
-                    Tag::TableCell => Frame::Cell(String::new()),
+                    Tag::TableCell => Frame::Cell(Buf::default()),
                     Tag::CodeBlock(_)
                     | Tag::HtmlBlock
                     | Tag::FootnoteDefinition(_)
@@ -242,15 +346,15 @@ pub fn parse(text: &str, base: usize) -> Parsed {
                     close(frame, &mut stack, &mut out, &mut containers);
                 }
             },
-            Event::Text(t) | Event::Code(t) => push_text(&mut stack, &t),
-            Event::InlineMath(t) | Event::DisplayMath(t) => push_text(&mut stack, &t),
-            Event::SoftBreak | Event::HardBreak => push_text(&mut stack, " "),
+            Event::Text(t) | Event::Code(t) => push_text(&mut stack, text, t),
+            Event::InlineMath(t) | Event::DisplayMath(t) => push_text(&mut stack, text, t),
+            Event::SoftBreak | Event::HardBreak => push_text(&mut stack, text, " ".into()),
             Event::TaskListMarker(checked) => {
-                if let Some(Frame::Item(item)) = stack.last_mut() {
+                if let Some(Frame::Item { item, .. }) = stack.last_mut() {
                     item.checked = Some(checked);
                 } else if let Some(Frame::Paragraph { .. }) = stack.last() {
                     // Loose task item: the marker sits inside the first paragraph.
-                    if let Some(Frame::Item(item)) = stack.iter_mut().rev().nth(1) {
+                    if let Some(Frame::Item { item, .. }) = stack.iter_mut().rev().nth(1) {
                         item.checked = Some(checked);
                     }
                 }
@@ -265,17 +369,24 @@ pub fn parse(text: &str, base: usize) -> Parsed {
     out
 }
 
-fn push_text(stack: &mut [Frame], t: &str) {
+fn push_text<'a>(stack: &mut [Frame<'a>], src: &'a str, t: CowStr<'a>) {
     match stack.last_mut() {
-        Some(Frame::Paragraph { text, .. })
+        Some(Frame::Paragraph {
+            text: Some(text), ..
+        })
         | Some(Frame::Heading { text, .. })
-        | Some(Frame::Cell(text)) => text.push_str(t),
-        Some(Frame::Item(item)) => item.text.push_str(t),
+        | Some(Frame::Cell(text))
+        | Some(Frame::Item { text, .. }) => text.push_cow(src, t),
         _ => {}
     }
 }
 
-fn close(frame: Frame, stack: &mut [Frame], out: &mut Parsed, containers: &mut usize) {
+fn close<'a>(
+    frame: Frame<'a>,
+    stack: &mut [Frame<'a>],
+    out: &mut Parsed<'a>,
+    containers: &mut usize,
+) {
     let block = match frame {
         Frame::List {
             ordered,
@@ -290,9 +401,9 @@ fn close(frame: Frame, stack: &mut [Frame], out: &mut Parsed, containers: &mut u
                 end,
             }
         }
-        Frame::Item(mut item) => {
+        Frame::Item { mut item, text } => {
             *containers -= 1;
-            item.text = item.text.trim().to_string();
+            item.text = text.trimmed();
             if let Some(Frame::List { items, .. }) = stack.last_mut() {
                 items.push(item);
             }
@@ -310,30 +421,35 @@ fn close(frame: Frame, stack: &mut [Frame], out: &mut Parsed, containers: &mut u
         } => Block {
             kind: BlockKind::Heading {
                 level,
-                text: text.trim().to_string(),
+                text: text.trimmed(),
             },
             start,
             end,
         },
         Frame::Paragraph { text, start, end } => {
-            if let Some(Frame::Item(item)) = stack.last_mut() {
-                if !item.text.is_empty() {
-                    item.text.push('\n');
+            if let Some(Frame::Item {
+                text: item_text, ..
+            }) = stack.last_mut()
+            {
+                if !item_text.is_empty() {
+                    item_text.append("\n");
                 }
-                item.text.push_str(text.trim());
+                match text.map(Buf::trimmed) {
+                    Some(Cow::Borrowed(t)) => item_text.append(t),
+                    Some(Cow::Owned(t)) => item_text.push_copy(&t),
+                    None => {}
+                }
                 return;
             }
             Block {
-                kind: BlockKind::Paragraph {
-                    text: text.trim().to_string(),
-                },
+                kind: BlockKind::Paragraph,
                 start,
                 end,
             }
         }
         Frame::Cell(text) => {
             if let Some(Frame::Table { cur, .. }) = stack.last_mut() {
-                cur.push(text.trim().to_string());
+                cur.push(text.trimmed());
             }
             return;
         }
@@ -361,7 +477,7 @@ fn close(frame: Frame, stack: &mut [Frame], out: &mut Parsed, containers: &mut u
     // A finished block belongs to the nearest enclosing item, else to the document.
     for frame in stack.iter_mut().rev() {
         match frame {
-            Frame::Item(item) => {
+            Frame::Item { item, .. } => {
                 item.children.push(block);
                 return;
             }
@@ -381,17 +497,21 @@ fn count_source_cells(text: &str, start: usize, end: usize) -> usize {
     let row = row.lines().next().unwrap_or("").trim();
     let row = row.strip_prefix('|').unwrap_or(row);
     let mut cells = 1usize;
-    let mut escaped = false;
     let bytes = row.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match b {
-            b'\\' => escaped = true,
-            b'|' if i + 1 < bytes.len() => cells += 1,
-            _ => {}
+    let mut at = 0;
+    while let Some(i) = bytes
+        .get(at..)
+        .and_then(|rest| memchr::memchr2(b'|', b'\\', rest))
+    {
+        let i = at + i;
+        if bytes[i] == b'\\' {
+            // The escaped byte, whatever it is, is text.
+            at = i + 2;
+        } else {
+            if i + 1 < bytes.len() {
+                cells += 1;
+            }
+            at = i + 1;
         }
     }
     if row.is_empty() { 0 } else { cells }
@@ -401,7 +521,7 @@ fn count_source_cells(text: &str, start: usize, end: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn blocks(md: &str) -> Vec<Block> {
+    fn blocks(md: &str) -> Vec<Block<'_>> {
         parse(md, 0).blocks
     }
 
@@ -431,6 +551,58 @@ mod tests {
         assert_eq!(rows[0].source_cells, 2);
         assert_eq!(rows[1].source_cells, 1);
         assert_eq!(rows[2].source_cells, 3);
+    }
+
+    /// The first, byte-by-byte version of `count_source_cells`.
+    fn source_cells_byte_by_byte(text: &str, start: usize, end: usize) -> usize {
+        let Some(row) = text.get(start..end) else {
+            return 0;
+        };
+        let row = row.lines().next().unwrap_or("").trim();
+        let row = row.strip_prefix('|').unwrap_or(row);
+        let mut cells = 1usize;
+        let mut escaped = false;
+        let bytes = row.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if escaped {
+                escaped = false;
+                continue;
+            }
+            match b {
+                b'\\' => escaped = true,
+                b'|' if i + 1 < bytes.len() => cells += 1,
+                _ => {}
+            }
+        }
+        if row.is_empty() { 0 } else { cells }
+    }
+
+    #[test]
+    fn source_cells_count_unescaped_pipes() {
+        let row = "| a \\| b | c |";
+        assert_eq!(count_source_cells(row, 0, row.len()), 2);
+        // Every row of up to 6 characters from a small alphabet, and its slices.
+        let alphabet = ['|', '\\', 'a', ' ', '\n', 'é'];
+        let mut rows = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> = rows
+                .iter()
+                .filter(|r| r.chars().count() == rows.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|r| alphabet.iter().map(move |c| format!("{r}{c}")))
+                .collect();
+            rows.extend(longer);
+        }
+        for row in &rows {
+            for start in [0, 1, 2] {
+                for end in [row.len(), row.len().saturating_sub(1), start + 3] {
+                    assert_eq!(
+                        count_source_cells(row, start, end),
+                        source_cells_byte_by_byte(row, start, end),
+                        "{row:?} {start}..{end}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub fn parse(loaded: Loaded) -> Parsed {
     Index::from_loaded(PathBuf::new(), loaded).parsed()
 }
 
+/// One listed file read and parsed: (relative path, facts or why it has none), or why it
+/// could not be read.
+type ReadResult = Result<(String, Result<FileFacts, Diagnostic>), Diagnostic>;
+
 /// The plan as per-file facts: what [`assemble`] joins. Re-reading one changed file and
 /// re-assembling gives the same result as parsing the whole plan again.
 #[derive(Debug, Clone, Default)]
@@ -86,8 +90,68 @@ pub struct Index {
 impl Index {
     pub fn load(root: &Path) -> Index {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let loaded = load(&root);
-        Index::from_loaded(root, loaded)
+        let mut listed = Loaded::default();
+        let Some((canon_root, walk_root)) = open_root(&root, &mut listed) else {
+            return Index::from_loaded(root, listed);
+        };
+        let mut config_diags = Vec::new();
+        let config = Config::parse(listed.config.as_deref(), &mut config_diags);
+        // Each file is read and parsed in one go (its bytes still in cache, no file waiting
+        // in memory for the others to be read), as soon as the walk lists it: the walk runs
+        // alongside the parsing instead of before it.
+        let escaped = Escaped::default();
+        let mut listing = walker(&canon_root, &walk_root, &escaped).filter_map(listed_file);
+        let batches = std::iter::from_fn(|| {
+            let batch: Vec<Result<PathBuf, Diagnostic>> = listing.by_ref().take(BATCH).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
+        let walked: Vec<Result<(PathBuf, ReadResult), Diagnostic>> = batches
+            .par_bridge()
+            .flat_map_iter(|batch| {
+                let mut problems = Vec::new();
+                let mut paths = Vec::with_capacity(batch.len());
+                for listed in batch {
+                    match listed {
+                        Ok(p) => paths.push(p),
+                        Err(d) => problems.push(Err(d)),
+                    }
+                }
+                let read = read_batch(&canon_root, paths, &config);
+                problems.into_iter().chain(read.into_iter().map(Ok))
+            })
+            .collect();
+        let mut paths = Vec::with_capacity(walked.len());
+        let mut done = Vec::with_capacity(walked.len());
+        for w in walked {
+            match w {
+                Ok((p, r)) => {
+                    paths.push(p.clone());
+                    done.push((p, r));
+                }
+                Err(d) => listed.diagnostics.push(d),
+            }
+        }
+        let walked_files = paths.len();
+        finish_listing(&canon_root, &escaped, &mut listed, &mut paths);
+        let extra: Vec<PathBuf> = paths.split_off(walked_files);
+        let extra: Vec<Vec<(PathBuf, ReadResult)>> = extra
+            .par_chunks(BATCH)
+            .map(|batch| read_batch(&canon_root, batch.to_vec(), &config))
+            .collect();
+        done.extend(extra.into_iter().flatten());
+        // Same order as `load` then `from_loaded`: parsed files by path (the walk's order
+        // among equal relative paths), then read failures.
+        let mut results = Vec::with_capacity(done.len());
+        let mut diagnostics = listed.diagnostics;
+        for (p, r) in done {
+            match r {
+                Ok(parsed) => results.push((p, parsed)),
+                Err(d) => diagnostics.push(d),
+            }
+        }
+        results.sort_by(|(pa, (a, _)), (pb, (b, _))| a.cmp(b).then_with(|| pa.cmp(pb)));
+        let results = results.into_iter().map(|(_, parsed)| parsed).collect();
+        Index::from_parts(root, config, config_diags, results, diagnostics)
     }
 
     pub fn from_loaded(root: PathBuf, loaded: Loaded) -> Index {
@@ -98,6 +162,17 @@ impl Index {
             .into_par_iter()
             .map(|s| (s.path.clone(), read_source(s, &config)))
             .collect();
+        Index::from_parts(root, config, config_diags, results, loaded.diagnostics)
+    }
+
+    /// Files parsed (in path order) and problems met while reading -> the index.
+    fn from_parts(
+        root: PathBuf,
+        config: Config,
+        config_diags: Vec<Diagnostic>,
+        results: Vec<(String, Result<FileFacts, Diagnostic>)>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Index {
         let mut files = BTreeMap::new();
         let mut failed = BTreeMap::new();
         for (path, r) in results {
@@ -112,7 +187,7 @@ impl Index {
         }
         // Unreadable files are reported by `load` with their path; keep them per file too.
         let mut walk_diags = Vec::new();
-        for d in loaded.diagnostics {
+        for d in diagnostics {
             if d.code == "unreadable" && !d.path.is_empty() && d.path != config::CONFIG_FILE {
                 failed.insert(d.path.clone(), d);
             } else {
@@ -226,8 +301,61 @@ impl Index {
 
 /// Decodes one source and extracts its facts; a file that is not UTF-8 is a diagnostic.
 pub fn read_source(source: Source, config: &Config) -> Result<FileFacts, Diagnostic> {
+    let path = source.path.clone();
+    decode(source).map(|text| extract::extract_owned(&path, text, config))
+}
+
+/// Files read together: their hashes are computed side by side.
+const BATCH: usize = 8;
+
+/// Reads, decodes and extracts a few listed files.
+fn read_batch(
+    canon_root: &Path,
+    paths: Vec<PathBuf>,
+    config: &Config,
+) -> Vec<(PathBuf, ReadResult)> {
+    // (listed path, (relative path, text or why it is not UTF-8) or why it cannot be read)
+    let decoded: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            let read = read_file(canon_root, &p).map(|s| {
+                let path = s.path.clone();
+                let text = decode(s).map(|mut t| {
+                    extract::strip_bom(&mut t);
+                    t
+                });
+                (path, text)
+            });
+            (p, read)
+        })
+        .collect();
+    let texts: Vec<&[u8]> = decoded
+        .iter()
+        .filter_map(|(_, read)| match read {
+            Ok((_, Ok(text))) => Some(text.as_bytes()),
+            _ => None,
+        })
+        .collect();
+    let mut hashes = text::fnv64_many(&texts).into_iter();
+    decoded
+        .into_iter()
+        .map(|(p, read)| {
+            let read = read.map(|(path, text)| {
+                let facts = text.map(|t| {
+                    let hash = hashes.next().unwrap_or_default();
+                    extract::extract_hashed(&path, t, hash, config)
+                });
+                (path, facts)
+            });
+            (p, read)
+        })
+        .collect()
+}
+
+/// The source's text; a file that is not UTF-8 is a diagnostic.
+fn decode(source: Source) -> Result<String, Diagnostic> {
     match String::from_utf8(source.bytes) {
-        Ok(text) => Ok(extract::extract(&source.path, &text, config)),
+        Ok(text) => Ok(text),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
@@ -275,6 +403,47 @@ fn io_diag(path: String, message: String) -> Diagnostic {
 /// root. Also reads `storypack.toml` and the roadmap files it names.
 pub fn load(root: &Path) -> Loaded {
     let mut out = Loaded::default();
+    let Some((canon_root, paths)) = list(root, &mut out) else {
+        return out;
+    };
+    let read: Vec<Result<Source, Diagnostic>> = paths
+        .par_iter()
+        .map(|p| read_file(&canon_root, p))
+        .collect();
+    for r in read {
+        match r {
+            Ok(s) => out.sources.push(s),
+            Err(d) => out.diagnostics.push(d),
+        }
+    }
+    out.sources.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// The listing half of [`load`]: reads the config into `out`, reports what it meets there,
+/// and returns the canonical root with the absolute paths of the markdown files to read
+/// (`None` when the root itself cannot be read).
+fn list(root: &Path, out: &mut Loaded) -> Option<(PathBuf, Vec<PathBuf>)> {
+    let (canon_root, walk_root) = open_root(root, out)?;
+    let escaped = Escaped::default();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in walker(&canon_root, &walk_root, &escaped) {
+        match listed_file(entry) {
+            Some(Ok(path)) => paths.push(path),
+            Some(Err(d)) => out.diagnostics.push(d),
+            None => {}
+        }
+    }
+    finish_listing(&canon_root, &escaped, out, &mut paths);
+    Some((canon_root, paths))
+}
+
+/// Symlinks the walk did not follow out of the root: (relative path, broken).
+type Escaped = Arc<Mutex<Vec<(String, bool)>>>;
+
+/// Canonicalises the root and reads the config into `out`; returns the canonical root and
+/// the folder to walk (`None` when the root itself cannot be read).
+fn open_root(root: &Path, out: &mut Loaded) -> Option<(PathBuf, PathBuf)> {
     let canon_root = match root.canonicalize() {
         Ok(r) => r,
         Err(e) => {
@@ -282,7 +451,7 @@ pub fn load(root: &Path) -> Loaded {
                 String::new(),
                 format!("plan root {} cannot be read: {e}", root.display()),
             ));
-            return out;
+            return None;
         }
     };
     match std::fs::read(canon_root.join(config::CONFIG_FILE)) {
@@ -305,49 +474,62 @@ pub fn load(root: &Path) -> Loaded {
     } else {
         canon_root.clone()
     };
-    let escaped: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
-    let mut paths: Vec<PathBuf> = Vec::new();
-    {
-        let escaped = Arc::clone(&escaped);
-        let root_for_filter = canon_root.clone();
-        let walker = ignore::WalkBuilder::new(&walk_root)
-            .hidden(true)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(false)
-            .require_git(false)
-            .parents(true)
-            .follow_links(true)
-            .sort_by_file_path(|a, b| a.cmp(b))
-            .filter_entry(move |entry| {
-                if !entry.path_is_symlink() {
-                    return true;
-                }
-                let inside = entry
-                    .path()
-                    .canonicalize()
-                    .is_ok_and(|p| p.starts_with(&root_for_filter));
-                if !inside && let Ok(mut e) = escaped.lock() {
-                    let broken = std::fs::metadata(entry.path()).is_err();
-                    e.push((rel(&root_for_filter, entry.path()), broken));
-                }
-                inside
-            })
-            .build();
-        for entry in walker {
-            match entry {
-                Ok(e) => {
-                    if e.file_type().is_some_and(|t| t.is_file()) && is_markdown(e.path()) {
-                        paths.push(e.into_path());
-                    }
-                }
-                Err(err) => out.diagnostics.push(io_diag(
-                    String::new(),
-                    format!("while listing the plan: {err}"),
-                )),
+    Some((canon_root, walk_root))
+}
+
+/// The walk over `walk_root` (in path order); symlinks leading out of the root are
+/// recorded in `escaped` and not followed.
+fn walker(canon_root: &Path, walk_root: &Path, escaped: &Escaped) -> ignore::Walk {
+    let escaped = Arc::clone(escaped);
+    let root_for_filter = canon_root.to_path_buf();
+    ignore::WalkBuilder::new(walk_root)
+        .hidden(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .parents(true)
+        .follow_links(true)
+        .sort_by_file_path(|a, b| a.cmp(b))
+        .filter_entry(move |entry| {
+            if !entry.path_is_symlink() {
+                return true;
             }
-        }
+            let inside = entry
+                .path()
+                .canonicalize()
+                .is_ok_and(|p| p.starts_with(&root_for_filter));
+            if !inside && let Ok(mut e) = escaped.lock() {
+                let broken = std::fs::metadata(entry.path()).is_err();
+                e.push((rel(&root_for_filter, entry.path()), broken));
+            }
+            inside
+        })
+        .build()
+}
+
+/// A markdown file the walk found, a problem it met, or `None` for anything else.
+fn listed_file(
+    entry: Result<ignore::DirEntry, ignore::Error>,
+) -> Option<Result<PathBuf, Diagnostic>> {
+    match entry {
+        Ok(e) => (e.file_type().is_some_and(|t| t.is_file()) && is_markdown(e.path()))
+            .then(|| Ok(e.into_path())),
+        Err(err) => Some(Err(io_diag(
+            String::new(),
+            format!("while listing the plan: {err}"),
+        ))),
     }
+}
+
+/// After the walk: reports the symlinks it did not follow and adds the config's roadmap
+/// files that the walk did not list to `paths`.
+fn finish_listing(
+    canon_root: &Path,
+    escaped: &Escaped,
+    out: &mut Loaded,
+    paths: &mut Vec<PathBuf>,
+) {
     if let Ok(escaped) = escaped.lock() {
         for (path, broken) in escaped.iter() {
             out.diagnostics.push(Diagnostic {
@@ -375,7 +557,7 @@ pub fn load(root: &Path) -> Loaded {
     for extra in cfg_roadmaps {
         let p = canon_root.join(&extra);
         match p.canonicalize() {
-            Ok(c) if c.starts_with(&canon_root) => {
+            Ok(c) if c.starts_with(canon_root) => {
                 if !paths.contains(&c) {
                     paths.push(c);
                 }
@@ -396,38 +578,40 @@ pub fn load(root: &Path) -> Loaded {
             }),
         }
     }
-    let read: Vec<Result<Source, Diagnostic>> = paths
-        .par_iter()
-        .map(|p| {
-            let path = rel(&canon_root, p);
-            let meta = std::fs::metadata(p)
-                .map_err(|e| io_diag(path.clone(), format!("cannot be read: {e}")))?;
+}
+
+/// Reads one listed file (one open: its size comes from the open file).
+fn read_file(canon_root: &Path, p: &Path) -> Result<Source, Diagnostic> {
+    use std::io::Read;
+    let path = rel(canon_root, p);
+    let cannot = |e: std::io::Error| io_diag(path.clone(), format!("cannot be read: {e}"));
+    let too_big = |len: u64| {
+        io_diag(
+            path.clone(),
+            format!(
+                "{len} bytes is over the {} MiB limit for one plan file; skipped",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+        )
+    };
+    let mut file = match std::fs::File::open(p) {
+        Ok(f) => f,
+        Err(open) => {
+            // Tell it as a stat-then-read would: a missing file, then size, then the open.
+            let meta = std::fs::metadata(p).map_err(cannot)?;
             if meta.len() > MAX_FILE_BYTES {
-                return Err(io_diag(
-                    path,
-                    format!(
-                        "{} bytes is over the {} MiB limit for one plan file; skipped",
-                        meta.len(),
-                        MAX_FILE_BYTES / 1024 / 1024
-                    ),
-                ));
+                return Err(too_big(meta.len()));
             }
-            std::fs::read(p)
-                .map(|bytes| Source {
-                    path: path.clone(),
-                    bytes,
-                })
-                .map_err(|e| io_diag(path, format!("cannot be read: {e}")))
-        })
-        .collect();
-    for r in read {
-        match r {
-            Ok(s) => out.sources.push(s),
-            Err(d) => out.diagnostics.push(d),
+            return Err(cannot(open));
         }
+    };
+    let len = file.metadata().map_err(cannot)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(too_big(len));
     }
-    out.sources.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(cannot)?;
+    Ok(Source { path, bytes })
 }
 
 /// Joins per-file facts into one plan and checks what only the whole plan can tell.

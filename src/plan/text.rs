@@ -31,6 +31,16 @@ pub fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
     (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
+/// `s.to_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the copy
+/// when `s` is ASCII (its lowercase is then its ASCII lowercase).
+pub fn lowercase_contains(s: &str, needle: &str) -> bool {
+    if s.is_ascii() {
+        find_ascii_ci(s, needle).is_some()
+    } else {
+        s.to_lowercase().contains(needle)
+    }
+}
+
 /// Lowercased, whitespace-collapsed header text without trailing colons.
 pub fn normalize_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -52,6 +62,9 @@ pub fn sprint_id(s: &str) -> Option<String> {
 
 /// The first "sprint NN" / "sprint-NN" mentioned in a text or path.
 pub fn sprint_in_text(s: &str) -> Option<String> {
+    // Every match holds "print" in ASCII letters of either case (`(?i)` folds no other
+    // character to p, r, i, n or t; a test checks it), so most texts skip the regex.
+    find_ascii_ci(s, "print")?;
     let caps = SPRINT_IN_TEXT.captures(s)?;
     let n: u32 = caps.get(1)?.as_str().parse().ok()?;
     Some(format!("{n:02}"))
@@ -181,20 +194,17 @@ pub fn field(text: &str) -> Option<(String, String)> {
 
 /// Line starts of a text, for offset -> 1-based line lookups.
 pub fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    starts.extend(memchr_newlines(text.as_bytes()).map(|i| i + 1));
+    let bytes = text.as_bytes();
+    // Counting first sizes the vector exactly: one allocation, no regrowth (large files
+    // have millions of lines).
+    let lines = memchr::memchr_iter(b'\n', bytes).count();
+    let mut starts = Vec::with_capacity(lines + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     if starts.last() == Some(&text.len()) && !text.is_empty() {
         starts.pop();
     }
     starts
-}
-
-fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i)
 }
 
 /// 1-based line of a byte offset.
@@ -213,14 +223,78 @@ pub fn last_line_of(text: &str, line_starts: &[usize], start: usize, end: usize)
     line_of(line_starts, e.max(start + 1) - 1)
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
 /// FNV-1a 64-bit, hex. Stable across platforms and releases: used for source hashes.
 pub fn fnv64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    format!("{:016x}", fnv_step(FNV_OFFSET, bytes))
+}
+
+fn fnv_step(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
+/// [`fnv64`] of each input, the same values, computed up to four side by side: one hash is
+/// a chain of multiplications each waiting for the last, so one at a time leaves the CPU
+/// idle most of the time.
+pub fn fnv64_many(inputs: &[&[u8]]) -> Vec<String> {
+    const LANES: usize = 4;
+    let mut hashes = vec![FNV_OFFSET; inputs.len()];
+    // (input, bytes not hashed yet) of the inputs being hashed.
+    let mut lanes: Vec<(usize, &[u8])> = Vec::with_capacity(LANES);
+    let mut next = 0;
+    loop {
+        lanes.retain(|(_, rest)| !rest.is_empty());
+        while lanes.len() < LANES && next < inputs.len() {
+            lanes.push((next, inputs[next]));
+            next += 1;
+            lanes.retain(|(_, rest)| !rest.is_empty());
+        }
+        // Every lane takes as many bytes as the shortest has left.
+        let n = lanes.iter().map(|(_, rest)| rest.len()).min().unwrap_or(0);
+        let step = |h: &mut u64, b: u8| *h = (*h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        match lanes.as_mut_slice() {
+            [] => break,
+            [(i, a)] => {
+                hashes[*i] = fnv_step(hashes[*i], a);
+                *a = &[];
+            }
+            [(i, a), (j, b)] => {
+                let (mut x, mut y) = (hashes[*i], hashes[*j]);
+                for (&p, &q) in a[..n].iter().zip(&b[..n]) {
+                    step(&mut x, p);
+                    step(&mut y, q);
+                }
+                (hashes[*i], hashes[*j]) = (x, y);
+                (*a, *b) = (&a[n..], &b[n..]);
+            }
+            [(i, a), (j, b), (k, c)] => {
+                let (mut x, mut y, mut z) = (hashes[*i], hashes[*j], hashes[*k]);
+                for ((&p, &q), &r) in a[..n].iter().zip(&b[..n]).zip(&c[..n]) {
+                    step(&mut x, p);
+                    step(&mut y, q);
+                    step(&mut z, r);
+                }
+                (hashes[*i], hashes[*j], hashes[*k]) = (x, y, z);
+                (*a, *b, *c) = (&a[n..], &b[n..], &c[n..]);
+            }
+            [(i, a), (j, b), (k, c), (l, d), ..] => {
+                let (mut x, mut y, mut z, mut w) = (hashes[*i], hashes[*j], hashes[*k], hashes[*l]);
+                for (((&p, &q), &r), &s) in a[..n].iter().zip(&b[..n]).zip(&c[..n]).zip(&d[..n]) {
+                    step(&mut x, p);
+                    step(&mut y, q);
+                    step(&mut z, r);
+                    step(&mut w, s);
+                }
+                (hashes[*i], hashes[*j], hashes[*k], hashes[*l]) = (x, y, z, w);
+                (*a, *b, *c, *d) = (&a[n..], &b[n..], &c[n..], &d[n..]);
+            }
+        }
     }
-    format!("{h:016x}")
+    hashes.iter().map(|h| format!("{h:016x}")).collect()
 }
 
 #[cfg(test)]
@@ -289,6 +363,61 @@ mod tests {
         assert_eq!(find_ascii_ci("İİ check Evidence: a", "evidence:"), Some(11));
         assert_eq!(find_ascii_ci("ẞẞ Mission Focus", "mission focus"), Some(7));
         assert_eq!(find_ascii_ci("abc", "abcd"), None);
+    }
+
+    #[test]
+    fn sprint_prefilter_letters_fold_only_to_ascii() {
+        // `sprint_in_text` skips its regex unless "print" is there in ASCII: no other
+        // character may match one of those letters case-insensitively.
+        for letter in ['p', 'r', 'i', 'n', 't'] {
+            let one = Regex::new(&format!("(?i)^{letter}$")).unwrap();
+            let matching: Vec<char> = (0..=u32::from(char::MAX))
+                .filter_map(char::from_u32)
+                .filter(|c| one.is_match(c.encode_utf8(&mut [0; 4])))
+                .collect();
+            assert_eq!(matching, [letter.to_ascii_uppercase(), letter], "{letter}");
+        }
+        assert_eq!(sprint_in_text("SPRINT 7 plan").as_deref(), Some("07"));
+        assert_eq!(sprint_in_text("ſprint 7").as_deref(), Some("07"));
+        assert_eq!(sprint_in_text("Context"), None);
+    }
+
+    #[test]
+    fn lowercase_search_matches_a_lowercased_copy() {
+        for (s, needle) in [
+            ("Gate Evidence", "gate evidence"),
+            ("CHEC\u{212a}LIST", "checklist"),
+            ("İ checklist", "checklist"),
+            ("Sprint plan", "checklist"),
+            ("ÀB gate EVIDENCE", "gate evidence"),
+        ] {
+            assert_eq!(
+                lowercase_contains(s, needle),
+                s.to_lowercase().contains(needle),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn hashes_side_by_side_are_the_hashes_one_by_one() {
+        assert_eq!(fnv64(b""), "cbf29ce484222325");
+        assert_eq!(fnv64(b"a"), "af63dc4c8601ec8c");
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..500 {
+            let inputs: Vec<Vec<u8>> = (0..next() % 11)
+                .map(|_| (0..next() % 200).map(|_| next() as u8).collect())
+                .collect();
+            let inputs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+            let one_by_one: Vec<String> = inputs.iter().map(|b| fnv64(b)).collect();
+            assert_eq!(fnv64_many(&inputs), one_by_one);
+        }
     }
 
     #[test]
