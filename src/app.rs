@@ -133,6 +133,11 @@ impl App {
         })
     }
 
+    /// Whether the whole search index is built (a pack then needs no indexing step).
+    pub fn index_ready(&self) -> bool {
+        self.search.get().is_some()
+    }
+
     /// Builds the context pack of one story (nothing is written).
     pub fn pack(&self, req: &PackRequest) -> Result<Pack, Error> {
         // Check the cheap arguments before building the index.

@@ -87,12 +87,14 @@ impl StorypackServer {
         // Cheap checks first: a bad id must not wait for the index.
         pack::find_story(app.plan(), &args.story_id)?;
         progress.step(0, "indexing the plan").await;
-        let indexing = app.clone();
-        tokio::task::spawn_blocking(move || {
-            indexing.index();
-        })
-        .await
-        .map_err(|e| ToolError(format!("indexing failed: {e}")))?;
+        if !app.index_ready() {
+            let indexing = app.clone();
+            tokio::task::spawn_blocking(move || {
+                indexing.index();
+            })
+            .await
+            .map_err(|e| ToolError(format!("indexing failed: {e}")))?;
+        }
         progress.step(1, "ranking and fitting excerpts").await;
         let req = PackRequest {
             story_id: args.story_id,
