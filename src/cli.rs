@@ -235,7 +235,10 @@ pub fn run() -> Result<ExitCode> {
     {
         storypack::tokens::Tiktoken::warm_in_background(encoding);
     }
-    let app = App::open(&cli.global.plan)?;
+    // Never dropped: the process ends after one command, and freeing a large plan's model
+    // piece by piece only delays the exit (the OS takes the memory back at once). Nothing in
+    // it waits for a drop: files are written and synced before a command returns.
+    let app = std::mem::ManuallyDrop::new(App::open(&cli.global.plan)?);
     let json = cli.global.json;
     match cli.command {
         Command::Sprints => {

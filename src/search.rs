@@ -102,11 +102,11 @@ pub fn tokenize(text: &str, emit: impl FnMut(&str)) {
     tokenize_into(text, &mut EveryTerm(emit));
 }
 
-/// Where the tokenizer sends terms. [`Sink::wants`] sees a term's first two bytes (as the
-/// term will have them: lowercased; stemming only changes a word's end) before the term is
-/// lowercased or stemmed; a term not wanted goes to [`Sink::skipped`] instead, uncopied.
+/// Where the tokenizer sends terms. [`Sink::wants`] sees a term's first two bytes and its
+/// length (as the term will have them: lowercased, stemmed) before the term is lowercased or
+/// stemmed; a term not wanted goes to [`Sink::skipped`] instead, uncopied.
 trait Sink {
-    fn wants(&self, first_two: [u8; 2]) -> bool;
+    fn wants(&self, first_two: [u8; 2], len: usize) -> bool;
     fn term(&mut self, term: &str);
     fn skipped(&mut self);
 }
@@ -114,7 +114,7 @@ trait Sink {
 struct EveryTerm<F>(F);
 
 impl<F: FnMut(&str)> Sink for EveryTerm<F> {
-    fn wants(&self, _: [u8; 2]) -> bool {
+    fn wants(&self, _: [u8; 2], _: usize) -> bool {
         true
     }
     fn term(&mut self, term: &str) {
@@ -123,10 +123,28 @@ impl<F: FnMut(&str)> Sink for EveryTerm<F> {
     fn skipped(&mut self) {}
 }
 
+/// Per byte: bit 0 set for word bytes (ASCII letters and digits, every non-ASCII byte), bit 1
+/// for ASCII digits. One lookup per byte of the plan.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c >= 0x80 {
+            t[b] |= 1;
+        }
+        if c.is_ascii_digit() {
+            t[b] |= 2;
+        }
+        b += 1;
+    }
+    t
+};
+
 fn tokenize_into(text: &str, sink: &mut impl Sink) {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    let is_word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
+    let is_word = |b: u8| BYTE_CLASS[usize::from(b)] & 1 != 0;
     let mut lower = String::new();
     let mut stemmed = String::new();
     let mut i = 0;
@@ -140,10 +158,12 @@ fn tokenize_into(text: &str, sink: &mut impl Sink) {
         let mut digit = false;
         loop {
             let start = i;
+            let mut class = 0u8;
             while i < n && is_word(bytes[i]) {
-                digit |= bytes[i].is_ascii_digit();
+                class |= BYTE_CLASS[usize::from(bytes[i])];
                 i += 1;
             }
+            digit |= class & 2 != 0;
             word(&text[start..i], &mut lower, &mut stemmed, sink);
             if i + 1 < n && matches!(bytes[i], b'-' | b'_') && bytes[i + 1].is_ascii_alphanumeric()
             {
@@ -161,7 +181,7 @@ fn tokenize_into(text: &str, sink: &mut impl Sink) {
                     b.to_ascii_lowercase()
                 }
             });
-            if !sink.wants(first_two) {
+            if !sink.wants(first_two, i - compound_start) {
                 sink.skipped();
                 continue;
             }
@@ -184,7 +204,17 @@ fn word(w: &str, lower: &mut String, stemmed: &mut String, sink: &mut impl Sink)
         return;
     }
     let b = w.as_bytes();
-    if !sink.wants([b[0].to_ascii_lowercase(), b[1].to_ascii_lowercase()]) {
+    let lower_at = |i: usize| b[i].to_ascii_lowercase();
+    let n = b.len();
+    // The stemmed length (the rules below, on the lowercased word).
+    let len = if n > 4 && [lower_at(n - 3), lower_at(n - 2), lower_at(n - 1)] == *b"ies" {
+        n - 2
+    } else if n > 3 && lower_at(n - 1) == b's' && !matches!(lower_at(n - 2), b's' | b'u') {
+        n - 1
+    } else {
+        n
+    };
+    if !sink.wants([lower_at(0), lower_at(1)], len) {
         // Only whether it is a term at all matters: stopwords are short.
         if w.len() > MAX_STOPWORD_LEN || !is_stopword_any_case(w) {
             sink.skipped();
@@ -367,12 +397,13 @@ struct UnitTerms {
     len: u32,
 }
 
-/// A term set, with the first two bytes its terms start with (a bit per pair).
+/// A term set, with a bit set for each (first two bytes, length) of its terms (several may
+/// share a bit: a set bit lets a word through to the exact test).
 type TermFilter = (FxHashSet<u64>, Box<[u64; 1024]>);
 
-fn pair_bit(first_two: [u8; 2]) -> (usize, u64) {
-    let pair = usize::from(u16::from_le_bytes(first_two));
-    (pair / 64, 1u64 << (pair % 64))
+fn pair_bit(first_two: [u8; 2], len: usize) -> (usize, u64) {
+    let key = (usize::from(u16::from_le_bytes(first_two)) * 31 + len) & 0xFFFF;
+    (key / 64, 1u64 << (key % 64))
 }
 
 /// Counts a unit's terms, keeping (by hash) those in a term set, if any.
@@ -383,9 +414,9 @@ struct UnitSink<'a> {
 }
 
 impl Sink for UnitSink<'_> {
-    fn wants(&self, first_two: [u8; 2]) -> bool {
+    fn wants(&self, first_two: [u8; 2], len: usize) -> bool {
         self.only.is_none_or(|(_, pairs)| {
-            let (word, bit) = pair_bit(first_two);
+            let (word, bit) = pair_bit(first_two, len);
             pairs[word] & bit != 0
         })
     }
@@ -434,7 +465,7 @@ impl SearchIndex {
             tokenize(t, |w| {
                 set.insert(term_hash(w));
                 let b = w.as_bytes();
-                let (word, bit) = pair_bit([b[0], b[1]]);
+                let (word, bit) = pair_bit([b[0], b[1]], b.len());
                 pairs[word] |= bit;
             });
         }
@@ -815,7 +846,7 @@ mod tests {
             for t in &picked {
                 set.insert(term_hash(t));
                 let b = t.as_bytes();
-                let (w, bit) = pair_bit([b[0], b[1]]);
+                let (w, bit) = pair_bit([b[0], b[1]], b.len());
                 pairs[w] |= bit;
             }
             let filter: TermFilter = (set, pairs);
