@@ -158,13 +158,18 @@ fn tokenize_into(text: &str, sink: &mut impl Sink) {
         let mut digit = false;
         loop {
             let start = i;
-            let mut class = 0u8;
+            // Classes of the word's bytes: any digit (or), only digits (and).
+            let (mut any, mut all) = (0u8, 0xFFu8);
             while i < n && is_word(bytes[i]) {
-                class |= BYTE_CLASS[usize::from(bytes[i])];
+                let class = BYTE_CLASS[usize::from(bytes[i])];
+                any |= class;
+                all &= class;
                 i += 1;
             }
-            digit |= class & 2 != 0;
-            word(&text[start..i], &mut lower, &mut stemmed, sink);
+            digit |= any & 2 != 0;
+            if i - start >= 2 && all & 2 == 0 {
+                word(&text[start..i], &mut lower, &mut stemmed, sink);
+            }
             if i + 1 < n && matches!(bytes[i], b'-' | b'_') && bytes[i + 1].is_ascii_alphanumeric()
             {
                 parts += 1;
@@ -198,11 +203,9 @@ fn tokenize_into(text: &str, sink: &mut impl Sink) {
 /// The longest stopword, in bytes.
 const MAX_STOPWORD_LEN: usize = 5;
 
-/// One word: dropped if short, a bare number or a stopword; else lowercased and stemmed.
+/// One word of two bytes or more that is not a bare number: dropped if a stopword; else
+/// lowercased and stemmed.
 fn word(w: &str, lower: &mut String, stemmed: &mut String, sink: &mut impl Sink) {
-    if w.len() < 2 || w.bytes().all(|b| b.is_ascii_digit()) {
-        return;
-    }
     let b = w.as_bytes();
     let lower_at = |i: usize| b[i].to_ascii_lowercase();
     let n = b.len();
