@@ -334,7 +334,8 @@ mod tests {
 mod join_tests {
     use super::*;
 
-    fn both() -> [&'static Tiktoken; 2] {
+    /// Both encodings' shared counters.
+    pub(super) fn both() -> [&'static Tiktoken; 2] {
         [
             Tiktoken::get(Encoding::O200kBase),
             Tiktoken::get(Encoding::Cl100kBase),
@@ -445,15 +446,9 @@ mod join_tests {
 
 #[cfg(test)]
 mod split_tests {
+    use super::join_tests::both;
     use super::*;
     use proptest::prelude::*;
-
-    fn both() -> [&'static Tiktoken; 2] {
-        [
-            Tiktoken::get(Encoding::O200kBase),
-            Tiktoken::get(Encoding::Cl100kBase),
-        ]
-    }
 
     #[test]
     fn both_patterns_build() {

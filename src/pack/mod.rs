@@ -272,17 +272,24 @@ pub fn story_block(story: &Story, with_place: bool) -> String {
     out
 }
 
+/// A citation's text, and its lines after its own heading line (if it starts with one).
+fn lines_after_heading<'p>(plan: &'p Plan, c: &Citation) -> (&'p str, std::str::Lines<'p>) {
+    let text = plan.excerpt(c).unwrap_or("");
+    let mut lines = text.lines();
+    let mut rest = lines.clone();
+    if lines
+        .next()
+        .is_some_and(|l| l.trim_start().starts_with('#'))
+    {
+        rest = lines;
+    }
+    (text, rest)
+}
+
 /// Lines of a citation without its own heading line (the pack gives each excerpt a
 /// heading); headings inside are demoted two levels so they nest under the pack's `##`.
 fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
-    let text = plan.excerpt(c).unwrap_or("");
-    let mut lines = text.lines().peekable();
-    if lines
-        .peek()
-        .is_some_and(|l| l.trim_start().starts_with('#'))
-    {
-        lines.next();
-    }
+    let (text, lines) = lines_after_heading(plan, c);
     let mut out = String::with_capacity(text.len());
     let mut fenced = false;
     for line in lines {
@@ -304,15 +311,7 @@ fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
 
 /// Whether [`excerpt_without_heading`] of a citation is empty (without building it).
 fn excerpt_is_empty(plan: &Plan, c: &Citation) -> bool {
-    let text = plan.excerpt(c).unwrap_or("");
-    let mut lines = text.lines().peekable();
-    if lines
-        .peek()
-        .is_some_and(|l| l.trim_start().starts_with('#'))
-    {
-        lines.next();
-    }
-    lines.all(|l| l.trim().is_empty())
+    lines_after_heading(plan, c).1.all(|l| l.trim().is_empty())
 }
 
 /// Omitted excerpts decided before fitting (ranked ones that cannot make it): counted, and
