@@ -357,8 +357,6 @@ pub struct SearchIndex {
     docs: Vec<u32>,
     /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
     doc_units: Vec<(u32, u32)>,
-    lengths: Vec<u32>,
-    avg_len: f64,
     terms: FxHashMap<u64, u32>,
     offsets: Vec<u32>,
     post_units: Vec<u32>,
@@ -521,10 +519,10 @@ impl SearchIndex {
         index.post_units = vec![0; acc as usize];
         let mut post_tf: Vec<u16> = vec![0; acc as usize];
         let mut cursor: Vec<u32> = index.offsets[..df.len()].to_vec();
-        let mut total: u64 = 0;
+        // Units' lengths in terms: only needed here, for the postings' weights.
+        let mut lengths: Vec<u32> = Vec::new();
         for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
-            total += u64::from(t.len);
-            index.lengths.push(t.len);
+            lengths.push(t.len);
             index.kinds.push(unit.kind);
             index.docs.push(unit.doc as u32);
             index.units.push(unit);
@@ -537,16 +535,16 @@ impl SearchIndex {
                 }
             }
         }
-        index.avg_len = if index.units.is_empty() {
+        let total: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
+        let avg_len = if lengths.is_empty() {
             1.0
         } else {
-            (total as f64 / index.units.len() as f64).max(1.0)
+            (total as f64 / lengths.len() as f64).max(1.0)
         };
         // BM25's length normalisation per unit, then each posting's weight before idf.
-        let norms: Vec<f64> = index
-            .lengths
+        let norms: Vec<f64> = lengths
             .iter()
-            .map(|&len| K1 * (1.0 - B + B * f64::from(len) / index.avg_len))
+            .map(|&len| K1 * (1.0 - B + B * f64::from(len) / avg_len))
             .collect();
         index.post_impact = index
             .post_units
