@@ -60,14 +60,8 @@ const TARGET_WARM_P99_MS: f64 = 25.0;
 const TARGET_TOKENS_MBS: f64 = 25.0;
 
 fn main() -> ExitCode {
-    // cargo passes `--bench` (and maybe filters): anything unknown is ignored.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |flag: &str| benchplan::flag_value(&args, flag);
     match value("--measure") {
         Some(dir) => {
             let warm = value("--warm")

@@ -33,14 +33,8 @@ const TARGET_PARSE_MS: f64 = 1500.0;
 const TARGET_PEAK_MULTIPLE: f64 = 3.0;
 
 fn main() -> ExitCode {
-    // cargo passes `--bench` (and maybe filters): anything unknown is ignored.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |flag: &str| benchplan::flag_value(&args, flag);
     match value("--measure") {
         Some(dir) => {
             let expected = value("--stories").and_then(|s| s.parse().ok());

@@ -120,3 +120,12 @@ pub fn proc_status_bytes(key: &str) -> u64 {
 pub fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }
+
+/// The value after `flag` in the bench's arguments (cargo passes `--bench` and maybe filters:
+/// anything unknown is ignored).
+pub fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}

@@ -1,8 +1,10 @@
 //! Context packs on the example plan: content, ranking, exact budgets, determinism,
 //! staleness, rendering snapshots and bad input.
 
+#[path = "../common/copy_dir.rs"]
+mod copy_dir;
+use copy_dir::copy_dir;
 use std::fs;
-use std::path::Path;
 
 use storypack::app::App;
 use storypack::pack::{OmitReason, Pack, PackRequest, Part, render};
@@ -28,21 +30,6 @@ pub fn copy_plan() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&example_plan(), dir.path());
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".storypack" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
