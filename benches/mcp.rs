@@ -1,7 +1,8 @@
 //! MCP server benchmark: the `storypack` binary as users run it (`storypack serve`, over stdio
 //! and over streamable HTTP), driven by rmcp's client. Per transport and plan it measures the
 //! time from spawn to the first successful `tools/list`, the first `build_context_pack` (which
-//! may wait for the search index), then `tools/call` latency p50/p99/max of `list_stories` and
+//! may wait for the search index), waits for the server's warm-up to end (its `plan ready`
+//! line on stderr), then `tools/call` latency p50/p99/max of `list_stories` and
 //! `build_context_pack` (budget 8000, cycling over 50 stories spread over the plan); on a copy
 //! of the example plan, the time from a file edit to `notifications/resources/updated` for the
 //! story's subscribed pack and to a `build_context_pack` result with a new hash; and the
@@ -34,7 +35,7 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use storypack::app::App;
 use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
@@ -89,6 +90,35 @@ struct Server {
     /// The whole `tools/list` result in o200k tokens.
     tools_tokens: usize,
     tools: usize,
+    /// What the server says when its warm-up (index, excerpt counts) is done.
+    ready: Option<oneshot::Receiver<String>>,
+}
+
+/// Reads the server's stderr as it comes: where it listens (HTTP), and the end of its
+/// warm-up. Lines before the address, and warnings, are echoed.
+fn read_stderr(
+    stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> (oneshot::Receiver<String>, oneshot::Receiver<String>) {
+    let (url_tx, url_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let (mut url_tx, mut ready_tx) = (Some(url_tx), Some(ready_tx));
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("storypack: serving MCP at ") {
+                if let Some(tx) = url_tx.take() {
+                    let _ = tx.send(url.to_string());
+                }
+            } else if let Some(done) = line.strip_prefix("storypack: plan ready: ") {
+                if let Some(tx) = ready_tx.take() {
+                    let _ = tx.send(done.to_string());
+                }
+            } else if url_tx.is_some() || line.contains("ERROR") || line.contains("WARN") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    (url_rx, ready_rx)
 }
 
 fn serve_command(plan: &Path) -> tokio::process::Command {
@@ -104,17 +134,18 @@ async fn start(transport: Transport, plan: &Path) -> Server {
     let (tx, events) = mpsc::unbounded_channel();
     let recorder = Recorder { events: tx };
     let t = Instant::now();
-    let (client, child) = match transport {
+    let (client, child, ready) = match transport {
         Transport::Stdio => {
-            let (io, _stderr) = TokioChildProcess::builder(serve_command(plan))
-                .stderr(Stdio::null())
+            let (io, stderr) = TokioChildProcess::builder(serve_command(plan))
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap();
+            let (_, ready) = read_stderr(stderr.expect("stderr piped"));
             let client = tokio::time::timeout(WAIT, recorder.serve(io))
                 .await
                 .expect("initialize in time")
                 .unwrap();
-            (client, None)
+            (client, None, ready)
         }
         Transport::Http => {
             let mut cmd = serve_command(plan);
@@ -124,36 +155,17 @@ async fn start(transport: Transport, plan: &Path) -> Server {
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
             let mut child = cmd.spawn().unwrap();
-            let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-            let url = tokio::time::timeout(WAIT, async {
-                loop {
-                    let line = lines
-                        .next_line()
-                        .await
-                        .unwrap()
-                        .expect("the server says where it listens");
-                    if let Some(url) = line.strip_prefix("storypack: serving MCP at ") {
-                        return url.to_string();
-                    }
-                    eprintln!("server: {line}");
-                }
-            })
-            .await
-            .expect("the server listens in time");
-            // Keep draining stderr so that the server never blocks on it.
-            tokio::spawn(async move {
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if line.contains("ERROR") || line.contains("WARN") {
-                        eprintln!("server: {line}");
-                    }
-                }
-            });
+            let (url, ready) = read_stderr(child.stderr.take().unwrap());
+            let url = tokio::time::timeout(WAIT, url)
+                .await
+                .expect("the server listens in time")
+                .expect("the server says where it listens");
             let io = StreamableHttpClientTransport::from_uri(url.as_str());
             let client = tokio::time::timeout(WAIT, recorder.serve(io))
                 .await
                 .expect("initialize in time")
                 .unwrap();
-            (client, Some(child))
+            (client, Some(child), ready)
         }
     };
     let tools = tokio::time::timeout(WAIT, client.list_all_tools())
@@ -171,6 +183,7 @@ async fn start(transport: Transport, plan: &Path) -> Server {
         startup,
         tools_tokens,
         tools: tools.len(),
+        ready: Some(ready),
     }
 }
 
@@ -446,6 +459,18 @@ async fn measure(
     );
     let first_pack = ms(t.elapsed());
     println!("{label}: first build_context_pack {first_pack:.0} ms");
+    // The server counts every excerpt once in the background after indexing: measure the
+    // warm server, as clients meet it after its first seconds.
+    let t = Instant::now();
+    let ready = server.ready.take().expect("warm-up not yet awaited");
+    let done = tokio::time::timeout(WAIT, ready)
+        .await
+        .expect("warm-up in time")
+        .expect("the server says when it is warm");
+    println!(
+        "{label}: warm-up: {done} (waited {:.0} ms more)",
+        ms(t.elapsed())
+    );
 
     let sprint = facts.list_sprint.clone();
     let list = Stats::new(

@@ -21,7 +21,7 @@ use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
 use crate::render::serde_name;
 use crate::search::{Hit, SearchIndex};
-use crate::tokens::Tiktoken;
+use crate::tokens::{Encoding, Tiktoken};
 
 /// Longest search query accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 1_000;
@@ -136,6 +136,12 @@ impl App {
     /// Whether the whole search index is built (a pack then needs no indexing step).
     pub fn index_ready(&self) -> bool {
         self.search.get().is_some()
+    }
+
+    /// Counts every excerpt a pack can cite once, in `encoding`, so packs afterwards count
+    /// only their own headings (see [`pack::warm_counts`]). Builds the index if needed.
+    pub fn warm_counts(&self, encoding: Encoding) -> usize {
+        pack::warm_counts(self.plan(), self.index(), Tiktoken::get(encoding))
     }
 
     /// Builds the context pack of one story (nothing is written).

@@ -4,7 +4,9 @@
 //! file:line in the plan. JSON field names are part of the product contract (PRODUCT.md,
 //! "Result shapes"): rename nothing, add freely.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -58,10 +60,13 @@ pub struct Plan {
 /// Positions of stories, epics, sprints and docs by id or path.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
-    stories: HashMap<String, usize>,
-    epics: HashMap<String, usize>,
-    sprints: HashMap<String, usize>,
-    docs: HashMap<String, usize>,
+    stories: FxHashMap<String, usize>,
+    epics: FxHashMap<String, usize>,
+    sprints: FxHashMap<String, usize>,
+    docs: FxHashMap<String, usize>,
+    /// Per sprint id, the positions of its role plan sections (of `indexed_role_sections`).
+    role_sections: FxHashMap<String, Vec<usize>>,
+    indexed_role_sections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -273,8 +278,9 @@ impl Doc {
 impl Plan {
     /// Rebuilds the lookups; call after changing the collections.
     pub fn reindex(&mut self) {
-        fn positions<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
-            let mut map = HashMap::with_capacity(items.len());
+        fn positions<T>(items: &[T], key: impl Fn(&T) -> &str) -> FxHashMap<String, usize> {
+            let mut map = FxHashMap::default();
+            map.reserve(items.len());
             for (i, item) in items.iter().enumerate() {
                 map.entry(key(item).to_string()).or_insert(i);
             }
@@ -285,12 +291,41 @@ impl Plan {
             epics: positions(&self.epics, |e| &e.id),
             sprints: positions(&self.sprints, |s| &s.id),
             docs: positions(&self.docs, |d| &d.path),
+            role_sections: FxHashMap::default(),
+            indexed_role_sections: self.role_sections.len(),
         };
+        for (i, r) in self.role_sections.iter().enumerate() {
+            self.lookup
+                .role_sections
+                .entry(r.sprint.clone())
+                .or_default()
+                .push(i);
+        }
+    }
+
+    /// The role plan sections of one sprint, in plan order.
+    pub fn role_sections_of<'a>(&'a self, sprint: &str) -> Vec<&'a RoleSection> {
+        if self.lookup.indexed_role_sections == self.role_sections.len() {
+            return self
+                .lookup
+                .role_sections
+                .get(sprint)
+                .map(|at| {
+                    at.iter()
+                        .filter_map(|&i| self.role_sections.get(i))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        self.role_sections
+            .iter()
+            .filter(|r| r.sprint == sprint)
+            .collect()
     }
 
     fn find<'a, T>(
         items: &'a [T],
-        map: &HashMap<String, usize>,
+        map: &FxHashMap<String, usize>,
         key: &str,
         get: impl Fn(&T) -> &str,
     ) -> Option<&'a T> {

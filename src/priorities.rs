@@ -289,9 +289,9 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
         }
     }
     for section in plan
-        .role_sections
-        .iter()
-        .filter(|s| s.sprint == sprint.id && s.week == Some(week) && wants(&s.role))
+        .role_sections_of(&sprint.id)
+        .into_iter()
+        .filter(|s| s.week == Some(week) && wants(&s.role))
     {
         let body = plan.excerpt(&section.citation).unwrap_or("");
         // Drop the "### Week 1" heading line itself; keep the bullets as written.

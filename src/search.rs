@@ -365,11 +365,10 @@ pub struct SearchIndex {
     only: Option<FxHashSet<u64>>,
 }
 
-/// BM25 scores of one query: dense by unit, with the units that scored listed.
+/// BM25 scores of one query, dense by unit (zero where no query term occurs).
 #[derive(Debug, Clone, Default)]
 pub struct Scores {
     dense: Vec<f32>,
-    touched: Vec<u32>,
     max: f64,
 }
 
@@ -378,14 +377,39 @@ impl Scores {
         self.dense.get(unit as usize).map_or(0.0, |&s| f64::from(s))
     }
 
+    /// Every unit's score, by unit.
+    pub fn dense(&self) -> &[f32] {
+        &self.dense
+    }
+
     /// Units with a score, ascending.
-    pub fn units(&self) -> &[u32] {
-        &self.touched
+    pub fn units(&self) -> Vec<u32> {
+        (0u32..)
+            .zip(&self.dense)
+            .filter(|&(_, &s)| s > 0.0)
+            .map(|(u, _)| u)
+            .collect()
     }
 
     pub fn max(&self) -> f64 {
         self.max
     }
+}
+
+/// The largest of non-negative scores (0 for none), in eight lanes so it vectorises.
+fn max_score(dense: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = dense.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &s) in lanes.iter_mut().zip(c) {
+            *l = if s > *l { s } else { *l };
+        }
+    }
+    lanes
+        .iter()
+        .chain(rest)
+        .fold(0.0f32, |m, &s| if s > m { s } else { m })
 }
 
 fn term_hash(term: &str) -> u64 {
@@ -571,6 +595,11 @@ impl SearchIndex {
         self.kinds[unit as usize]
     }
 
+    /// Every unit's kind of document, by unit.
+    pub fn kinds(&self) -> &[DocKind] {
+        &self.kinds
+    }
+
     /// The document (index in `plan.docs`) a unit is in.
     pub fn doc_of(&self, unit: u32) -> usize {
         self.docs[unit as usize] as usize
@@ -630,22 +659,8 @@ impl SearchIndex {
                 dense[u as usize] += weight * impact;
             }
         }
-        // Every term that matched adds a positive score: the units that scored are those
-        // above zero, found in unit order by one pass.
-        let mut touched = Vec::new();
-        let mut max = 0.0f32;
-        for (u, &score) in dense.iter().enumerate() {
-            if score > 0.0 {
-                touched.push(u as u32);
-                max = max.max(score);
-            }
-        }
-        let max = f64::from(max);
-        Scores {
-            dense,
-            touched,
-            max,
-        }
+        let max = f64::from(max_score(&dense));
+        Scores { dense, max }
     }
 
     /// The unit holding a line of a document.
@@ -665,8 +680,11 @@ impl SearchIndex {
     /// before text relevance.
     pub fn search(&self, plan: &Plan, query: &str, limit: usize, anchors: &[Citation]) -> Vec<Hit> {
         let scores = self.bm25(query);
-        let mut ranked: Vec<(u32, f64)> =
-            scores.units().iter().map(|&u| (u, scores.get(u))).collect();
+        let mut ranked: Vec<(u32, f64)> = scores
+            .units()
+            .into_iter()
+            .map(|u| (u, scores.get(u)))
+            .collect();
         for a in anchors {
             if let Some(u) = self.unit_at(&a.path, a.line_start) {
                 match ranked.iter_mut().find(|r| r.0 == u) {

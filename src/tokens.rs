@@ -96,6 +96,55 @@ pub struct Tiktoken {
 
 /// Distinct pieces remembered per encoder before that memory is cleared.
 const PIECE_LIMIT: usize = 1 << 20;
+/// Pieces looked up under one lock of that memory.
+const PIECE_BATCH: usize = 256;
+
+/// Pieces of one text waiting to be counted (see [`Tiktoken::count_uncached`]).
+struct PieceBatch<'c, 't> {
+    counter: &'c Tiktoken,
+    pieces: Vec<&'t str>,
+    total: usize,
+    /// False once the memory of pieces could not be locked (a thread panicked holding it).
+    ok: bool,
+}
+
+impl PieceBatch<'_, '_> {
+    fn flush(&mut self) {
+        if self.pieces.is_empty() || !self.ok {
+            self.pieces.clear();
+            return;
+        }
+        let known = &self.counter.pieces;
+        let mut new: Vec<(&str, u32)> = Vec::new();
+        match known.lock() {
+            Ok(known) => {
+                for &p in &self.pieces {
+                    match known.get(p) {
+                        Some(&n) => self.total += n as usize,
+                        None => new.push((p, 0)),
+                    }
+                }
+            }
+            Err(_) => self.ok = false,
+        }
+        self.pieces.clear();
+        if new.is_empty() || !self.ok {
+            return;
+        }
+        for (p, n) in &mut new {
+            *n = self.counter.bpe.encode_ordinary(p).len() as u32;
+            self.total += *n as usize;
+        }
+        if let Ok(mut known) = known.lock() {
+            if known.len() + new.len() > PIECE_LIMIT {
+                known.clear();
+            }
+            for (p, n) in new {
+                known.insert(p.into(), n);
+            }
+        }
+    }
+}
 
 impl Tiktoken {
     /// The shared counter for an encoding (built on first use, then reused).
@@ -116,26 +165,29 @@ impl Tiktoken {
     }
 
     /// Counts without the content-hash cache (what that cache stores; used by benchmarks).
+    ///
+    /// Pieces are looked up in batches: the memory of pieces is locked only for a batch's
+    /// lookups and again for its new pieces, never while text is split or encoded, so
+    /// threads counting at once do not take turns for whole texts.
     pub fn count_uncached(&self, text: &str) -> usize {
-        let (Some(splitter), Ok(mut known)) = (&self.splitter, self.pieces.lock()) else {
+        let Some(splitter) = &self.splitter else {
             return self.count_reference(text);
         };
-        if known.len() >= PIECE_LIMIT {
-            known.clear();
-        }
-        let mut total = 0usize;
+        let mut batch = PieceBatch {
+            counter: self,
+            pieces: Vec::with_capacity(PIECE_BATCH),
+            total: 0,
+            ok: true,
+        };
         let covered = splitter.split(text, |piece| {
-            total += match known.get(piece) {
-                Some(&n) => n as usize,
-                None => {
-                    let n = self.bpe.encode_ordinary(piece).len();
-                    known.insert(piece.into(), n as u32);
-                    n
-                }
-            };
+            batch.pieces.push(piece);
+            if batch.pieces.len() == PIECE_BATCH {
+                batch.flush();
+            }
         });
-        if covered {
-            total
+        batch.flush();
+        if covered && batch.ok {
+            batch.total
         } else {
             self.count_reference(text)
         }

@@ -107,10 +107,11 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             let refreshing = handle.clone();
             match tokio::task::spawn_blocking(move || refreshing.refresh(&paths)).await {
                 Ok(Some(change)) => {
-                    // Build the new plan's search index now, not on the next request.
+                    // Build the new plan's search index now, not on the next request (the
+                    // unchanged excerpts' counts are still in the cache).
                     let warm = change.new.app.clone();
                     drop(tokio::task::spawn_blocking(move || {
-                        warm.index();
+                        super::warm_up(&warm);
                     }));
                     handle.publish(Event::Plan(change)).await;
                 }

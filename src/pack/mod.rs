@@ -185,7 +185,7 @@ pub fn build(
         Some(name) => input.recipes.get(name)?,
         None => input.recipes.for_role(story.role.as_deref())?,
     };
-    let (candidates, pre) = candidates(input, story, recipe);
+    let (candidates, pre) = candidates(input, story, recipe, true);
     let target = Target {
         plan,
         story,
@@ -194,6 +194,31 @@ pub fn build(
         budget,
     };
     fit(&target, candidates, &pre, counter)
+}
+
+/// Counts once every excerpt a pack can draw from the plan (the search index's sections,
+/// epics, gate checklists) as packs render it, so later packs find those counts in the
+/// counter's cache and count only their own frames. Long-lived processes (the server) call
+/// it in the background after indexing. Returns the excerpts counted.
+pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
+    let citations = index
+        .units
+        .iter()
+        .map(|u| &u.citation)
+        .chain(plan.epics.iter().map(|e| &e.citation))
+        .chain(plan.gates.iter().map(|g| &g.citation));
+    let mut counted = 0;
+    for c in citations {
+        if excerpt_is_empty(plan, c) {
+            continue;
+        }
+        counter.count(&render::section_body(
+            &excerpt_without_heading(plan, c),
+            false,
+        ));
+        counted += 1;
+    }
+    counted
 }
 
 /// What a story is about, for text relevance: its title, acceptance criteria and epic.
@@ -314,78 +339,166 @@ fn excerpt_is_empty(plan: &Plan, c: &Citation) -> bool {
     lines_after_heading(plan, c).1.all(|l| l.trim().is_empty())
 }
 
+/// An excerpt left out while fitting: a candidate (copied into the pack only if listed), or
+/// a section dropped after it was chosen.
+enum Left<'c> {
+    Candidate(&'c Candidate, OmitReason),
+    Section(Omitted),
+}
+
+impl Left<'_> {
+    fn reason(&self) -> OmitReason {
+        match self {
+            Left::Candidate(_, r) => *r,
+            Left::Section(o) => o.reason,
+        }
+    }
+
+    fn score(&self) -> f64 {
+        match self {
+            Left::Candidate(c, _) => search::round(c.score),
+            Left::Section(o) => o.score,
+        }
+    }
+
+    fn citation(&self) -> &Citation {
+        match self {
+            Left::Candidate(c, _) => &c.citation,
+            Left::Section(o) => &o.citation,
+        }
+    }
+
+    fn to_omitted(&self) -> Omitted {
+        match self {
+            Left::Candidate(c, reason) => Omitted {
+                title: c.title.clone(),
+                part: c.part,
+                citation: c.citation.clone(),
+                score: search::round(c.score),
+                reason: *reason,
+            },
+            Left::Section(o) => o.clone(),
+        }
+    }
+}
+
 /// Omitted excerpts decided before fitting (ranked ones that cannot make it): counted, and
 /// the best few itemised, so a large plan does not cost a copy of every excerpt.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct PreOmitted {
     counts: OmittedCounts,
     best: Vec<Omitted>,
 }
 
-impl PreOmitted {
-    fn add(
-        &mut self,
-        score: f64,
-        reason: OmitReason,
-        what: impl FnOnce() -> (String, Citation),
-        part: Part,
-    ) {
+/// A unit left out of a ranked part (itemised once it is known to be among the best).
+#[derive(Debug, Clone, Copy)]
+struct LeftUnit {
+    /// Weighted score, rounded as packs show it.
+    score: f64,
+    unit: u32,
+    reason: OmitReason,
+    part: Part,
+}
+
+/// Collects the ranked units left out before fitting: every one counted, the best
+/// [`OMITTED_LIST_LIMIT`] by score, then citation, kept whatever order they come in.
+struct LeftOut<'i> {
+    index: &'i SearchIndex,
+    counts: OmittedCounts,
+    best: Vec<LeftUnit>,
+}
+
+impl<'i> LeftOut<'i> {
+    fn new(index: &'i SearchIndex) -> Self {
+        LeftOut {
+            index,
+            counts: OmittedCounts::default(),
+            best: Vec::with_capacity(OMITTED_LIST_LIMIT + 1),
+        }
+    }
+
+    fn count(&mut self, reason: OmitReason) {
         match reason {
             OmitReason::OverBudget => self.counts.over_budget += 1,
             OmitReason::BelowThreshold => self.counts.below_threshold += 1,
             OmitReason::CapReached => self.counts.cap_reached += 1,
         }
-        // Kept: the best by score, then citation, whatever order they come in. Most fall
-        // well below the last kept: rejected before rounding.
-        if self.best.len() >= OMITTED_LIST_LIMIT
-            && self
-                .best
-                .last()
-                .is_some_and(|last| score < last.score - 1e-4)
-        {
+    }
+
+    /// The score below which an addition cannot be itemised (once the list is full).
+    fn floor(&self) -> Option<f64> {
+        if self.best.len() >= OMITTED_LIST_LIMIT {
+            self.best.last().map(|last| last.score - 1e-4)
+        } else {
+            None
+        }
+    }
+
+    fn add(&mut self, score: f64, reason: OmitReason, unit: u32, part: Part) {
+        self.count(reason);
+        // Most fall well below the last kept: rejected before rounding.
+        if self.floor().is_some_and(|floor| score < floor) {
             return;
         }
         let score = search::round(score);
-        if self.best.len() >= OMITTED_LIST_LIMIT
-            && self.best.last().is_some_and(|last| last.score > score)
+        let citation = |u: u32| &self.index.units[u as usize].citation;
+        let full = self.best.len() >= OMITTED_LIST_LIMIT;
+        if full
+            && self.best.last().is_some_and(|last| {
+                last.score > score || (last.score == score && citation(last.unit) <= citation(unit))
+            })
         {
             return;
         }
-        let (title, citation) = what();
-        if self.best.len() >= OMITTED_LIST_LIMIT
-            && self
-                .best
-                .last()
-                .is_some_and(|last| last.score == score && last.citation <= citation)
-        {
-            return;
-        }
-        let at = self
-            .best
-            .partition_point(|o| o.score > score || (o.score == score && o.citation <= citation));
+        let at = self.best.partition_point(|o| {
+            o.score > score || (o.score == score && citation(o.unit) <= citation(unit))
+        });
         self.best.insert(
             at,
-            Omitted {
-                title,
-                part,
-                citation,
+            LeftUnit {
                 score,
+                unit,
                 reason,
+                part,
             },
         );
         self.best.truncate(OMITTED_LIST_LIMIT);
     }
+
+    fn finish(self) -> PreOmitted {
+        let index = self.index;
+        PreOmitted {
+            counts: self.counts,
+            best: self
+                .best
+                .into_iter()
+                .map(|l| {
+                    let unit = &index.units[l.unit as usize];
+                    Omitted {
+                        title: unit.title.clone(),
+                        part: l.part,
+                        citation: unit.citation.clone(),
+                        score: l.score,
+                        reason: l.reason,
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
+/// The candidates of a story's pack, and what was left out before fitting. `quick`: units
+/// that can make no difference are only counted (see [`Ranking`]); without it every unit is
+/// placed one by one (tests compare the two).
 fn candidates(
     input: &PackInput<'_>,
     story: &Story,
     recipe: &Recipe,
+    quick: bool,
 ) -> (Vec<Candidate>, PreOmitted) {
     let plan = input.plan;
     let index = input.index;
     let mut out: Vec<Candidate> = Vec::new();
-    let mut pre = PreOmitted::default();
     let epic = story.epic.as_deref().and_then(|e| plan.epic(e));
     let feature = epic.and_then(|e| plan.features.iter().find(|f| f.id == e.feature));
     let sprint = story.sprint.as_deref().and_then(|s| plan.sprint(s));
@@ -409,86 +522,44 @@ fn candidates(
     for d in &story.depends_on {
         link(d, 0.4);
     }
-
-    // Units with any relevance (text or links), ascending, with their link weights; and the
-    // gate checklists' documents (drawn on by the gate part, not ranked as governance).
     let mut link_list: Vec<(u32, f64)> = links.iter().map(|(&u, &w)| (u, w)).collect();
     link_list.sort_unstable_by_key(|l| l.0);
-    let unscored: Vec<u32> = link_list
-        .iter()
-        .map(|l| l.0)
-        .filter(|&u| bm25.get(u) == 0.0)
-        .collect();
-    let scored_units = merge_ascending(bm25.units(), &unscored);
-    let mut gate_docs: Vec<usize> = plan
-        .gates
-        .iter()
-        .filter_map(|g| plan.doc_index(&g.citation.path))
-        .collect();
-    gate_docs.sort_unstable();
 
-    // Ranked parts draw on the units of one kind each: one pass over the scored units sorts
-    // them out (most are of a kind the recipe does not rank, or below its threshold).
-    // Only the best few of a part can fit its cap: the rest are counted as over the cap, and
-    // only the best of those are itemised (without cutting their text).
-    let mut ranked: Vec<BinaryHeap<Ranked>> = vec![BinaryHeap::new(); recipe.parts.len()];
-    // Per kind of document (by its enum index), the recipe part ranking it.
+    // Ranked parts draw on the units of one kind each. Only the best few of a part can fit
+    // its cap: the rest are counted as over the cap, and only the best of those are
+    // itemised (without cutting their text).
     let mut slot_of_kind = [None::<usize>; 16];
     for (i, p) in recipe.parts.iter().enumerate() {
         if let Some(k) = ranked_kind(p.part) {
             slot_of_kind[k as usize] = Some(i);
         }
     }
+    // The gate checklists' units: drawn on by the gate part, not ranked as governance.
+    let mut gate_units: Vec<std::ops::Range<usize>> = plan
+        .gates
+        .iter()
+        .filter_map(|g| plan.doc_index(&g.citation.path))
+        .map(|d| index.units_of_doc(d))
+        .collect();
+    gate_units.sort_unstable_by_key(|r| r.start);
+    let mut ranking = Ranking {
+        index,
+        recipe,
+        scores: &bm25,
+        max: max_bm25,
+        slot_of_kind,
+        gate_units: &gate_units,
+        ranked: vec![BinaryHeap::new(); recipe.parts.len()],
+        left: LeftOut::new(index),
+        quick,
+    };
     if slot_of_kind.iter().any(Option::is_some) {
-        let mut next_link = link_list.iter().peekable();
-        for &u in scored_units.iter() {
-            let mut link = 0.0;
-            while let Some(&&(lu, w)) = next_link.peek() {
-                if lu > u {
-                    break;
-                }
-                if lu == u {
-                    link = w;
-                }
-                next_link.next();
-            }
-            let kind = index.kind(u);
-            let Some(slot) = slot_of_kind[kind as usize] else {
-                continue;
-            };
-            if kind == DocKind::Governance && gate_docs.binary_search(&index.doc_of(u)).is_ok() {
-                continue;
-            }
-            let rel = link + relevance(u);
-            let spec = &recipe.parts[slot];
-            let (left_out, reason) = if rel < recipe.min_score {
-                (Ranked(rel, u), OmitReason::BelowThreshold)
-            } else {
-                let top = &mut ranked[slot];
-                let new = Ranked(rel, u);
-                if top.len() < RANKED_PER_PART {
-                    top.push(new);
-                    continue;
-                }
-                match top.peek_mut() {
-                    // Better than the worst kept: it takes its place.
-                    Some(mut worst) if new < *worst => {
-                        (std::mem::replace(&mut *worst, new), OmitReason::CapReached)
-                    }
-                    _ => (new, OmitReason::CapReached),
-                }
-            };
-            pre.add(
-                spec.weight * left_out.0,
-                reason,
-                || {
-                    let unit = &index.units[left_out.1 as usize];
-                    (unit.title.clone(), unit.citation.clone())
-                },
-                spec.part,
-            );
-        }
+        ranking.run(&link_list);
     }
+    let Ranking {
+        mut ranked, left, ..
+    } = ranking;
+    let pre = left.finish();
 
     for (slot, spec) in recipe.parts.iter().enumerate() {
         let w = spec.weight;
@@ -647,9 +718,9 @@ fn candidates(
                     continue;
                 };
                 let paths: BTreeSet<&str> = plan
-                    .role_sections
-                    .iter()
-                    .filter(|r| r.sprint == s.id && r.role == role)
+                    .role_sections_of(&s.id)
+                    .into_iter()
+                    .filter(|r| r.role == role)
                     .map(|r| r.citation.path.as_str())
                     .collect();
                 let units = paths
@@ -748,23 +819,194 @@ impl PartialEq for Ranked {
 
 impl Eq for Ranked {}
 
-/// Two ascending lists of units as one (no unit is in both).
-fn merge_ascending<'a>(a: &'a [u32], b: &[u32]) -> std::borrow::Cow<'a, [u32]> {
-    if b.is_empty() {
-        return std::borrow::Cow::Borrowed(a);
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if j == b.len() || (i < a.len() && a[i] < b[j]) {
-            out.push(a[i]);
-            i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
+/// One pass over the units with a score or a link, in plan order: each unit of a ranked
+/// part's kind goes to the part's best [`RANKED_PER_PART`] or is left out (below the
+/// recipe's threshold, or over the part's cap).
+///
+/// Most units can neither enter a part's best nor the itemised omitted list: once both are
+/// full, a raw score under a per-kind cut says so, and such a unit is only counted. Units at
+/// or above the cut, and linked units, are placed exactly as one by one.
+struct Ranking<'a, 'i> {
+    index: &'i SearchIndex,
+    recipe: &'a Recipe,
+    scores: &'a search::Scores,
+    /// The score relevance is relative to (the best, or a floor above zero).
+    max: f64,
+    /// Per kind of document (by its enum index), the recipe part ranking it.
+    slot_of_kind: [Option<usize>; 16],
+    gate_units: &'a [std::ops::Range<usize>],
+    ranked: Vec<BinaryHeap<Ranked>>,
+    left: LeftOut<'i>,
+    /// Whether units under the cuts are only counted (else all are placed).
+    quick: bool,
+}
+
+/// Units counted per step of the quick loop of [`Ranking::run`].
+const CHUNK: usize = 64;
+
+impl Ranking<'_, '_> {
+    fn run(&mut self, links: &[(u32, f64)]) {
+        let dense = self.scores.dense();
+        let kinds = self.index.kinds();
+        let below = below_cut(self.max, self.recipe.min_score);
+        // Where the pass stops its quick loop: at each linked unit (placed with its link),
+        // and over the governance units of gate checklists (not ranked at all).
+        let mut stops: Vec<(usize, usize, f64)> = links
+            .iter()
+            .map(|&(u, w)| (u as usize, u as usize + 1, w))
+            .collect();
+        if self.slot_of_kind[DocKind::Governance as usize].is_some() {
+            stops.extend(
+                self.gate_units
+                    .iter()
+                    .filter(|r| kinds.get(r.start) == Some(&DocKind::Governance))
+                    .map(|r| (r.start, r.end, f64::NAN)),
+            );
         }
+        stops.sort_unstable_by_key(|s| s.0);
+        let mut cuts = self.cuts();
+        // Kinds a part ranks, as 1 (their units are counted) or 0.
+        let ranked = self.slot_of_kind.map(|s| usize::from(s.is_some()));
+        let (mut below_threshold, mut cap_reached) = (0, 0);
+        let mut from = 0;
+        let mut stops = stops.into_iter();
+        loop {
+            let stop = stops.next();
+            let to = stop.map_or(dense.len(), |s| s.0).max(from);
+            for chunk in (from..to).step_by(CHUNK) {
+                let end = (chunk + CHUNK).min(to);
+                let (scores, kinds) = (&dense[chunk..end], &kinds[chunk..end]);
+                // Most chunks hold no unit to place: they are only counted, in registers and
+                // without branches (which way a score goes is a coin toss here).
+                let (mut low_n, mut high_n, mut place) = (0usize, 0usize, 0usize);
+                for (&s, &kind) in scores.iter().zip(kinds) {
+                    let k = kind as usize;
+                    let counts = ranked[k] & usize::from(s > 0.0);
+                    place |= counts & usize::from(s >= cuts[k]);
+                    let low = usize::from(s < below);
+                    low_n += counts & low;
+                    high_n += counts & (1 - low);
+                }
+                if place == 0 {
+                    below_threshold += low_n;
+                    cap_reached += high_n;
+                    continue;
+                }
+                for (u, (&s, &kind)) in (chunk..).zip(scores.iter().zip(kinds)) {
+                    let k = kind as usize;
+                    let counts = ranked[k] & usize::from(s > 0.0);
+                    if counts == 1 && s >= cuts[k] {
+                        if self.place(u as u32, 0.0) {
+                            cuts = self.cuts();
+                        }
+                        continue;
+                    }
+                    let low = usize::from(s < below);
+                    below_threshold += counts & low;
+                    cap_reached += counts & (1 - low);
+                }
+            }
+            let Some((start, end, link)) = stop else {
+                break;
+            };
+            if start >= from && !link.is_nan() && self.place(start as u32, link) {
+                cuts = self.cuts();
+            }
+            from = from.max(end);
+        }
+        debug_assert!(
+            dense
+                .iter()
+                .all(|&s| (s < below) == (f64::from(s) / self.max < self.recipe.min_score))
+        );
+        self.left.counts.below_threshold += below_threshold;
+        self.left.counts.cap_reached += cap_reached;
     }
-    std::borrow::Cow::Owned(out)
+
+    fn is_gate(&self, unit: usize) -> bool {
+        let at = self.gate_units.partition_point(|r| r.end <= unit);
+        self.gate_units.get(at).is_some_and(|r| r.contains(&unit))
+    }
+
+    /// Places one unit: into its part's best, or left out. Whether it was of a ranked kind.
+    fn place(&mut self, u: u32, link: f64) -> bool {
+        let kind = self.index.kind(u);
+        let Some(slot) = self.slot_of_kind[kind as usize] else {
+            return false;
+        };
+        if kind == DocKind::Governance && self.is_gate(u as usize) {
+            return false;
+        }
+        let rel = link + self.scores.get(u) / self.max;
+        let spec = &self.recipe.parts[slot];
+        let (left_out, reason) = if rel < self.recipe.min_score {
+            (Ranked(rel, u), OmitReason::BelowThreshold)
+        } else {
+            let top = &mut self.ranked[slot];
+            let new = Ranked(rel, u);
+            if top.len() < RANKED_PER_PART {
+                top.push(new);
+                return true;
+            }
+            match top.peek_mut() {
+                // Better than the worst kept: it takes its place.
+                Some(mut worst) if new < *worst => {
+                    (std::mem::replace(&mut *worst, new), OmitReason::CapReached)
+                }
+                _ => (new, OmitReason::CapReached),
+            }
+        };
+        self.left
+            .add(spec.weight * left_out.0, reason, left_out.1, spec.part);
+        true
+    }
+
+    /// Per kind of document, the raw score under which a unit (with no link) can enter
+    /// neither its part's best nor the itemised omitted list. Conservative: a score just
+    /// under it is still well under in relevance, whatever the rounding.
+    /// Kinds no part ranks get an infinite cut: their units are all only counted (and
+    /// dropped).
+    fn cuts(&self) -> [f32; 16] {
+        let mut cuts = self
+            .slot_of_kind
+            .map(|s| if s.is_some() { 0.0 } else { f32::INFINITY });
+        let Some(floor) = self.left.floor().filter(|_| self.quick) else {
+            return cuts;
+        };
+        for (kind, slot) in self.slot_of_kind.iter().enumerate() {
+            let Some(slot) = *slot else { continue };
+            let top = &self.ranked[slot];
+            let enters = match top.peek() {
+                Some(worst) if top.len() >= RANKED_PER_PART => worst.0,
+                _ => self.recipe.min_score,
+            };
+            let itemised = floor / self.recipe.parts[slot].weight;
+            let cut = enters.min(itemised) * self.max * (1.0 - 1e-6);
+            if cut > 0.0 {
+                cuts[kind] = cut as f32;
+            }
+        }
+        cuts
+    }
+}
+
+/// The least raw score whose relevance (`score / max`) reaches `min_score`: exactly, so
+/// `s < cut` is the same test as `f64::from(s) / max < min_score` for every score.
+fn below_cut(max: f64, min_score: f64) -> f32 {
+    let below = |s: f32| f64::from(s) / max < min_score;
+    let guess = (min_score * max) as f32;
+    let mut cut = if guess.is_nan() || guess < 0.0 {
+        0.0
+    } else {
+        guess
+    };
+    while cut < f32::INFINITY && below(cut) {
+        cut = cut.next_up();
+    }
+    while cut > 0.0 && !below(cut.next_down()) {
+        cut = cut.next_down();
+    }
+    cut
 }
 
 /// The kind of document a ranked part draws on.
@@ -848,16 +1090,7 @@ fn fit(
         omitted_by_reason: OmittedCounts::default(),
         sources: Vec::new(),
     };
-    let mut omitted: Vec<Omitted> = Vec::new();
-    let omit = |c: &Candidate, reason: OmitReason, omitted: &mut Vec<Omitted>| {
-        omitted.push(Omitted {
-            title: c.title.clone(),
-            part: c.part,
-            citation: c.citation.clone(),
-            score: search::round(c.score),
-            reason,
-        });
-    };
+    let mut omitted: Vec<Left<'_>> = Vec::new();
     let (mandatory, optional): (Vec<Candidate>, Vec<Candidate>) =
         cands.into_iter().partition(|c| c.mandatory);
     let mut per_part: BTreeMap<Part, usize> = BTreeMap::new();
@@ -875,18 +1108,15 @@ fn fit(
     // The smallest pack: the mandatory parts with every optional excerpt left out (the
     // footer counts them, so they weigh on the minimum).
     let below = |c: &Candidate| c.relevance.is_some_and(|r| r < recipe.min_score);
-    let all_left_out: Vec<Omitted> = optional
+    let all_left_out: Vec<Left<'_>> = optional
         .iter()
-        .map(|c| Omitted {
-            title: c.title.clone(),
-            part: c.part,
-            citation: c.citation.clone(),
-            score: search::round(c.score),
-            reason: if below(c) {
+        .map(|c| {
+            let reason = if below(c) {
                 OmitReason::BelowThreshold
             } else {
                 OmitReason::OverBudget
-            },
+            };
+            Left::Candidate(c, reason)
         })
         .collect();
     finish(plan, &mut pack, &all_left_out, pre, counter);
@@ -935,7 +1165,7 @@ fn fit(
         if let Some(rel) = c.relevance
             && rel < recipe.min_score
         {
-            omit(c, OmitReason::BelowThreshold, &mut omitted);
+            omitted.push(Left::Candidate(c, OmitReason::BelowThreshold));
             continue;
         }
         let cap = recipe
@@ -953,9 +1183,19 @@ fn fit(
         let room = budget_room.min(cap_room);
         // Cheap tests first (lower bounds: the frame alone, then with the excerpt; the
         // excerpt is cut from the plan only past the first), then the exact count.
-        let frame = render::section_frame(&c.title, &c.citation, 0, search::round(c.score), false);
-        if min_tokens(&frame) + source_cost > room {
-            omit(c, tighter(cap_room, budget_room), &mut omitted);
+        // The frame's words first: cheap, and it stops candidates before their text is cut
+        // from the plan (or tried cut to fit).
+        if frame_floor(c) + source_cost > room
+            || min_tokens(&render::section_frame(
+                &c.title,
+                &c.citation,
+                0,
+                search::round(c.score),
+                false,
+            )) + source_cost
+                > room
+        {
+            omitted.push(Left::Candidate(c, tighter(cap_room, budget_room)));
             continue;
         }
         let text = c.text(plan);
@@ -981,7 +1221,7 @@ fn fit(
             continue;
         }
         let reason = tighter(cap_room, budget_room);
-        omit(c, reason, &mut omitted);
+        omitted.push(Left::Candidate(c, reason));
     }
     // Exact pass: count the whole pack; while it is over, drop the last (lowest-scored)
     // optional excerpt.
@@ -991,13 +1231,13 @@ fn fit(
             break;
         }
         if let Some(s) = pack.sections.pop() {
-            omitted.push(Omitted {
+            omitted.push(Left::Section(Omitted {
                 title: s.title,
                 part: s.part,
                 citation: s.citation,
                 score: s.score,
                 reason: OmitReason::OverBudget,
-            });
+            }));
         }
     }
     if pack.total_tokens > budget {
@@ -1040,6 +1280,14 @@ fn min_tokens(text: &str) -> usize {
     words
 }
 
+/// At most [`min_tokens`] of a candidate's frame ([`render::section_frame`]), without
+/// rendering it: the words of its title, path and heading, and five of the source line
+/// ("source:", the token count, "tokens", "score", the score). The citation's line numbers
+/// join the path's last word; the rest are separated by spaces.
+fn frame_floor(c: &Candidate) -> usize {
+    min_tokens(&c.title) + min_tokens(&c.citation.path) + min_tokens(&c.citation.heading) + 5
+}
+
 /// A chosen excerpt as a pack section, its token count settled.
 fn section_from(
     c: &Candidate,
@@ -1074,6 +1322,8 @@ fn settle_section(
 ) -> usize {
     let body = render::section_body(text, cut);
     let frame = |t: usize| render::section_frame(title, citation, t, score, cut);
+    // An excerpt's count is remembered (packs share excerpts, and fitting tries cut ones
+    // again); frames are this pack's own.
     let body_tokens = tokens::joins_cleanly(&frame(0), &body).then(|| counter.count(&body));
     let count = |t: usize| match body_tokens {
         Some(b) => counter.count(&frame(t)) + b,
@@ -1194,7 +1444,7 @@ fn narrow(plan: &Plan, c: &Citation, kept: &str) -> Citation {
 fn finish(
     plan: &Plan,
     pack: &mut Pack,
-    omitted: &[Omitted],
+    omitted: &[Left<'_>],
     pre: &PreOmitted,
     counter: &dyn TokenCounter,
 ) {
@@ -1208,7 +1458,7 @@ fn finish(
         }
     }
     pack.sources = sources.into_iter().collect();
-    let count = |r: OmitReason| omitted.iter().filter(|o| o.reason == r).count();
+    let count = |r: OmitReason| omitted.iter().filter(|o| o.reason() == r).count();
     pack.omitted_by_reason = OmittedCounts {
         over_budget: count(OmitReason::OverBudget) + pre.counts.over_budget,
         below_threshold: count(OmitReason::BelowThreshold) + pre.counts.below_threshold,
@@ -1218,15 +1468,23 @@ fn finish(
         + pre.counts.over_budget
         + pre.counts.below_threshold
         + pre.counts.cap_reached;
-    let mut listed: Vec<Omitted> = omitted.iter().chain(&pre.best).cloned().collect();
-    listed.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.citation.cmp(&b.citation))
-    });
+    // Best first, then by citation; only those listed are copied.
+    let mut listed: Vec<(f64, &Citation, Option<&Left<'_>>, Option<&Omitted>)> = omitted
+        .iter()
+        .map(|o| (o.score(), o.citation(), Some(o), None))
+        .chain(
+            pre.best
+                .iter()
+                .map(|o| (o.score, &o.citation, None, Some(o))),
+        )
+        .collect();
+    listed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     listed.truncate(OMITTED_LIST_LIMIT);
     pack.omitted_more = total - listed.len();
-    pack.omitted = listed;
+    pack.omitted = listed
+        .into_iter()
+        .filter_map(|(_, _, left, pre)| left.map(Left::to_omitted).or_else(|| pre.cloned()))
+        .collect();
     pack.hash = content_hash(pack);
     // The rendering is header, sections, footer, each ending in a line break and the next
     // starting with `#` or `-`: its count is the sum of theirs. total_tokens is printed in
@@ -1273,4 +1531,132 @@ fn content_hash(pack: &Pack) -> String {
         h.update(src.hash.as_bytes());
     }
     h.finalize().to_hex()[..16].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::Tiktoken;
+
+    fn candidate(title: &str, path: &str, heading: &str) -> Candidate {
+        Candidate {
+            part: Part::Architecture,
+            title: title.into(),
+            citation: Citation {
+                path: path.into(),
+                line_start: 3,
+                line_end: 40,
+                heading: heading.into(),
+            },
+            text: CandidateText::Excerpt,
+            score: 0.5,
+            mandatory: false,
+            relevance: None,
+        }
+    }
+
+    #[test]
+    fn a_frames_floor_is_below_its_words_and_its_tokens() {
+        let titles = [
+            "ADR-003: Index layout",
+            "x",
+            "",
+            "  spaced   out  ",
+            "ünïcödé — dash",
+            "### ## #",
+        ];
+        let paths = ["docs/01-architecture/adr-003.md", "a b/c d.md", "-/--", ""];
+        let headings = ["", "Decision", "Decision > Consequences", "· ·"];
+        let counters = [
+            Tiktoken::get(Encoding::O200kBase),
+            Tiktoken::get(Encoding::Cl100kBase),
+        ];
+        for title in titles {
+            for path in paths {
+                for heading in headings {
+                    let c = candidate(title, path, heading);
+                    for (tokens, score, cut) in
+                        [(0, 0.0, false), (12345, 0.1234, true), (7, 1.0, false)]
+                    {
+                        let frame = render::section_frame(title, &c.citation, tokens, score, cut);
+                        let words = min_tokens(&frame);
+                        assert!(
+                            frame_floor(&c) <= words,
+                            "{frame:?}: floor {} > {words}",
+                            frame_floor(&c)
+                        );
+                        for counter in counters {
+                            assert!(words <= counter.count(&frame), "{frame:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_quick_ranking_pass_places_and_counts_as_one_by_one() {
+        let app = crate::app::App::open(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plan"),
+        )
+        .expect("example plan");
+        let input = PackInput {
+            plan: app.plan(),
+            index: app.index(),
+            recipes: app.recipes(),
+            handoffs: &[],
+        };
+        let mut left_out = 0;
+        for story in &app.plan().stories {
+            for name in app.recipes().names() {
+                let recipe = app.recipes().get(name).expect("listed recipe");
+                // A low threshold ranks more units, a high one leaves more out.
+                for min_score in [0.0, recipe.min_score, 0.6] {
+                    let recipe = Recipe {
+                        min_score,
+                        ..recipe.clone()
+                    };
+                    let (quick, quick_pre) = candidates(&input, story, &recipe, true);
+                    let (each, each_pre) = candidates(&input, story, &recipe, false);
+                    assert_eq!(format!("{quick:?}"), format!("{each:?}"), "{}", story.id);
+                    assert_eq!(quick_pre.counts, each_pre.counts, "{}", story.id);
+                    assert_eq!(quick_pre.best, each_pre.best, "{}", story.id);
+                    left_out += quick_pre.counts.below_threshold + quick_pre.counts.cap_reached;
+                }
+            }
+        }
+        assert!(
+            left_out > 10_000,
+            "the plan leaves {left_out} units out: too few to test"
+        );
+    }
+
+    #[test]
+    fn the_below_cut_is_the_division_test() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2_000 {
+            let max = f64::from((next() % 1_000_000) as u32) / 1000.0 + 1e-9;
+            let min_score = f64::from((next() % 2_000) as u32) / 1000.0 - 0.2;
+            let cut = below_cut(max, min_score);
+            let near = (min_score * max) as f32;
+            let mut s = if near > 0.0 { near } else { 0.0 };
+            for _ in 0..8 {
+                s = s.next_down().max(0.0);
+            }
+            for _ in 0..16 {
+                assert_eq!(
+                    s < cut,
+                    f64::from(s) / max < min_score,
+                    "max {max}, min_score {min_score}, score {s}, cut {cut}"
+                );
+                s = s.next_up();
+            }
+        }
+    }
 }

@@ -1,5 +1,8 @@
 //! `build_context_pack`: one story's token-budgeted, cited context pack. Read-only (the MCP
-//! tool returns the pack; it writes no file). Reports progress when the client asked for it.
+//! tool returns the pack; it writes no file). Reports progress when the client asked for it
+//! and the pack is slow (the index still to build, or a build past [`PROGRESS_AFTER`]).
+
+use std::time::Duration;
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ProgressNotificationParam, ProgressToken, RequestMetaObject};
@@ -35,23 +38,38 @@ pub struct PackArgs {
     pub recipe: Option<String>,
 }
 
+/// A pack that takes longer than this reports progress (when the client sent a progress
+/// token); quicker ones, the usual case once the server is warm, send none: three
+/// notifications would cost the client more than the pack.
+const PROGRESS_AFTER: Duration = Duration::from_millis(100);
+
 /// Progress notifications for one request, when it carried a progress token.
 struct Progress {
     peer: Peer<RoleServer>,
     token: Option<ProgressToken>,
     total: f64,
+    /// Whether a notification went out (then the last step is reported too).
+    sent: bool,
 }
 
 impl Progress {
-    async fn step(&self, done: u32, message: &str) {
+    async fn step(&mut self, done: u32, message: &str) {
         let Some(token) = &self.token else {
             return;
         };
         let param = ProgressNotificationParam::new(token.clone(), f64::from(done))
             .with_total(self.total)
             .with_message(message);
+        self.sent = true;
         if let Err(e) = self.peer.notify_progress(param).await {
             tracing::debug!(error = %e, "progress not delivered");
+        }
+    }
+
+    /// The last step, if earlier ones were reported.
+    async fn finish(&mut self, done: u32) {
+        if self.sent {
+            self.step(done, "done").await;
         }
     }
 }
@@ -78,34 +96,44 @@ impl StorypackServer {
             ));
         }
         let encoding = args.encoding.as_deref().map(str::parse).transpose()?;
-        let progress = Progress {
+        let mut progress = Progress {
             peer,
             token: meta.get_progress_token(),
             total: 2.0,
+            sent: false,
         };
         let app = self.app();
         // Cheap checks first: a bad id must not wait for the index.
         pack::find_story(app.plan(), &args.story_id)?;
-        progress.step(0, "indexing the plan").await;
         if !app.index_ready() {
+            // Seconds on a large plan, unless the server's warm-up got there first.
+            progress.step(0, "indexing the plan").await;
             let indexing = app.clone();
             tokio::task::spawn_blocking(move || {
                 indexing.index();
             })
             .await
             .map_err(|e| ToolError(format!("indexing failed: {e}")))?;
+            progress.step(1, "ranking and fitting excerpts").await;
         }
-        progress.step(1, "ranking and fitting excerpts").await;
         let req = PackRequest {
             story_id: args.story_id,
             budget_tokens: Some(budget),
             encoding,
             recipe: args.recipe,
         };
-        let built = tokio::task::spawn_blocking(move || app.pack(&req))
-            .await
-            .map_err(|e| ToolError(format!("pack build failed: {e}")))??;
-        progress.step(2, "done").await;
+        let mut building = tokio::task::spawn_blocking(move || app.pack(&req));
+        let built = match tokio::time::timeout(PROGRESS_AFTER, &mut building).await {
+            Ok(built) => built,
+            Err(_) => {
+                if !progress.sent {
+                    progress.step(1, "ranking and fitting excerpts").await;
+                }
+                building.await
+            }
+        }
+        .map_err(|e| ToolError(format!("pack build failed: {e}")))??;
+        progress.finish(2).await;
         let text = pack::render::markdown(&built);
         Ok(Output::new(built, text))
     }
