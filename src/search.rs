@@ -351,10 +351,9 @@ pub const MAX_QUERY_TERMS: usize = 24;
 #[derive(Debug, Clone, Default)]
 pub struct SearchIndex {
     pub units: Vec<Unit>,
-    /// Per unit, its document's kind and index (compact copies of `units`' fields, for
-    /// passes over every scored unit).
+    /// Per unit, its document's kind (a compact copy of `units`' field, for passes over
+    /// every scored unit).
     kinds: Vec<DocKind>,
-    docs: Vec<u32>,
     /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
     doc_units: Vec<(u32, u32)>,
     terms: FxHashMap<u64, u32>,
@@ -548,7 +547,6 @@ impl SearchIndex {
         for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
             lengths.push(t.len);
             index.kinds.push(unit.kind);
-            index.docs.push(unit.doc as u32);
             index.units.push(unit);
             for (h, tf) in t.terms {
                 if let Some(&id) = index.terms.get(&h) {
@@ -598,11 +596,6 @@ impl SearchIndex {
     /// Every unit's kind of document, by unit.
     pub fn kinds(&self) -> &[DocKind] {
         &self.kinds
-    }
-
-    /// The document (index in `plan.docs`) a unit is in.
-    pub fn doc_of(&self, unit: u32) -> usize {
-        self.docs[unit as usize] as usize
     }
 
     pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
