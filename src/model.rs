@@ -365,6 +365,25 @@ impl Plan {
             .map(|d| d.lines(citation.line_start, citation.line_end))
     }
 
+    /// A citation's text, and its lines after its own heading line (if it starts with one).
+    pub fn excerpt_after_heading(&self, c: &Citation) -> (&str, std::str::Lines<'_>) {
+        let text = self.excerpt(c).unwrap_or("");
+        let mut lines = text.lines();
+        let mut rest = lines.clone();
+        if lines
+            .next()
+            .is_some_and(|l| l.trim_start().starts_with('#'))
+        {
+            rest = lines;
+        }
+        (text, rest)
+    }
+
+    /// Whether a citation holds nothing but its heading (and blank lines).
+    pub fn excerpt_is_bodiless(&self, c: &Citation) -> bool {
+        self.excerpt_after_heading(c).1.all(|l| l.trim().is_empty())
+    }
+
     /// The gate checklist of a sprint: one naming the sprint, else one whose gate name
     /// matches the sprint's gate.
     pub fn gate_checklists(&self, sprint: &Sprint) -> Vec<&GateChecklist> {

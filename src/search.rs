@@ -354,6 +354,9 @@ pub struct SearchIndex {
     /// Per unit, its document's kind (a compact copy of `units`' field, for passes over
     /// every scored unit).
     kinds: Vec<DocKind>,
+    /// Per unit, whether its citation holds nothing but its heading
+    /// ([`Plan::excerpt_is_bodiless`]): packs skip such excerpts.
+    bodiless: Vec<bool>,
     /// Per document (by index in `plan.docs`): its units, `start..end` in `units`.
     doc_units: Vec<(u32, u32)>,
     terms: FxHashMap<u64, u32>,
@@ -497,7 +500,7 @@ impl SearchIndex {
     }
 
     fn build_with(plan: &Plan, only: Option<TermFilter>) -> SearchIndex {
-        let per_doc: Vec<Vec<(Unit, UnitTerms)>> = (0..plan.docs.len())
+        let per_doc: Vec<Vec<(Unit, UnitTerms, bool)>> = (0..plan.docs.len())
             .into_par_iter()
             .map_init(FxHashMap::default, |scratch, d| {
                 let doc = &plan.docs[d];
@@ -505,7 +508,8 @@ impl SearchIndex {
                     .into_iter()
                     .map(|u| {
                         let t = unit_terms(&doc.text[u.start..u.end], only.as_ref(), scratch);
-                        (u, t)
+                        let bodiless = plan.excerpt_is_bodiless(&u.citation);
+                        (u, t, bodiless)
                     })
                     .collect()
             })
@@ -522,7 +526,7 @@ impl SearchIndex {
         }
         // Document frequencies, term ids in first-seen order (deterministic), offsets.
         let mut df: Vec<u32> = Vec::new();
-        for (_, t) in per_doc.iter().flatten() {
+        for (_, t, _) in per_doc.iter().flatten() {
             for &(h, _) in &t.terms {
                 let next = df.len() as u32;
                 let id = *index.terms.entry(h).or_insert(next);
@@ -544,9 +548,10 @@ impl SearchIndex {
         let mut cursor: Vec<u32> = index.offsets[..df.len()].to_vec();
         // Units' lengths in terms: only needed here, for the postings' weights.
         let mut lengths: Vec<u32> = Vec::new();
-        for (unit_id, (unit, t)) in per_doc.into_iter().flatten().enumerate() {
+        for (unit_id, (unit, t, bodiless)) in per_doc.into_iter().flatten().enumerate() {
             lengths.push(t.len);
             index.kinds.push(unit.kind);
+            index.bodiless.push(bodiless);
             index.units.push(unit);
             for (h, tf) in t.terms {
                 if let Some(&id) = index.terms.get(&h) {
@@ -596,6 +601,11 @@ impl SearchIndex {
     /// Every unit's kind of document, by unit.
     pub fn kinds(&self) -> &[DocKind] {
         &self.kinds
+    }
+
+    /// Whether a unit's citation holds nothing but its heading ([`Plan::excerpt_is_bodiless`]).
+    pub fn bodiless(&self, unit: usize) -> bool {
+        self.bodiless[unit]
     }
 
     pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
@@ -815,6 +825,22 @@ mod tests {
             0xC0..=0xDF => 2,
             _ => 1,
         }
+    }
+
+    /// The index's per-unit flag, which packs trust instead of reading the excerpt, says
+    /// what reading the excerpt says, and the example plan has units of both sorts.
+    #[test]
+    fn a_units_bodiless_flag_is_what_its_excerpt_says() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plan");
+        let plan = crate::plan::parse_dir(&root).plan;
+        let index = SearchIndex::build(&plan);
+        let mut seen = [0usize; 2];
+        for (u, unit) in index.units.iter().enumerate() {
+            let read = plan.excerpt_is_bodiless(&unit.citation);
+            assert_eq!(index.bodiless(u), read, "{:?}", unit.citation);
+            seen[usize::from(read)] += 1;
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
     }
 
     #[test]

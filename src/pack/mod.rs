@@ -297,24 +297,10 @@ pub fn story_block(story: &Story, with_place: bool) -> String {
     out
 }
 
-/// A citation's text, and its lines after its own heading line (if it starts with one).
-fn lines_after_heading<'p>(plan: &'p Plan, c: &Citation) -> (&'p str, std::str::Lines<'p>) {
-    let text = plan.excerpt(c).unwrap_or("");
-    let mut lines = text.lines();
-    let mut rest = lines.clone();
-    if lines
-        .next()
-        .is_some_and(|l| l.trim_start().starts_with('#'))
-    {
-        rest = lines;
-    }
-    (text, rest)
-}
-
 /// Lines of a citation without its own heading line (the pack gives each excerpt a
 /// heading); headings inside are demoted two levels so they nest under the pack's `##`.
 fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
-    let (text, lines) = lines_after_heading(plan, c);
+    let (text, lines) = plan.excerpt_after_heading(c);
     let mut out = String::with_capacity(text.len());
     let mut fenced = false;
     for line in lines {
@@ -336,7 +322,7 @@ fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
 
 /// Whether [`excerpt_without_heading`] of a citation is empty (without building it).
 fn excerpt_is_empty(plan: &Plan, c: &Citation) -> bool {
-    lines_after_heading(plan, c).1.all(|l| l.trim().is_empty())
+    plan.excerpt_is_bodiless(c)
 }
 
 /// An excerpt left out while fitting: a candidate (copied into the pack only if listed), or
@@ -563,6 +549,24 @@ fn candidates(
 
     for (slot, spec) in recipe.parts.iter().enumerate() {
         let w = spec.weight;
+        // Pushes a candidate known to have text.
+        let add = |out: &mut Vec<Candidate>,
+                   title: String,
+                   citation: Citation,
+                   text: CandidateText,
+                   factor: f64,
+                   rel: Option<f64>| {
+            out.push(Candidate {
+                part: spec.part,
+                title,
+                citation,
+                text,
+                score: w * factor,
+                mandatory: spec.mandatory,
+                relevance: rel,
+            });
+        };
+        // Pushes a candidate unless its text is empty.
         let push = |out: &mut Vec<Candidate>,
                     title: String,
                     citation: Citation,
@@ -573,18 +577,9 @@ fn candidates(
                 CandidateText::Ready(t) => t.trim().is_empty(),
                 CandidateText::Excerpt => excerpt_is_empty(plan, &citation),
             };
-            if empty {
-                return;
+            if !empty {
+                add(out, title, citation, text, factor, rel);
             }
-            out.push(Candidate {
-                part: spec.part,
-                title,
-                citation,
-                text,
-                score: w * factor,
-                mandatory: spec.mandatory,
-                relevance: rel,
-            });
         };
         match spec.part {
             Part::Story => push(
@@ -728,6 +723,9 @@ fn candidates(
                     .filter_map(|p| plan.doc_index(p))
                     .flat_map(|d| index.units_of_doc(d));
                 for u in units {
+                    if index.bodiless(u) {
+                        continue;
+                    }
                     let unit = &index.units[u];
                     let rel = relevance(u as u32);
                     let key = unit.citation.heading.to_lowercase();
@@ -743,7 +741,7 @@ fn candidates(
                         + 0.35 * rel
                         + boost
                         + 0.3 * links.get(&(u as u32)).copied().unwrap_or(0.0);
-                    push(
+                    add(
                         &mut out,
                         format!("Role plan: {}", unit.title),
                         unit.citation.clone(),
@@ -756,8 +754,11 @@ fn candidates(
             Part::Architecture | Part::Playbooks | Part::Governance | Part::AgentExecution => {
                 let above = std::mem::take(&mut ranked[slot]).into_sorted_vec();
                 for Ranked(rel, u) in above {
+                    if index.bodiless(u as usize) {
+                        continue;
+                    }
                     let unit = &index.units[u as usize];
-                    push(
+                    add(
                         &mut out,
                         unit.title.clone(),
                         unit.citation.clone(),
