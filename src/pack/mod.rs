@@ -201,17 +201,15 @@ pub fn build(
 /// counter's cache and count only their own frames. Long-lived processes (the server) call
 /// it in the background after indexing. Returns the excerpts counted.
 pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
-    let citations = index
-        .units
-        .iter()
-        .map(|u| &u.citation)
-        .chain(plan.epics.iter().map(|e| &e.citation))
-        .chain(plan.gates.iter().map(|g| &g.citation));
+    // Units carry their emptiness from indexing; epics and gate checklists are read.
+    let units = (index.units.iter().enumerate())
+        .filter(|&(u, _)| !index.bodiless(u))
+        .map(|(_, unit)| &unit.citation);
+    let others = (plan.epics.iter().map(|e| &e.citation))
+        .chain(plan.gates.iter().map(|g| &g.citation))
+        .filter(|c| !plan.excerpt_is_bodiless(c));
     let mut counted = 0;
-    for c in citations {
-        if excerpt_is_empty(plan, c) {
-            continue;
-        }
+    for c in units.chain(others) {
         counter.count(&render::section_body(
             &excerpt_without_heading(plan, c),
             false,
@@ -318,11 +316,6 @@ fn excerpt_without_heading(plan: &Plan, c: &Citation) -> String {
         out.push('\n');
     }
     out.trim().to_string()
-}
-
-/// Whether [`excerpt_without_heading`] of a citation is empty (without building it).
-fn excerpt_is_empty(plan: &Plan, c: &Citation) -> bool {
-    plan.excerpt_is_bodiless(c)
 }
 
 /// An excerpt left out while fitting: a candidate (copied into the pack only if listed), or
@@ -575,7 +568,7 @@ fn candidates(
                     rel: Option<f64>| {
             let empty = match &text {
                 CandidateText::Ready(t) => t.trim().is_empty(),
-                CandidateText::Excerpt => excerpt_is_empty(plan, &citation),
+                CandidateText::Excerpt => plan.excerpt_is_bodiless(&citation),
             };
             if !empty {
                 add(out, title, citation, text, factor, rel);
