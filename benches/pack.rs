@@ -37,6 +37,11 @@ use std::time::{Duration, Instant};
 
 use storypack::app::App;
 use storypack::model::Severity;
+
+/// The allocator the `storypack` binary uses (`src/main.rs`), so warm packs here cost what
+/// they cost in the server.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use storypack::pack::{self, Pack, PackRequest};
 use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
 

@@ -5,6 +5,11 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Packs and the server's JSON allocate many small objects: mimalloc took about 30% off a
+/// warm pack on the 10,000-story plan against the system allocator (BENCHMARKS.md, run (g)).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,

@@ -354,6 +354,9 @@ pub struct SearchIndex {
     /// Per unit, its document's kind (a compact copy of `units`' field, for passes over
     /// every scored unit).
     kinds: Vec<DocKind>,
+    /// Runs of consecutive units of one kind: each run's first unit and the kind (plan order
+    /// keeps a folder's documents, and so a kind, together).
+    kind_runs: Vec<(u32, DocKind)>,
     /// Per unit, whether its citation holds nothing but its heading
     /// ([`Plan::excerpt_is_bodiless`]): packs skip such excerpts.
     bodiless: Vec<bool>,
@@ -550,6 +553,9 @@ impl SearchIndex {
         let mut lengths: Vec<u32> = Vec::new();
         for (unit_id, (unit, t, bodiless)) in per_doc.into_iter().flatten().enumerate() {
             lengths.push(t.len);
+            if index.kind_runs.last().is_none_or(|&(_, k)| k != unit.kind) {
+                index.kind_runs.push((unit_id as u32, unit.kind));
+            }
             index.kinds.push(unit.kind);
             index.bodiless.push(bodiless);
             index.units.push(unit);
@@ -601,6 +607,20 @@ impl SearchIndex {
     /// Every unit's kind of document, by unit.
     pub fn kinds(&self) -> &[DocKind] {
         &self.kinds
+    }
+
+    /// The units in runs of one kind, in order: each run's units and their kind.
+    pub fn kind_runs(&self) -> impl Iterator<Item = (std::ops::Range<usize>, DocKind)> + '_ {
+        self.kind_runs
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, kind))| {
+                let end = self
+                    .kind_runs
+                    .get(i + 1)
+                    .map_or(self.units.len(), |&(next, _)| next as usize);
+                (start as usize..end, kind)
+            })
     }
 
     /// Whether a unit's citation holds nothing but its heading ([`Plan::excerpt_is_bodiless`]).

@@ -310,22 +310,33 @@ impl TokenCounter for Tiktoken {
 
 /// Whether `a` followed by `b` has exactly as many tokens as `a` and `b` counted apart, in
 /// both encodings: true when `a` ends with a line break and `b` starts with a character that
-/// is neither whitespace nor `/`.
+/// is neither whitespace nor `/`, or when `a` ends with a character that is not whitespace
+/// and `b` starts with a space (` `).
 ///
 /// tiktoken encodes text piece by piece, the pieces cut by its encoding's split pattern, so
-/// `count(a + b) == count(a) + count(b)` whenever no piece spans the join. Of the o200k_base
-/// and cl100k_base alternatives, only these go on past a line break: whitespace runs
-/// (`\s*[\r\n]+`, `\s+(?!\S)`, `\s+`, `\s++$`) and punctuation followed by line breaks
-/// (`[\r\n/]*` in o200k_base, `[\r\n]*` in cl100k_base). None of them can take a first
-/// character of `b` that is not whitespace or `/`; the letter and digit alternatives never
-/// start with a line break; and the piece ending `a` is the same whether `a` ends the text
-/// or `b` follows (`\s*[\r\n]` and `\s++$` then take the same run). So `a`'s pieces and
-/// `b`'s pieces are the pieces of `a + b`.
+/// `count(a + b) == count(a) + count(b)` whenever no piece spans the join and the piece
+/// ending `a` is the same whether `a` ends the text or `b` follows. The patterns have no
+/// look-behind, so `b`'s pieces then start where they start when `b` is alone.
+///
+/// - After a line break: of the o200k_base and cl100k_base alternatives, only these go on
+///   past a line break: whitespace runs (`\s*[\r\n]+`, `\s+(?!\S)`, `\s+`, `\s++$`) and
+///   punctuation followed by line breaks (`[\r\n/]*` in o200k_base, `[\r\n]*` in
+///   cl100k_base). None of them can take a first character of `b` that is not whitespace or
+///   `/`; the letter and digit alternatives never start with a line break; and `\s*[\r\n]`
+///   and `\s++$` take the same run at the end of `a` whether `b` follows or not.
+/// - Before a space: no alternative takes a space after a character that is not whitespace.
+///   Letters, digits and contractions are runs of their own classes; punctuation
+///   (` ?[^\s\p{L}\p{N}]+`) may only be followed by line breaks (and `/`); the optional
+///   leading character of the letter and punctuation alternatives starts a piece. And since
+///   `a` ends with no whitespace, no whitespace alternative (nor its look-ahead) is at its
+///   end.
 pub fn joins_cleanly(a: &str, b: &str) -> bool {
-    a.ends_with('\n')
+    let after_line_break = a.ends_with('\n')
         && b.chars()
             .next()
-            .is_some_and(|c| !c.is_whitespace() && c != '/')
+            .is_some_and(|c| !c.is_whitespace() && c != '/');
+    after_line_break
+        || (b.starts_with(' ') && a.chars().next_back().is_some_and(|c| !c.is_whitespace()))
 }
 
 /// Tokens of the concatenation of `pieces`, counted piece by piece where they join cleanly
@@ -346,6 +357,30 @@ pub fn count_concat(counter: &dyn TokenCounter, pieces: &[&str]) -> usize {
         }
     }
     total + counter.count(&run)
+}
+
+/// Tokens of `text`, counted in pieces cut where they join cleanly ([`joins_cleanly`]):
+/// after each blank line, and before each space that follows one of the bytes `after`
+/// (`b".!?"` cuts at sentences, `b","` at list items). Texts that share such pieces share
+/// their counts.
+pub fn count_pieces(counter: &dyn TokenCounter, text: &str, after: &[u8]) -> usize {
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for i in 1..bytes.len() {
+        let cut = match (bytes[i - 1], bytes[i]) {
+            // After a blank line: `i` is the second line break.
+            (b'\n', b'\n') => i + 1,
+            (end, b' ') if after.contains(&end) => i,
+            _ => continue,
+        };
+        if cut > start && cut < bytes.len() {
+            pieces.push(&text[start..cut]);
+            start = cut;
+        }
+    }
+    pieces.push(&text[start..]);
+    count_concat(counter, &pieces)
 }
 
 #[cfg(test)]
@@ -439,8 +474,11 @@ mod join_tests {
         assert!(!joins_cleanly("x\n", " indented"));
         assert!(!joins_cleanly("x\n", "\nmore"));
         assert!(!joins_cleanly("x.\n", "/path"));
+        assert!(!joins_cleanly("x ", " y"));
+        assert!(!joins_cleanly("x", "\ty"));
+        assert!(!joins_cleanly("x.", "\ny"));
         let o200k = Tiktoken::get(Encoding::O200kBase);
-        for (a, b) in [("x:\n", "/"), ("x\n", "\ny"), ("ab", "cd")] {
+        for (a, b) in [("x:\n", "/"), ("x\n", "\ny"), ("ab", "cd"), ("x.", "\n")] {
             let joined = format!("{a}{b}");
             assert_ne!(
                 o200k.count_uncached(&joined),
@@ -481,10 +519,13 @@ mod join_tests {
                 cuts += pieces.len() - 1;
                 docs += 1;
                 for t in both() {
+                    let whole = t.count_uncached(&text);
                     let apart: usize = pieces.iter().map(|p| t.count_uncached(p)).sum();
+                    assert_eq!(apart, whole, "{} {}", t.encoding(), path.display());
+                    // Cut at sentences, list items and paragraphs too.
                     assert_eq!(
-                        apart,
-                        t.count_uncached(&text),
+                        count_pieces(t, &text, b".!?,"),
+                        whole,
                         "{} {}",
                         t.encoding(),
                         path.display()
@@ -577,6 +618,48 @@ mod split_tests {
         ) {
             for t in both() {
                 prop_assert_eq!(t.count_uncached(&text), t.count_reference(&text), "{} {:?}", t.encoding(), text);
+            }
+        }
+
+        /// Text cut at its sentences, list items and paragraphs counts as the whole does.
+        #[test]
+        fn sentences_count_as_the_whole(
+            text in r"([ \n]{0,3}|[a-zA-Z]{1,6}|[0-9]{1,3}|[.!?,:/'()#*-]{1,2}|[éΩ日🙂]{1,2}|[.!?] |\n\n){0,40}"
+        ) {
+            for t in both() {
+                prop_assert_eq!(count_pieces(t, &text, b".!?,"), t.count_uncached(&text), "{} {:?}", t.encoding(), text);
+            }
+        }
+
+        /// Wherever [`joins_cleanly`] holds, tiktoken-rs itself counts the join as the sum of
+        /// its sides; the generated pairs are made to meet the rule (a space after something
+        /// that is not whitespace, or a line break before something that is neither
+        /// whitespace nor `/`) and are also tried as they come.
+        #[test]
+        fn clean_joins_add_up_in_tiktoken(
+            a in r"([ \t\r\n\u{a0}]{0,3}|[a-zA-Z]{1,6}|[0-9]{1,5}|['’.,;:!?/\\()\[\]<>|#*`~_=+-]{1,3}|[éΩ日🙂\u{301}]{1,2}|'(s|t|ll)){0,12}",
+            last in r"[a-zA-Z0-9'’.,;:!?/\\)\]>|#*`~_=+éΩ日🙂\u{301}-]",
+            b in r"([ \t\r\n\u{a0}]{0,3}|[a-zA-Z]{1,6}|[0-9]{1,5}|['’.,;:!?/\\()\[\]<>|#*`~_=+-·]{1,3}|[éΩ日🙂\u{301}]{1,2}|'(s|t|ll)){0,12}",
+            first in r"[a-zA-Z0-9'’.,;:!?\\(\[<|#*`~_=+é日🙂·-]",
+        ) {
+            let pairs = [
+                (format!("{a}{last}"), format!(" {b}")),
+                (format!("{a}\n"), format!("{first}{b}")),
+                (a.clone(), b.clone()),
+            ];
+            for (i, (x, y)) in pairs.iter().enumerate() {
+                if i < 2 {
+                    prop_assert!(joins_cleanly(x, y), "{:?} {:?}", x, y);
+                }
+                if joins_cleanly(x, y) {
+                    for t in both() {
+                        prop_assert_eq!(
+                            t.count_reference(&format!("{x}{y}")),
+                            t.count_reference(x) + t.count_reference(y),
+                            "{} {:?} + {:?}", t.encoding(), x, y
+                        );
+                    }
+                }
             }
         }
     }

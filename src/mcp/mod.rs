@@ -21,6 +21,7 @@
 pub mod completions;
 pub mod errors;
 pub mod handle;
+mod hot;
 pub mod http;
 pub mod prompts;
 pub mod resources;
@@ -65,9 +66,9 @@ pub async fn serve_stdio(
     handle: Arc<PlanHandle>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    let transport =
-        AsyncRwTransport::<RoleServer, _, _>::new(tokio::io::stdin(), tokio::io::stdout())
-            .with_max_line_length(MAX_MESSAGE_BYTES);
+    let (input, output) = stdio_streams();
+    let transport = AsyncRwTransport::<RoleServer, _, _>::new(input, output)
+        .with_max_line_length(MAX_MESSAGE_BYTES);
     let running = serve(handle, transport).await?;
     let stop = running.cancellation_token();
     tokio::select! {
@@ -79,6 +80,62 @@ pub async fn serve_stdio(
         }
     }
     Ok(())
+}
+
+type Input = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// stdin and stdout for the stdio transport. As MCP clients start servers, they are pipes
+/// or Unix sockets: then they are read and written without blocking, through the runtime's
+/// own I/O driver. tokio's `stdin()` and `stdout()` hand every read and write to a thread of
+/// its blocking pool, thread switches each message pays for. A terminal or a file gets
+/// those.
+#[cfg(unix)]
+fn stdio_streams() -> (Input, Output) {
+    use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
+    let input = nonblocking(
+        std::io::stdin().as_fd(),
+        |f| Ok(Box::new(pipe::Receiver::from_file(f)?) as Input),
+        |s| Box::new(s) as Input,
+    )
+    .unwrap_or_else(|| Box::new(tokio::io::stdin()));
+    let output = nonblocking(
+        std::io::stdout().as_fd(),
+        |f| Ok(Box::new(pipe::Sender::from_file(f)?) as Output),
+        |s| Box::new(s) as Output,
+    )
+    .unwrap_or_else(|| Box::new(tokio::io::stdout()));
+    (input, output)
+}
+
+#[cfg(not(unix))]
+fn stdio_streams() -> (Input, Output) {
+    (Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()))
+}
+
+/// A copy of a standard stream's descriptor, set non-blocking and registered with the
+/// runtime, if it is a pipe (`pipe` checks its direction) or a Unix stream socket.
+#[cfg(unix)]
+fn nonblocking<T>(
+    fd: std::os::fd::BorrowedFd<'_>,
+    pipe: impl FnOnce(std::fs::File) -> std::io::Result<T>,
+    socket: impl FnOnce(tokio::net::UnixStream) -> T,
+) -> Option<T> {
+    use std::os::unix::fs::FileTypeExt;
+    let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+    let kind = file.metadata().ok()?.file_type();
+    if kind.is_fifo() {
+        return pipe(file).ok();
+    }
+    if !kind.is_socket() {
+        return None;
+    }
+    let stream = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(file));
+    // Not a Unix socket (a TCP one, say): tokio's stdio then.
+    stream.peer_addr().ok()?;
+    stream.set_nonblocking(true).ok()?;
+    tokio::net::UnixStream::from_std(stream).ok().map(socket)
 }
 
 /// What `storypack serve` was asked for.

@@ -143,7 +143,7 @@ impl ServerHandler for StorypackServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let app = self.app();
         let uri = request.uri;
-        tokio::task::spawn_blocking(move || resources::read(&app, &uri))
+        super::hot::run(move || resources::read(&app, &uri))
             .await
             .map_err(|e| ErrorData::internal_error(format!("read failed: {e}"), None))?
             .map(ReadResourceResponse::from)
@@ -269,7 +269,7 @@ impl ServerHandler for StorypackServer {
             }
         }
         let app = snapshot.app.clone();
-        tokio::task::spawn_blocking(move || prompts::render(&def, &arguments, &app))
+        super::hot::run(move || prompts::render(&def, &arguments, &app))
             .await
             .map_err(|e| ErrorData::internal_error(format!("prompt failed: {e}"), None))?
             .map(GetPromptResponse::from)

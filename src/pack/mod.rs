@@ -197,9 +197,11 @@ pub fn build(
 }
 
 /// Counts once every excerpt a pack can draw from the plan (the search index's sections,
-/// epics, gate checklists) as packs render it, so later packs find those counts in the
-/// counter's cache and count only their own frames. Long-lived processes (the server) call
-/// it in the background after indexing. Returns the excerpts counted.
+/// epics, gate checklists) as packs render it, and the part of each section's frame that
+/// names it ([`render::frame_head`]), so later packs find those counts in the counter's
+/// cache and count only what is their own (a frame's count and score, header, footer,
+/// cuts). Long-lived processes (the server) call it in the background after indexing.
+/// Returns the excerpts counted.
 pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
     // Units carry their emptiness from indexing; epics and gate checklists are read.
     let units = (index.units.iter().enumerate())
@@ -215,6 +217,12 @@ pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter)
             false,
         ));
         counted += 1;
+    }
+    // The fixed part of a ranked excerpt's frame (see `settle_section`).
+    for (u, unit) in index.units.iter().enumerate() {
+        if !index.bodiless(u) {
+            counter.count(&render::frame_head(&unit.title, &unit.citation));
+        }
     }
     counted
 }
@@ -835,13 +843,20 @@ struct Ranking<'a, 'i> {
     quick: bool,
 }
 
-/// Units counted per step of the quick loop of [`Ranking::run`].
+/// Units counted per step of the quick loop of [`Ranking::scan`].
 const CHUNK: usize = 64;
+
+/// Units of ranked kinds only counted by [`Ranking::run`].
+#[derive(Debug, Default)]
+struct Tally {
+    below_threshold: usize,
+    cap_reached: usize,
+}
 
 impl Ranking<'_, '_> {
     fn run(&mut self, links: &[(u32, f64)]) {
-        let dense = self.scores.dense();
-        let kinds = self.index.kinds();
+        let scores = self.scores;
+        let dense = scores.dense();
         let below = below_cut(self.max, self.recipe.min_score);
         // Where the pass stops its quick loop: at each linked unit (placed with its link),
         // and over the governance units of gate checklists (not ranked at all).
@@ -850,6 +865,7 @@ impl Ranking<'_, '_> {
             .map(|&(u, w)| (u as usize, u as usize + 1, w))
             .collect();
         if self.slot_of_kind[DocKind::Governance as usize].is_some() {
+            let kinds = self.index.kinds();
             stops.extend(
                 self.gate_units
                     .iter()
@@ -859,46 +875,26 @@ impl Ranking<'_, '_> {
         }
         stops.sort_unstable_by_key(|s| s.0);
         let mut cuts = self.cuts();
-        // Kinds a part ranks, as 1 (their units are counted) or 0.
-        let ranked = self.slot_of_kind.map(|s| usize::from(s.is_some()));
-        let (mut below_threshold, mut cap_reached) = (0, 0);
+        let mut tally = Tally::default();
+        let mut runs = self.index.kind_runs().peekable();
         let mut from = 0;
         let mut stops = stops.into_iter();
         loop {
             let stop = stops.next();
             let to = stop.map_or(dense.len(), |s| s.0).max(from);
-            for chunk in (from..to).step_by(CHUNK) {
-                let end = (chunk + CHUNK).min(to);
-                let (scores, kinds) = (&dense[chunk..end], &kinds[chunk..end]);
-                // Most chunks hold no unit to place: they are only counted, in registers and
-                // without branches (which way a score goes is a coin toss here).
-                let (mut low_n, mut high_n, mut place) = (0usize, 0usize, 0usize);
-                for (&s, &kind) in scores.iter().zip(kinds) {
-                    let k = kind as usize;
-                    let counts = ranked[k] & usize::from(s > 0.0);
-                    place |= counts & usize::from(s >= cuts[k]);
-                    let low = usize::from(s < below);
-                    low_n += counts & low;
-                    high_n += counts & (1 - low);
+            // The units up to the stop, run by run of one kind. Units of kinds no part ranks
+            // are neither counted nor placed.
+            let mut at = from;
+            while at < to {
+                while runs.next_if(|(r, _)| r.end <= at).is_some() {}
+                let Some((run, kind)) = runs.peek() else {
+                    break;
+                };
+                let end = run.end.min(to);
+                if self.slot_of_kind[*kind as usize].is_some() {
+                    self.scan(at..end, *kind as usize, below, &mut cuts, &mut tally);
                 }
-                if place == 0 {
-                    below_threshold += low_n;
-                    cap_reached += high_n;
-                    continue;
-                }
-                for (u, (&s, &kind)) in (chunk..).zip(scores.iter().zip(kinds)) {
-                    let k = kind as usize;
-                    let counts = ranked[k] & usize::from(s > 0.0);
-                    if counts == 1 && s >= cuts[k] {
-                        if self.place(u as u32, 0.0) {
-                            cuts = self.cuts();
-                        }
-                        continue;
-                    }
-                    let low = usize::from(s < below);
-                    below_threshold += counts & low;
-                    cap_reached += counts & (1 - low);
-                }
+                at = end;
             }
             let Some((start, end, link)) = stop else {
                 break;
@@ -913,8 +909,52 @@ impl Ranking<'_, '_> {
                 .iter()
                 .all(|&s| (s < below) == (f64::from(s) / self.max < self.recipe.min_score))
         );
-        self.left.counts.below_threshold += below_threshold;
-        self.left.counts.cap_reached += cap_reached;
+        self.left.counts.below_threshold += tally.below_threshold;
+        self.left.counts.cap_reached += tally.cap_reached;
+    }
+
+    /// Counts or places the units `range`, all of kind `kind` (which a part ranks): those
+    /// under the kind's cut are counted, in chunks without branches (which way a score goes
+    /// is a coin toss here) and, the scores' kind being fixed, in vector registers; a chunk
+    /// holding a unit at or above the cut is gone through one by one.
+    fn scan(
+        &mut self,
+        range: std::ops::Range<usize>,
+        kind: usize,
+        below: f32,
+        cuts: &mut [f32; 16],
+        tally: &mut Tally,
+    ) {
+        let dense = self.scores.dense();
+        for chunk in range.clone().step_by(CHUNK) {
+            let scores = &dense[chunk..(chunk + CHUNK).min(range.end)];
+            let cut = cuts[kind];
+            let (mut low_n, mut high_n, mut place) = (0u32, 0u32, 0u32);
+            for &s in scores {
+                let scored = u32::from(s > 0.0);
+                place |= scored & u32::from(s >= cut);
+                let low = u32::from(s < below);
+                low_n += scored & low;
+                high_n += scored & (1 - low);
+            }
+            if place == 0 {
+                tally.below_threshold += low_n as usize;
+                tally.cap_reached += high_n as usize;
+                continue;
+            }
+            for (u, &s) in (chunk..).zip(scores) {
+                if s > 0.0 && s >= cuts[kind] {
+                    if self.place(u as u32, 0.0) {
+                        *cuts = self.cuts();
+                    }
+                    continue;
+                }
+                let scored = usize::from(s > 0.0);
+                let low = usize::from(s < below);
+                tally.below_threshold += scored & low;
+                tally.cap_reached += scored & (1 - low);
+            }
+        }
     }
 
     fn is_gate(&self, unit: usize) -> bool {
@@ -1180,13 +1220,9 @@ fn fit(
         // The frame's words first: cheap, and it stops candidates before their text is cut
         // from the plan (or tried cut to fit).
         if frame_floor(c) + source_cost > room
-            || min_tokens(&render::section_frame(
-                &c.title,
-                &c.citation,
-                0,
-                search::round(c.score),
-                false,
-            )) + source_cost
+            || min_tokens(&render::frame_head(&c.title, &c.citation))
+                + min_tokens(&render::frame_tail(0, search::round(c.score), false))
+                + source_cost
                 > room
         {
             omitted.push(Left::Candidate(c, tighter(cap_room, budget_room)));
@@ -1315,13 +1351,18 @@ fn settle_section(
     text: &str,
 ) -> usize {
     let body = render::section_body(text, cut);
-    let frame = |t: usize| render::section_frame(title, citation, t, score, cut);
-    // An excerpt's count is remembered (packs share excerpts, and fitting tries cut ones
-    // again); frames are this pack's own.
-    let body_tokens = tokens::joins_cleanly(&frame(0), &body).then(|| counter.count(&body));
-    let count = |t: usize| match body_tokens {
-        Some(b) => counter.count(&frame(t)) + b,
-        None => tokens::count_concat(counter, &[&frame(t), &body]),
+    let head = render::frame_head(title, citation);
+    let tail = |t: usize| render::frame_tail(t, score, cut);
+    // The head and the excerpt are the same in every pack citing them, so their counts are
+    // remembered; only the tail (count, score) is this pack's own. Every tail starts with a
+    // space and ends in a blank line, so one tail tells how all of them join.
+    let first_tail = tail(0);
+    let apart =
+        tokens::joins_cleanly(&head, &first_tail) && tokens::joins_cleanly(&first_tail, &body);
+    let fixed = apart.then(|| counter.count(&head) + count_body(counter, &body, cut));
+    let count = |t: usize| match fixed {
+        Some(f) => f + counter.count(&tail(t)),
+        None => tokens::count_concat(counter, &[&head, &tail(t), &body]),
     };
     // More digits never mean fewer tokens, so from 0 the count only grows to its fixed point.
     let mut t = 0;
@@ -1333,6 +1374,18 @@ fn settle_section(
         t = n;
     }
     t
+}
+
+/// Tokens of a section's excerpt as rendered ([`render::section_body`]). A cut excerpt is
+/// counted sentence by sentence ([`tokens::count_pieces`]), so the prefixes
+/// [`cut_to_fit`] tries, and other packs' cuts of the same excerpt, share the counts of
+/// their sentences.
+fn count_body(counter: &dyn TokenCounter, body: &str, cut: bool) -> usize {
+    if cut {
+        tokens::count_pieces(counter, body, b".!?")
+    } else {
+        counter.count(body)
+    }
 }
 
 /// Cuts an excerpt at paragraph, then sentence, boundaries until its rendering fits `room`.
@@ -1483,11 +1536,12 @@ fn finish(
     // The rendering is header, sections, footer, each ending in a line break and the next
     // starting with `#` or `-`: its count is the sum of theirs. total_tokens is printed in
     // the header: settle it (more digits never mean fewer tokens, so it only grows).
-    let sections: usize = pack.sections.iter().map(|s| s.tokens).sum();
+    // The footer's sources are counted one by one: packs share them.
+    let rest = pack.sections.iter().map(|s| s.tokens).sum::<usize>()
+        + tokens::count_pieces(counter, &render::footer(pack), b",");
     pack.total_tokens = 0;
     for _ in 0..8 {
-        let (header, footer) = render::header_and_footer(pack);
-        let total = counter.count(&header) + sections + counter.count(&footer);
+        let total = counter.count(&render::header(pack)) + rest;
         if total == pack.total_tokens {
             break;
         }

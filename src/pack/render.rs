@@ -20,7 +20,8 @@ pub fn section(
     out
 }
 
-/// A section's heading and source line, ending in a blank line.
+/// A section's heading and source line, ending in a blank line: [`frame_head`] followed by
+/// [`frame_tail`].
 pub fn section_frame(
     title: &str,
     citation: &Citation,
@@ -28,20 +29,29 @@ pub fn section_frame(
     score: f64,
     cut: bool,
 ) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "## {title}");
-    let heading = if citation.heading.is_empty() {
-        String::new()
-    } else {
-        format!(" · {}", citation.heading)
-    };
-    let _ = writeln!(
-        out,
-        "> source: {citation}{heading} · {tokens} tokens · score {score}{}",
-        if cut { " · cut to fit" } else { "" }
-    );
-    out.push('\n');
+    let mut out = frame_head(title, citation);
+    out.push_str(&frame_tail(tokens, score, cut));
     out
+}
+
+/// The part of a frame that is the same in every pack citing this excerpt: the heading and
+/// the source line's citation and heading path (so its token count is cached across packs).
+pub fn frame_head(title: &str, citation: &Citation) -> String {
+    let mut out = String::with_capacity(title.len() + citation.path.len() + 48);
+    let _ = write!(out, "## {title}\n> source: {citation}");
+    if !citation.heading.is_empty() {
+        let _ = write!(out, " · {}", citation.heading);
+    }
+    out
+}
+
+/// The rest of a frame, this pack's own: the section's token count and score, the cut mark,
+/// the end of the line and a blank line.
+pub fn frame_tail(tokens: usize, score: f64, cut: bool) -> String {
+    format!(
+        " · {tokens} tokens · score {score}{}\n\n",
+        if cut { " · cut to fit" } else { "" }
+    )
 }
 
 /// A section's excerpt as rendered: the text, the cut mark, a blank line. The same for every
@@ -58,7 +68,9 @@ pub fn section_body(text: &str, cut: bool) -> String {
     out
 }
 
-fn header(pack: &Pack) -> String {
+/// The pack's title and its line of facts (story, sprint, role, recipe, encoding, tokens,
+/// hash), then a blank line.
+pub fn header(pack: &Pack) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Context pack: {} — {}", pack.story_id, pack.title);
     let _ = writeln!(
@@ -77,7 +89,8 @@ fn header(pack: &Pack) -> String {
     out
 }
 
-fn footer(pack: &Pack) -> String {
+/// The rule after the sections, what was left out, and the sources (short hashes).
+pub fn footer(pack: &Pack) -> String {
     let mut out = String::from("---\n");
     let left = pack.omitted.len() + pack.omitted_more;
     if left > 0 {
@@ -106,7 +119,11 @@ pub fn pack_section(s: &super::PackSection) -> String {
     section(&s.title, &s.citation, s.tokens, s.score, s.cut, &s.text)
 }
 
-/// The whole pack as Markdown; this is the text `total_tokens` and the budget count.
+/// The whole pack as Markdown; this is the text `total_tokens` and the budget count. It is
+/// [`header`], the sections, [`footer`]: every piece ends in a line break and the next starts
+/// with `#` or `-`, so a tokenizer that splits text the way tiktoken does never joins two
+/// pieces into one token, and the pack's count is the sum of its pieces' counts (see
+/// [`crate::tokens::joins_cleanly`]).
 pub fn markdown(pack: &Pack) -> String {
     let mut out = header(pack);
     for s in &pack.sections {
@@ -114,14 +131,6 @@ pub fn markdown(pack: &Pack) -> String {
     }
     out.push_str(&footer(pack));
     out
-}
-
-/// The pack's Markdown in its three kinds of pieces: header, sections, footer. Every piece
-/// ends in a newline and the next starts with `#` or `-`, so a tokenizer that splits text
-/// the way tiktoken does never joins two pieces into one token: the pack's count is the sum
-/// of its pieces' counts (see [`crate::tokens::joins_cleanly`]).
-pub fn header_and_footer(pack: &Pack) -> (String, String) {
-    (header(pack), footer(pack))
 }
 
 /// The pack as pretty JSON (the structured result of `build_context_pack`), newline-ended.

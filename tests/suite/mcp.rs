@@ -765,7 +765,9 @@ async fn the_binary_serves_mcp_over_stdio() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let pid = transport.id().unwrap();
     let client = ().serve(transport).await.unwrap();
+    assert_stdio_nonblocking(pid);
     let info = client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "storypack");
     let tools = client.list_all_tools().await.unwrap();
@@ -795,6 +797,84 @@ async fn the_binary_serves_mcp_over_stdio() {
         .unwrap();
     assert!(!prompt.messages.is_empty());
     client.cancel().await.unwrap();
+}
+
+/// The server set its stdin and stdout non-blocking, as it does for pipes and Unix sockets
+/// (read and written through the runtime, not a blocking thread each).
+fn assert_stdio_nonblocking(pid: u32) {
+    #[cfg(target_os = "linux")]
+    for fd in [0, 1] {
+        let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .unwrap();
+        assert_ne!(flags & 0o4000, 0, "fd {fd} is not O_NONBLOCK: {info}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pid;
+}
+
+/// Node-based clients (libuv) give a child process Unix socket pairs as stdin and stdout,
+/// not pipes; the server reads and writes those without blocking too. A pack (tens of KB,
+/// more than one write) and the calls after it come through whole.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_serves_mcp_over_a_socket_pair() {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_storypack"))
+        .args(["serve", "--plan"])
+        .arg(example_plan())
+        .env_remove("STORYPACK_LOG")
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs.try_clone().unwrap(),
+        )))
+        .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    let client = ().serve((read, write)).await.unwrap();
+    assert_eq!(
+        client
+            .peer_info()
+            .unwrap()
+            .server_info
+            .as_ref()
+            .unwrap()
+            .name,
+        "storypack"
+    );
+    for budget in [12000, 500] {
+        let r = client
+            .call_tool(
+                CallToolRequestParams::new("build_context_pack").with_arguments(
+                    json!({"story_id": "SRE-04-01", "budget_tokens": budget})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+            )
+            .await
+            .unwrap();
+        let v = r.structured_content.clone().unwrap();
+        assert_eq!(v["story_id"], "SRE-04-01");
+        assert!(v["total_tokens"].as_u64().unwrap() <= budget);
+        assert!(text(&r).starts_with("# Context pack: SRE-04-01"));
+    }
+    assert!(client.list_all_tools().await.unwrap().len() >= READ_ONLY_TOOLS.len());
+    assert_stdio_nonblocking(child.id().unwrap());
+    client.cancel().await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the server exits when the client leaves")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
 
 /// One raw HTTP/1.1 request; returns the status code.

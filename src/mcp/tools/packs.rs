@@ -122,7 +122,7 @@ impl StorypackServer {
             encoding,
             recipe: args.recipe,
         };
-        let mut building = tokio::task::spawn_blocking(move || app.pack(&req));
+        let mut building = crate::mcp::hot::run(move || app.pack(&req));
         let built = match tokio::time::timeout(PROGRESS_AFTER, &mut building).await {
             Ok(built) => built,
             Err(_) => {

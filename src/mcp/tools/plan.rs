@@ -213,7 +213,7 @@ impl StorypackServer {
             ));
         }
         let app = self.app();
-        let result = tokio::task::spawn_blocking(move || app.search(&args.query, args.limit))
+        let result = crate::mcp::hot::run(move || app.search(&args.query, args.limit))
             .await
             .map_err(|e| ToolError(format!("search failed: {e}")))??;
         let text = render::search(&result);
