@@ -915,7 +915,7 @@ impl Ranking<'_, '_> {
 
     /// Counts or places the units `range`, all of kind `kind` (which a part ranks): those
     /// under the kind's cut are counted, in chunks without branches (which way a score goes
-    /// is a coin toss here) and, the scores' kind being fixed, in vector registers; a chunk
+    /// is a coin toss here) and, the kind being fixed, without a lookup per unit; a chunk
     /// holding a unit at or above the cut is gone through one by one.
     fn scan(
         &mut self,
