@@ -203,26 +203,28 @@ pub fn build(
 /// cuts). Long-lived processes (the server) call it in the background after indexing.
 /// Returns the excerpts counted.
 pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
-    // Units carry their emptiness from indexing; epics and gate checklists are read.
-    let units = (index.units.iter().enumerate())
-        .filter(|&(u, _)| !index.bodiless(u))
-        .map(|(_, unit)| &unit.citation);
-    let others = (plan.epics.iter().map(|e| &e.citation))
-        .chain(plan.gates.iter().map(|g| &g.citation))
-        .filter(|c| !plan.excerpt_is_bodiless(c));
-    let mut counted = 0;
-    for c in units.chain(others) {
+    let body = |c: &Citation| {
         counter.count(&render::section_body(
             &excerpt_without_heading(plan, c),
             false,
         ));
-        counted += 1;
-    }
-    // The fixed part of a ranked excerpt's frame (see `settle_section`).
+    };
+    // Units carry their emptiness from indexing; epics and gate checklists are read.
+    let mut counted = 0;
     for (u, unit) in index.units.iter().enumerate() {
         if !index.bodiless(u) {
+            body(&unit.citation);
+            // The fixed part of a ranked excerpt's frame (see `settle_section`).
             counter.count(&render::frame_head(&unit.title, &unit.citation));
+            counted += 1;
         }
+    }
+    let others = (plan.epics.iter().map(|e| &e.citation))
+        .chain(plan.gates.iter().map(|g| &g.citation))
+        .filter(|c| !plan.excerpt_is_bodiless(c));
+    for c in others {
+        body(c);
+        counted += 1;
     }
     counted
 }
