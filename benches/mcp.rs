@@ -1,16 +1,22 @@
 //! MCP server benchmark: the `storypack` binary as users run it (`storypack serve`, over stdio
-//! and over streamable HTTP), driven by rmcp's client. Per transport and plan it measures the
-//! time from spawn to the first successful `tools/list`, the first `build_context_pack` (which
-//! may wait for the search index), waits for the server's warm-up to end (its `plan ready`
-//! line on stderr), then `tools/call` latency p50/p99/max of `list_stories` and
-//! `build_context_pack` (budget 8000, cycling over 50 stories spread over the plan); on a copy
-//! of the example plan, the time from a file edit to `notifications/resources/updated` for the
-//! story's subscribed pack and to a `build_context_pack` result with a new hash; and the
-//! `tools/list` result's size in o200k tokens.
+//! and over streamable HTTP), driven by rmcp's client. HTTP is measured twice: through a
+//! reqwest client that keeps its connection alive, as MCP clients do, and through rmcp's
+//! default client, which opens a connection for every request.
 //!
-//! `cargo bench --bench mcp` measures the example plan (200 calls per tool) and the generated
-//! 10,000-story plan (100 calls per tool, used in place, never edited). Without `--bench` (as
-//! `cargo test --all-targets` runs it) it is a smoke run: the example plan, 10 calls each.
+//! Per transport and plan it measures the time from spawn to the first successful
+//! `tools/list`, the first `build_context_pack` (which may wait for the search index), waits
+//! for the server's warm-up to end (its `plan ready` line on stderr), then `tools/call`
+//! latency p50/p99/max of `list_stories` and `build_context_pack` (budget 8000, cycling over
+//! stories spread over the plan: about half the calls are a story's first pack, half
+//! repeats); on a copy of the example plan, the time from a file edit to
+//! `notifications/resources/updated` for the story's subscribed pack and to a
+//! `build_context_pack` result with a new hash; and the `tools/list` result's size in o200k
+//! tokens.
+//!
+//! `cargo bench --bench mcp` measures the example plan (200 calls per tool, 50 stories) and
+//! the generated 10,000-story plan (400 calls per tool, 200 stories; used in place, never
+//! edited). Without `--bench` (as `cargo test --all-targets` runs it) it is a smoke run: the
+//! example plan, 10 calls each.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/benchplan.rs"]
@@ -31,6 +37,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ResourceUpdatedNotificationParam, SubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
@@ -42,8 +49,6 @@ use storypack::tokens::{Encoding, Tiktoken, TokenCounter};
 
 /// Generous: anything that comes at all comes well within this (a 10k-plan start included).
 const WAIT: Duration = Duration::from_secs(300);
-/// Stories the pack series cycles over.
-const PACK_STORIES: usize = 50;
 const BUDGET: u64 = 8000;
 
 /// A client that timestamps the `resources/updated` notifications it receives.
@@ -67,14 +72,26 @@ type Client = RunningService<RoleClient, Recorder>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
     Stdio,
+    /// Streamable HTTP through a client that keeps its connection alive between requests,
+    /// as MCP clients do (the TypeScript SDK's `fetch`, the Python SDK's httpx).
     Http,
+    /// Streamable HTTP through rmcp's default client, which opens a new TCP connection for
+    /// every POST (it disables reqwest's idle pool).
+    HttpNewConnection,
 }
 
 impl Transport {
+    const ALL: [Transport; 3] = [
+        Transport::Stdio,
+        Transport::Http,
+        Transport::HttpNewConnection,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Transport::Stdio => "stdio",
             Transport::Http => "HTTP",
+            Transport::HttpNewConnection => "HTTP, a connection per call",
         }
     }
 }
@@ -147,7 +164,7 @@ async fn start(transport: Transport, plan: &Path) -> Server {
                 .unwrap();
             (client, None, ready)
         }
-        Transport::Http => {
+        Transport::Http | Transport::HttpNewConnection => {
             let mut cmd = serve_command(plan);
             cmd.args(["--http", "127.0.0.1:0"])
                 .stdin(Stdio::null())
@@ -160,7 +177,14 @@ async fn start(transport: Transport, plan: &Path) -> Server {
                 .await
                 .expect("the server listens in time")
                 .expect("the server says where it listens");
-            let io = StreamableHttpClientTransport::from_uri(url.as_str());
+            let io = if transport == Transport::Http {
+                StreamableHttpClientTransport::with_client(
+                    reqwest::Client::new(),
+                    StreamableHttpClientTransportConfig::with_uri(url),
+                )
+            } else {
+                StreamableHttpClientTransport::from_uri(url.as_str())
+            };
             let client = tokio::time::timeout(WAIT, recorder.serve(io))
                 .await
                 .expect("initialize in time")
@@ -303,14 +327,14 @@ struct PlanFacts {
     list_sprint: String,
 }
 
-fn facts(label: &'static str, dir: &Path, list_sprint: Option<&str>) -> PlanFacts {
+/// `stories`: how many stories, spread evenly over the plan, the pack series cycles over.
+fn facts(label: &'static str, dir: &Path, list_sprint: Option<&str>, stories: usize) -> PlanFacts {
     let app = App::open(dir).unwrap();
     let plan = app.plan();
     let n = plan.stories.len();
     assert!(n > 0, "{label}: no stories");
-    let pack_stories: Vec<String> = (0..PACK_STORIES.min(n))
-        .map(|i| plan.stories[i * n / PACK_STORIES.min(n)].id.clone())
-        .collect();
+    let k = stories.min(n);
+    let pack_stories: Vec<String> = (0..k).map(|i| plan.stories[i * n / k].id.clone()).collect();
     let list_sprint = match list_sprint {
         Some(s) => s.to_string(),
         None => plan.sprints[plan.sprints.len() / 2].id.clone(),
@@ -590,7 +614,7 @@ async fn run(bench: bool) {
     );
 
     let mut plans = vec![(
-        facts("example", copy.path(), Some("05")),
+        facts("example", copy.path(), Some("05"), 50),
         Settings {
             calls: if bench { 200 } else { 10 },
             cap: Duration::from_secs(60),
@@ -600,7 +624,9 @@ async fn run(bench: bool) {
     if bench {
         let dir = benchplan::ensure(benchplan::stories_from_env(benchplan::DEFAULT_STORIES));
         let t = Instant::now();
-        let f = facts("10k", &dir, None);
+        // 400 calls over 200 stories: half a story's first pack, half repeats, spread over
+        // two seconds or so, so that a burst of load on the machine moves the p50 little.
+        let f = facts("10k", &dir, None, 200);
         println!(
             "10k: {} stories (read by the bench in {:.0} ms)",
             f.stories,
@@ -609,8 +635,8 @@ async fn run(bench: bool) {
         plans.push((
             f,
             Settings {
-                calls: 100,
-                cap: Duration::from_secs(40),
+                calls: 400,
+                cap: Duration::from_secs(60),
                 edits: 0,
             },
         ));
@@ -619,7 +645,7 @@ async fn run(bench: bool) {
     let mut tools_tokens = None;
     let mut runs = Vec::new();
     for (f, settings) in &plans {
-        for transport in [Transport::Stdio, Transport::Http] {
+        for transport in Transport::ALL {
             let edit =
                 (settings.edits > 0).then_some((edit_story, (epic_file.as_path(), epic_line)));
             runs.push(measure(transport, f, settings, edit, &mut tools_tokens).await);
