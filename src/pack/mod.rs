@@ -20,8 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Citation, DocKind, Plan, Story, StoryStatus};
-use crate::search::{self, SearchIndex};
+use crate::model::{Citation, DocKind, Epic, GateChecklist, Plan, Story, StoryStatus};
+use crate::search::{self, SearchIndex, Unit};
 use crate::tokens::{self, Encoding, TokenCounter};
 pub use recipe::{Part, Recipe, Recipes};
 
@@ -34,6 +34,9 @@ pub const OMITTED_LIST_LIMIT: usize = 50;
 const RANKED_PER_PART: usize = 48;
 /// An excerpt is cut to fit only if at least this many tokens of it would remain.
 const MIN_CUT_TOKENS: usize = 40;
+/// Section token counts whose frame text [`warm_counts`] counts ahead: every count a section
+/// of a pack within the MCP server's largest budget (12,000) can print.
+const SECTION_COUNTS_WARMED: usize = 12_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Pack {
@@ -197,11 +200,12 @@ pub fn build(
 }
 
 /// Counts once every excerpt a pack can draw from the plan (the search index's sections,
-/// epics, gate checklists) as packs render it, and the part of each section's frame that
-/// names it ([`render::frame_head`]), so later packs find those counts in the counter's
-/// cache and count only what is their own (a frame's count and score, header, footer,
-/// cuts). Long-lived processes (the server) call it in the background after indexing.
-/// Returns the excerpts counted.
+/// epics, gate checklists) as packs render it, the part of each section's frame that names
+/// it ([`render::frame_head`], also under the titles role plans, epics and gates take as
+/// mandatory parts), every story's block, the token counts frames print and every document
+/// as a footer's source, so later packs find those counts in the counter's cache and count
+/// only what is their own (a frame's score, header, footer, cuts). Long-lived processes
+/// (the server) call it in the background after indexing. Returns the excerpts counted.
 pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
     let body = |c: &Citation| {
         counter.count(&render::section_body(
@@ -209,24 +213,82 @@ pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter)
             false,
         ));
     };
+    // The fixed part of a section's frame (see `settle_section`).
+    let head = |title: &str, c: &Citation| {
+        counter.count(&render::frame_head(title, c));
+    };
     // Units carry their emptiness from indexing; epics and gate checklists are read.
     let mut counted = 0;
     for (u, unit) in index.units.iter().enumerate() {
         if !index.bodiless(u) {
             body(&unit.citation);
-            // The fixed part of a ranked excerpt's frame (see `settle_section`).
-            counter.count(&render::frame_head(&unit.title, &unit.citation));
+            head(&unit.title, &unit.citation);
             counted += 1;
         }
     }
-    let others = (plan.epics.iter().map(|e| &e.citation))
-        .chain(plan.gates.iter().map(|g| &g.citation))
-        .filter(|c| !plan.excerpt_is_bodiless(c));
-    for c in others {
+    // The frames of the mandatory parts drawn from them: role plans, epics, gates.
+    let role_docs: BTreeSet<&str> = plan
+        .role_sections
+        .iter()
+        .map(|r| r.citation.path.as_str())
+        .collect();
+    for u in (role_docs.iter().filter_map(|p| plan.doc_index(p)))
+        .flat_map(|d| index.units_of_doc(d))
+        .filter(|&u| !index.bodiless(u))
+    {
+        let unit = &index.units[u];
+        head(&role_plan_title(unit), &unit.citation);
+    }
+    let others = (plan.epics.iter().map(|e| (epic_title(e), &e.citation)))
+        .chain(plan.gates.iter().map(|g| (gate_title(g), &g.citation)))
+        .filter(|(_, c)| !plan.excerpt_is_bodiless(c));
+    for (title, c) in others {
         body(c);
+        head(&title, c);
         counted += 1;
     }
+    // The counts sections print in their frames (see `settle_section`).
+    for t in 0..=SECTION_COUNTS_WARMED {
+        counter.count(&render::frame_tail_count(t));
+    }
+    // Every story as a pack's own story and as a dependency.
+    for story in &plan.stories {
+        for (title, with_place) in [(story_title(story), false), (dependency_title(story), true)] {
+            counter.count(&render::section_body(
+                &story_block(story, with_place),
+                false,
+            ));
+            head(&title, &story.citation);
+        }
+    }
+    // Every document as a source in a footer, between others or last (see `finish`).
+    for doc in &plan.docs {
+        let source = render::source_ref(&doc.path, &doc.hash);
+        counter.count(&format!(" {source},"));
+        counter.count(&format!(" {source}\n"));
+    }
     counted
+}
+
+/// The titles of the mandatory parts' sections.
+fn story_title(story: &Story) -> String {
+    format!("Story {}: {}", story.id, story.title)
+}
+
+fn dependency_title(dep: &Story) -> String {
+    format!("Depends on {}: {}", dep.id, dep.title)
+}
+
+fn epic_title(e: &Epic) -> String {
+    format!("Epic {}: {}", e.id, e.title)
+}
+
+fn gate_title(g: &GateChecklist) -> String {
+    format!("Gate evidence: {}", g.gate)
+}
+
+fn role_plan_title(unit: &Unit) -> String {
+    format!("Role plan: {}", unit.title)
 }
 
 /// What a story is about, for text relevance: its title, acceptance criteria and epic.
@@ -587,7 +649,7 @@ fn candidates(
         match spec.part {
             Part::Story => push(
                 &mut out,
-                format!("Story {}: {}", story.id, story.title),
+                story_title(story),
                 story.citation.clone(),
                 CandidateText::Ready(story_block(story, false)),
                 1.0,
@@ -598,7 +660,7 @@ fn candidates(
                     if let Some(dep) = plan.story(d) {
                         push(
                             &mut out,
-                            format!("Depends on {}: {}", dep.id, dep.title),
+                            dependency_title(dep),
                             dep.citation.clone(),
                             CandidateText::Ready(story_block(dep, true)),
                             1.0 - 0.01 * i as f64,
@@ -611,7 +673,7 @@ fn candidates(
                 if let Some(e) = epic {
                     push(
                         &mut out,
-                        format!("Epic {}: {}", e.id, e.title),
+                        epic_title(e),
                         e.citation.clone(),
                         CandidateText::Excerpt,
                         1.0,
@@ -702,7 +764,7 @@ fn candidates(
                     for g in plan.gate_checklists(s) {
                         push(
                             &mut out,
-                            format!("Gate evidence: {}", g.gate),
+                            gate_title(g),
                             g.citation.clone(),
                             CandidateText::Excerpt,
                             1.0,
@@ -746,7 +808,7 @@ fn candidates(
                         + 0.3 * links.get(&(u as u32)).copied().unwrap_or(0.0);
                     add(
                         &mut out,
-                        format!("Role plan: {}", unit.title),
+                        role_plan_title(unit),
                         unit.citation.clone(),
                         CandidateText::Excerpt,
                         factor,
@@ -1354,17 +1416,26 @@ fn settle_section(
 ) -> usize {
     let body = render::section_body(text, cut);
     let head = render::frame_head(title, citation);
-    let tail = |t: usize| render::frame_tail(t, score, cut);
     // The head and the excerpt are the same in every pack citing them, so their counts are
-    // remembered; only the tail (count, score) is this pack's own. Every tail starts with a
-    // space and ends in a blank line, so one tail tells how all of them join.
-    let first_tail = tail(0);
-    let apart =
-        tokens::joins_cleanly(&head, &first_tail) && tokens::joins_cleanly(&first_tail, &body);
-    let fixed = apart.then(|| counter.count(&head) + count_body(counter, &body, cut));
-    let count = |t: usize| match fixed {
-        Some(f) => f + counter.count(&tail(t)),
-        None => tokens::count_concat(counter, &[&head, &tail(t), &body]),
+    // remembered. So is the tail's: it is the section's count (` · 120`, the same in every
+    // section of that many tokens; the warm-up counts them up to [`SECTION_COUNTS_WARMED`])
+    // then the rest (` tokens · score 0.87`, the cut mark, a blank line: the same in every
+    // section of that score and cut). Every count starts with a space and ends with a digit,
+    // and the rest starts with a space and ends with a blank line, so one count tells how
+    // all of them join.
+    let rest = render::frame_tail_rest(score, cut);
+    let first = render::frame_tail_count(0);
+    let apart = tokens::joins_cleanly(&head, &first)
+        && tokens::joins_cleanly(&first, &rest)
+        && tokens::joins_cleanly(&rest, &body);
+    let fixed = apart
+        .then(|| counter.count(&head) + counter.count(&rest) + count_body(counter, &body, cut));
+    let count = |t: usize| {
+        let tail = render::frame_tail_count(t);
+        match fixed {
+            Some(f) => f + counter.count(&tail),
+            None => tokens::count_concat(counter, &[&head, &tail, &rest, &body]),
+        }
     };
     // More digits never mean fewer tokens, so from 0 the count only grows to its fixed point.
     let mut t = 0;
@@ -1538,12 +1609,14 @@ fn finish(
     // The rendering is header, sections, footer, each ending in a line break and the next
     // starting with `#` or `-`: its count is the sum of theirs. total_tokens is printed in
     // the header: settle it (more digits never mean fewer tokens, so it only grows).
-    // The footer's sources are counted one by one: packs share them.
+    // The footer's sources are counted one by one: packs share them (the warm-up counts
+    // them all). The header is counted between its ` · ` marks, so each round counts anew
+    // only the part with the total.
     let rest = pack.sections.iter().map(|s| s.tokens).sum::<usize>()
         + tokens::count_pieces(counter, &render::footer(pack), b",");
     pack.total_tokens = 0;
     for _ in 0..8 {
-        let total = counter.count(&render::header(pack)) + rest;
+        let total = tokens::count_pieces(counter, &render::header(pack), "·".as_bytes()) + rest;
         if total == pack.total_tokens {
             break;
         }

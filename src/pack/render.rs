@@ -46,10 +46,23 @@ pub fn frame_head(title: &str, citation: &Citation) -> String {
 }
 
 /// The rest of a frame, this pack's own: the section's token count and score, the cut mark,
-/// the end of the line and a blank line.
+/// the end of the line and a blank line. It is [`frame_tail_count`] then
+/// [`frame_tail_rest`].
 pub fn frame_tail(tokens: usize, score: f64, cut: bool) -> String {
+    let mut out = frame_tail_count(tokens);
+    out.push_str(&frame_tail_rest(score, cut));
+    out
+}
+
+/// A frame tail's first part: the section's token count.
+pub fn frame_tail_count(tokens: usize) -> String {
+    format!(" · {tokens}")
+}
+
+/// A frame tail's second part: the same for every section with this score and cut mark.
+pub fn frame_tail_rest(score: f64, cut: bool) -> String {
     format!(
-        " · {tokens} tokens · score {score}{}\n\n",
+        " tokens · score {score}{}\n\n",
         if cut { " · cut to fit" } else { "" }
     )
 }
@@ -108,10 +121,15 @@ pub fn footer(pack: &Pack) -> String {
     let sources: Vec<String> = pack
         .sources
         .iter()
-        .map(|s| format!("{}@{}", s.path, s.hash.get(..8).unwrap_or(&s.hash)))
+        .map(|s| source_ref(&s.path, &s.hash))
         .collect();
     let _ = writeln!(out, "Sources: {}", sources.join(", "));
     out
+}
+
+/// A source as the footer names it: its path and short hash.
+pub fn source_ref(path: &str, hash: &str) -> String {
+    format!("{path}@{}", hash.get(..8).unwrap_or(hash))
 }
 
 /// One chosen section of a pack, as rendered.

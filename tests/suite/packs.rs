@@ -216,6 +216,44 @@ fn packs_are_byte_identical_across_runs_and_processes() {
 }
 
 #[test]
+fn packs_after_the_servers_count_warm_up_are_those_of_a_fresh_process() {
+    // The server counts ahead what packs share (excerpts, frame heads, story blocks, the
+    // counts frames print, footer sources), and packs then add those counts up piece by
+    // piece. A fresh `storypack pack` process has nothing counted.
+    let app = app();
+    assert!(app.warm_counts(Encoding::O200kBase) > 0);
+    let plan = copy_plan();
+    let root = plan.path().to_str().unwrap();
+    for story in ["SRE-04-01", "BE-03-01", "SRE-05-03"] {
+        for budget in [700, 8_000] {
+            let warm = build(&app, story, budget);
+            if budget == 700 {
+                assert!(
+                    warm.sections.iter().any(|s| s.cut),
+                    "{story}: a cut excerpt"
+                );
+            }
+            let out = storypack(&[
+                "pack",
+                story,
+                "--plan",
+                root,
+                "--budget",
+                &budget.to_string(),
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            let packs = plan.path().join(".storypack/packs");
+            let md = fs::read_to_string(packs.join(format!("{story}.md"))).unwrap();
+            let json = fs::read_to_string(packs.join(format!("{story}.json"))).unwrap();
+            assert_eq!(render::markdown(&warm), md, "{story} at {budget}");
+            assert_eq!(render::json(&warm), json, "{story} at {budget}");
+            let counted = Tiktoken::get(Encoding::O200kBase).count_uncached(&md);
+            assert_eq!(counted, warm.total_tokens, "{story} at {budget}");
+        }
+    }
+}
+
+#[test]
 fn pack_check_flags_packs_whose_sources_changed() {
     let plan = copy_plan();
     let root = plan.path().to_str().unwrap();
