@@ -77,6 +77,9 @@ pub struct PlanHandle {
     refreshing: Mutex<()>,
     sessions: Mutex<Vec<Session>>,
     changes: broadcast::Sender<Arc<Event>>,
+    /// Handoff records (story, n) sessions were told about, or that were there before:
+    /// recorded through this server or found by the watcher, each is announced once.
+    announced: Mutex<BTreeSet<(String, u64)>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +106,7 @@ impl PlanHandle {
             refreshing: Mutex::new(()),
             sessions: Mutex::new(Vec::new()),
             changes,
+            announced: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -202,18 +206,38 @@ impl PlanHandle {
         }
     }
 
-    /// Tells the sessions a handoff of `story_id` was recorded: a new handoff resource, and
-    /// the packs that now include it.
-    pub async fn publish_recorded(&self, story_id: &str) {
+    /// Tells the sessions about handoff records not announced yet (`(story_id, n)`, recorded
+    /// through this server or by another process): a new handoff resource, and the packs
+    /// that now include them (of their stories and of the stories depending on those).
+    pub async fn publish_recorded(&self, records: &[(String, u64)]) {
+        let stories: BTreeSet<&str> = {
+            let mut announced = lock(&self.announced);
+            records
+                .iter()
+                .filter(|r| announced.insert((*r).clone()))
+                .map(|(story, _)| story.as_str())
+                .collect()
+        };
+        if stories.is_empty() {
+            return;
+        }
         let app = self.app();
         let packs = app
             .plan()
             .stories
             .iter()
-            .filter(|s| s.id == story_id || s.depends_on.iter().any(|d| d == story_id))
+            .filter(|s| {
+                stories.contains(s.id.as_str())
+                    || s.depends_on.iter().any(|d| stories.contains(d.as_str()))
+            })
             .map(|s| resources::pack_uri(&s.id))
             .collect();
         self.publish(Event::Recorded { packs }).await;
+    }
+
+    /// Records already there (when the watcher starts): not news.
+    pub(crate) fn known_records(&self, records: impl IntoIterator<Item = (String, u64)>) {
+        lock(&self.announced).extend(records);
     }
 
     pub(crate) fn register(&self, session: Session) {

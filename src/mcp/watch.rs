@@ -4,7 +4,10 @@
 //!
 //! Watched: the root itself (not recursively: `storypack.toml`, new top-level folders) and,
 //! recursively, `docs/`, `prompts/` and `packs/` (the whole root when there is no `docs/`).
-//! Hidden paths (`.git/`, `.storypack/`, editor swap files) are ignored.
+//! Hidden paths (`.git/`, `.storypack/`, editor swap files) are not plan files; but the
+//! handoff store (`.storypack/handoffs/`) is watched too, so that a handoff recorded by
+//! another process (`storypack handoff record`, another server) is announced like one
+//! recorded here: a new handoff resource, and `resources/updated` for the packs showing it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::errors::ServerError;
 use super::handle::{Event, PlanHandle};
+use crate::handoff::store::HANDOFFS_DIR;
 
 /// How long the plan must be quiet before a batch of changes is applied.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -45,6 +49,47 @@ fn relevant(root: &Path, path: &Path) -> Option<PathBuf> {
     (!hidden && !backup && !rel.as_os_str().is_empty()).then(|| rel.to_path_buf())
 }
 
+/// The handoff records (story, n) an event at `path` may be about: a record file
+/// (`<story>/<n>.json` under the store `store`), or those in a folder of the store that
+/// appeared (a story's, or the store itself). Other files (a writer's temporary file) are
+/// none.
+fn handoff_records(store: &Path, path: &Path) -> Vec<(String, u64)> {
+    let Ok(rel) = path.strip_prefix(store) else {
+        return Vec::new();
+    };
+    let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+    match parts.as_slice() {
+        [] => std::fs::read_dir(store)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .flat_map(|story| records_of(store, &story))
+            .collect(),
+        [story] => records_of(store, story),
+        [story, file] => record_number(file)
+            .map(|n| vec![(story.to_string(), n)])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The records in one story's folder of the store.
+fn records_of(store: &Path, story: &str) -> Vec<(String, u64)> {
+    std::fs::read_dir(store.join(story))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| record_number(e.file_name().to_str()?))
+        .map(|n| (story.to_string(), n))
+        .collect()
+}
+
+/// `n` of a record's file name `<n>.json`.
+fn record_number(file: &str) -> Option<u64> {
+    file.strip_suffix(".json")?.parse().ok()
+}
+
 /// Starts watching the plan of `handle`; must be called inside a tokio runtime.
 pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher, ServerError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
@@ -65,6 +110,23 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     } else {
         debouncer.watch(&root, RecursiveMode::Recursive)?;
     }
+    // The handoff store, and its parent while the store does not exist yet (the root's
+    // watch sees the parent appear; the parent's, the store). Records there now are old.
+    let store = root.join(HANDOFFS_DIR);
+    let store_parent = store
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(root.clone());
+    handle.known_records(handoff_records(&store, &store));
+    let mut watching_store = !has_docs;
+    let mut watching_parent = !has_docs;
+    if has_docs && store.is_dir() {
+        debouncer.watch(&store, RecursiveMode::Recursive)?;
+        watching_store = true;
+    } else if has_docs && store_parent.is_dir() {
+        debouncer.watch(&store_parent, RecursiveMode::NonRecursive)?;
+        watching_parent = true;
+    }
     tracing::debug!(root = %root.display(), "watching the plan");
     let task = tokio::spawn(async move {
         // The debouncer lives as long as this task.
@@ -80,11 +142,34 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                 }
             };
             let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
+            let mut records: Vec<(String, u64)> = Vec::new();
             for event in events {
                 if matches!(event.kind, EventKind::Access(_)) {
                     continue;
                 }
                 changed.extend(event.paths.iter().filter_map(|p| relevant(&root, p)));
+                for p in &event.paths {
+                    records.extend(handoff_records(&store, p));
+                }
+            }
+            if !watching_store && !watching_parent && store_parent.is_dir() {
+                match debouncer.watch(&store_parent, RecursiveMode::NonRecursive) {
+                    Ok(()) => watching_parent = true,
+                    Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
+                }
+            }
+            if !watching_store && store.is_dir() {
+                match debouncer.watch(&store, RecursiveMode::Recursive) {
+                    Ok(()) => {
+                        watching_store = true;
+                        // What was written before the watch began.
+                        records.extend(handoff_records(&store, &store));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
+                }
+            }
+            if !records.is_empty() {
+                handle.publish_recorded(&records).await;
             }
             if has_docs {
                 for dir in WATCHED_DIRS {

@@ -667,6 +667,86 @@ async fn completions_offer_story_and_sprint_ids() {
     assert!(none.is_empty());
 }
 
+/// `storypack handoff record FILE --plan ROOT` as another process runs it.
+async fn record_with_the_cli(root: &Path, contract: &Path) {
+    let (root, contract) = (root.to_path_buf(), contract.to_path_buf());
+    let out = tokio::task::spawn_blocking(move || {
+        super::util::storypack(&[
+            "handoff",
+            "record",
+            contract.to_str().unwrap(),
+            "--plan",
+            root.to_str().unwrap(),
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+#[allow(deprecated)] // resources/subscribe: the session lifecycle every client uses today
+async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
+    let plan = copy_plan();
+    let store = plan.path().join(".storypack/handoffs");
+    assert!(!store.exists(), "the CLI creates the store");
+    let mut c = connect(plan.path()).await;
+    let _watcher = mcp::watch(c.handle.clone(), Duration::from_millis(50)).unwrap();
+    let story = "SRE-04-01";
+    let app = c.handle.app();
+    let unrelated = app
+        .plan()
+        .stories
+        .iter()
+        .find(|s| s.id != story && !s.depends_on.iter().any(|d| d == story))
+        .unwrap()
+        .id
+        .clone();
+    let pack_uri = format!("storypack://pack/{story}");
+    let unrelated_uri = format!("storypack://pack/{unrelated}");
+    for uri in [&pack_uri, &unrelated_uri] {
+        c.client
+            .subscribe(SubscribeRequestParams::new(uri.as_str()))
+            .await
+            .unwrap();
+    }
+    // The contract file lives outside the plan: only the store changes.
+    let outside = tempfile::tempdir().unwrap();
+    let contract = outside.path().join("contract.json");
+    let good = valid_contract(&app, story);
+    fs::write(&contract, serde_json::to_vec_pretty(&good).unwrap()).unwrap();
+
+    // The first record creates the store, the second lands in the watched store.
+    for n in 1..=2 {
+        record_with_the_cli(plan.path(), &contract).await;
+        expect_event(&mut c.events, |e| e == "resources/list_changed").await;
+        let e = expect_event(&mut c.events, |e| e.starts_with("updated ")).await;
+        assert_eq!(e, format!("updated {pack_uri}"), "record {n}");
+        let r = call(&c.client, "list_handoffs", json!({ "story_id": story })).await;
+        assert_eq!(
+            r.structured_content.unwrap()["count"],
+            n,
+            "the server lists the record"
+        );
+    }
+    // Recorded through this server: announced by the tool, not again by the watcher.
+    let r = call(&c.client, "record_handoff", json!({ "contract": good })).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    expect_event(&mut c.events, |e| e == "resources/list_changed").await;
+    let e = expect_event(&mut c.events, |e| e.starts_with("updated ")).await;
+    assert_eq!(e, format!("updated {pack_uri}"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    while let Ok(e) = c.events.try_recv() {
+        assert!(!e.starts_with("updated "), "told twice: {e}");
+    }
+    assert!(store.join(story).join("3.json").is_file());
+}
+
 #[tokio::test]
 #[allow(deprecated)] // resources/subscribe: the session lifecycle every client uses today
 async fn editing_a_plan_file_reindexes_and_notifies_subscribers() {

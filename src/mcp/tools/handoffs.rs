@@ -84,7 +84,9 @@ impl StorypackServer {
             .await
             .map_err(|e| crate::mcp::ToolError(format!("recording failed: {e}")))??;
         if let Some(record) = &outcome.record {
-            self.handle().publish_recorded(&record.story_id).await;
+            self.handle()
+                .publish_recorded(&[(record.story_id.clone(), record.n)])
+                .await;
         }
         let text = render::record_outcome(&outcome);
         let failed = !outcome.recorded;
