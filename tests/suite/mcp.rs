@@ -721,12 +721,21 @@ async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
     let good = valid_contract(&app, story);
     fs::write(&contract, serde_json::to_vec_pretty(&good).unwrap()).unwrap();
 
+    // Exactly these notifications, in order: the unrelated pack's subscription hears none.
+    let told = [
+        "resources/list_changed".to_string(),
+        format!("updated {pack_uri}"),
+    ];
     // The first record creates the store, the second lands in the watched store.
     for n in 1..=2 {
         record_with_the_cli(plan.path(), &contract).await;
-        expect_event(&mut c.events, |e| e == "resources/list_changed").await;
-        let e = expect_event(&mut c.events, |e| e.starts_with("updated ")).await;
-        assert_eq!(e, format!("updated {pack_uri}"), "record {n}");
+        for want in &told {
+            let e = tokio::time::timeout(WAIT, c.events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&e, want, "record {n}");
+        }
         let r = call(&c.client, "list_handoffs", json!({ "story_id": story })).await;
         assert_eq!(
             r.structured_content.unwrap()["count"],
@@ -737,12 +746,16 @@ async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
     // Recorded through this server: announced by the tool, not again by the watcher.
     let r = call(&c.client, "record_handoff", json!({ "contract": good })).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    expect_event(&mut c.events, |e| e == "resources/list_changed").await;
-    let e = expect_event(&mut c.events, |e| e.starts_with("updated ")).await;
-    assert_eq!(e, format!("updated {pack_uri}"));
+    for want in &told {
+        let e = tokio::time::timeout(WAIT, c.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&e, want, "recorded through the server");
+    }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    while let Ok(e) = c.events.try_recv() {
-        assert!(!e.starts_with("updated "), "told twice: {e}");
+    if let Ok(e) = c.events.try_recv() {
+        panic!("told twice: {e}");
     }
     assert!(store.join(story).join("3.json").is_file());
 }
