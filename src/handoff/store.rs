@@ -81,6 +81,11 @@ fn io(path: &Path, source: std::io::Error) -> StoreError {
     }
 }
 
+/// `n` of a record's file name `<n>.json`; temp files and strays have none.
+pub fn record_number(file_name: &str) -> Option<u64> {
+    file_name.strip_suffix(".json")?.parse().ok()
+}
+
 impl FileStore {
     /// The store of a plan: `<root>/.storypack/handoffs`.
     pub fn for_plan(root: &Path) -> FileStore {
@@ -102,13 +107,42 @@ impl FileStore {
         };
         let mut ns: Vec<u64> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.strip_suffix(".json")?.parse::<u64>().ok()
-            })
+            .filter_map(|e| record_number(&e.file_name().to_string_lossy()))
             .collect();
         ns.sort_unstable();
         Ok(ns)
+    }
+
+    /// The records present, of one story or of all, as (story id, n) without reading them:
+    /// by story, then number.
+    pub fn record_ids(&self, story_id: Option<&str>) -> Result<Vec<(String, u64)>, StoreError> {
+        let stories: Vec<String> = match story_id {
+            Some(s) => {
+                check_story_id(s)?;
+                vec![s.to_string()]
+            }
+            None => match std::fs::read_dir(&self.dir) {
+                Ok(entries) => {
+                    let mut names: Vec<String> = entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| check_story_id(n).is_ok())
+                        .collect();
+                    names.sort();
+                    names
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(io(&self.dir, e)),
+            },
+        };
+        let mut out = Vec::new();
+        for s in stories {
+            for n in Self::numbers(&self.dir.join(&s))? {
+                out.push((s.clone(), n));
+            }
+        }
+        Ok(out)
     }
 
     fn read(path: &Path) -> Result<HandoffRecord, StoreError> {
@@ -186,32 +220,9 @@ impl HandoffStore for FileStore {
     }
 
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
-        let stories: Vec<String> = match story_id {
-            Some(s) => {
-                check_story_id(s)?;
-                vec![s.to_string()]
-            }
-            None => match std::fs::read_dir(&self.dir) {
-                Ok(entries) => {
-                    let mut names: Vec<String> = entries
-                        .filter_map(|e| e.ok())
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .filter(|n| check_story_id(n).is_ok())
-                        .collect();
-                    names.sort();
-                    names
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(io(&self.dir, e)),
-            },
-        };
         let mut out = Vec::new();
-        for s in stories {
-            let dir = self.dir.join(&s);
-            for n in Self::numbers(&dir)? {
-                out.push(Self::read(&dir.join(format!("{n}.json")))?);
-            }
+        for (s, n) in self.record_ids(story_id)? {
+            out.push(Self::read(&self.dir.join(&s).join(format!("{n}.json")))?);
         }
         // Newest last: by time received, then id order.
         out.sort_by(|a, b| {

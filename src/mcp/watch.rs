@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::errors::ServerError;
 use super::handle::{Event, PlanHandle};
-use crate::handoff::store::HANDOFFS_DIR;
+use crate::handoff::store::{FileStore, record_number};
 
 /// How long the plan must be quiet before a batch of changes is applied.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -50,44 +50,21 @@ fn relevant(root: &Path, path: &Path) -> Option<PathBuf> {
 }
 
 /// The handoff records (story, n) an event at `path` may be about: a record file
-/// (`<story>/<n>.json` under the store `store`), or those in a folder of the store that
-/// appeared (a story's, or the store itself). Other files (a writer's temporary file) are
-/// none.
-fn handoff_records(store: &Path, path: &Path) -> Vec<(String, u64)> {
-    let Ok(rel) = path.strip_prefix(store) else {
+/// (`<story>/<n>.json` in the store), or those in a folder of the store that appeared (a
+/// story's, or the store itself). Other files (a writer's temporary file) are none.
+fn handoff_records(store: &FileStore, path: &Path) -> Vec<(String, u64)> {
+    let Ok(rel) = path.strip_prefix(store.dir()) else {
         return Vec::new();
     };
     let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
     match parts.as_slice() {
-        [] => std::fs::read_dir(store)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .flat_map(|story| records_of(store, &story))
-            .collect(),
-        [story] => records_of(store, story),
+        [] => store.record_ids(None).unwrap_or_default(),
+        [story] => store.record_ids(Some(story)).unwrap_or_default(),
         [story, file] => record_number(file)
             .map(|n| vec![(story.to_string(), n)])
             .unwrap_or_default(),
         _ => Vec::new(),
     }
-}
-
-/// The records in one story's folder of the store.
-fn records_of(store: &Path, story: &str) -> Vec<(String, u64)> {
-    std::fs::read_dir(store.join(story))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| record_number(e.file_name().to_str()?))
-        .map(|n| (story.to_string(), n))
-        .collect()
-}
-
-/// `n` of a record's file name `<n>.json`.
-fn record_number(file: &str) -> Option<u64> {
-    file.strip_suffix(".json")?.parse().ok()
 }
 
 /// Starts watching the plan of `handle`; must be called inside a tokio runtime.
@@ -112,12 +89,13 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     }
     // The handoff store, and its parent while the store does not exist yet (the root's
     // watch sees the parent appear; the parent's, the store). Records there now are old.
-    let store = root.join(HANDOFFS_DIR);
+    let handoffs = FileStore::for_plan(&root);
+    let store = handoffs.dir().to_path_buf();
     let store_parent = store
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or(root.clone());
-    handle.known_records(handoff_records(&store, &store));
+    handle.known_records(handoffs.record_ids(None).unwrap_or_default());
     let mut watching_store = !has_docs;
     let mut watching_parent = !has_docs;
     if has_docs && store.is_dir() {
@@ -149,7 +127,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                 }
                 changed.extend(event.paths.iter().filter_map(|p| relevant(&root, p)));
                 for p in &event.paths {
-                    records.extend(handoff_records(&store, p));
+                    records.extend(handoff_records(&handoffs, p));
                 }
             }
             if !watching_store && !watching_parent && store_parent.is_dir() {
@@ -163,7 +141,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                     Ok(()) => {
                         watching_store = true;
                         // What was written before the watch began.
-                        records.extend(handoff_records(&store, &store));
+                        records.extend(handoffs.record_ids(None).unwrap_or_default());
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
                 }

@@ -232,10 +232,7 @@ pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter)
         .iter()
         .map(|r| r.citation.path.as_str())
         .collect();
-    for u in (role_docs.iter().filter_map(|p| plan.doc_index(p)))
-        .flat_map(|d| index.units_of_doc(d))
-        .filter(|&u| !index.bodiless(u))
-    {
+    for u in units_with_body(plan, index, &role_docs) {
         let unit = &index.units[u];
         head(&role_plan_title(unit), &unit.citation);
     }
@@ -268,6 +265,18 @@ pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter)
         counter.count(&format!(" {source}\n"));
     }
     counted
+}
+
+/// The units of these documents whose excerpts have a body, in order.
+fn units_with_body<'i>(
+    plan: &Plan,
+    index: &'i SearchIndex,
+    paths: &BTreeSet<&str>,
+) -> impl Iterator<Item = usize> + 'i {
+    let docs: Vec<usize> = paths.iter().filter_map(|p| plan.doc_index(p)).collect();
+    docs.into_iter()
+        .flat_map(|d| index.units_of_doc(d))
+        .filter(|&u| !index.bodiless(u))
 }
 
 /// The titles of the mandatory parts' sections.
@@ -783,14 +792,7 @@ fn candidates(
                     .filter(|r| r.role == role)
                     .map(|r| r.citation.path.as_str())
                     .collect();
-                let units = paths
-                    .iter()
-                    .filter_map(|p| plan.doc_index(p))
-                    .flat_map(|d| index.units_of_doc(d));
-                for u in units {
-                    if index.bodiless(u) {
-                        continue;
-                    }
+                for u in units_with_body(plan, index, &paths) {
                     let unit = &index.units[u];
                     let rel = relevance(u as u32);
                     let key = unit.citation.heading.to_lowercase();
@@ -1284,9 +1286,13 @@ fn fit(
         // The frame's words first: cheap, and it stops candidates before their text is cut
         // from the plan (or tried cut to fit).
         if frame_floor(c) + source_cost > room
-            || min_tokens(&render::frame_head(&c.title, &c.citation))
-                + min_tokens(&render::frame_tail(0, search::round(c.score), false))
-                + source_cost
+            || min_tokens(&render::section_frame(
+                &c.title,
+                &c.citation,
+                0,
+                search::round(c.score),
+                false,
+            )) + source_cost
                 > room
         {
             omitted.push(Left::Candidate(c, tighter(cap_room, budget_room)));

@@ -20,8 +20,8 @@ pub fn section(
     out
 }
 
-/// A section's heading and source line, ending in a blank line: [`frame_head`] followed by
-/// [`frame_tail`].
+/// A section's heading and source line, ending in a blank line: [`frame_head`], then the
+/// tail (this pack's own): [`frame_tail_count`] and [`frame_tail_rest`].
 pub fn section_frame(
     title: &str,
     citation: &Citation,
@@ -30,7 +30,8 @@ pub fn section_frame(
     cut: bool,
 ) -> String {
     let mut out = frame_head(title, citation);
-    out.push_str(&frame_tail(tokens, score, cut));
+    out.push_str(&frame_tail_count(tokens));
+    out.push_str(&frame_tail_rest(score, cut));
     out
 }
 
@@ -45,21 +46,13 @@ pub fn frame_head(title: &str, citation: &Citation) -> String {
     out
 }
 
-/// The rest of a frame, this pack's own: the section's token count and score, the cut mark,
-/// the end of the line and a blank line. It is [`frame_tail_count`] then
-/// [`frame_tail_rest`].
-pub fn frame_tail(tokens: usize, score: f64, cut: bool) -> String {
-    let mut out = frame_tail_count(tokens);
-    out.push_str(&frame_tail_rest(score, cut));
-    out
-}
-
 /// A frame tail's first part: the section's token count.
 pub fn frame_tail_count(tokens: usize) -> String {
     format!(" · {tokens}")
 }
 
-/// A frame tail's second part: the same for every section with this score and cut mark.
+/// A frame tail's second part: the score, the cut mark, the end of the line and a blank
+/// line; the same for every section with this score and cut mark.
 pub fn frame_tail_rest(score: f64, cut: bool) -> String {
     format!(
         " tokens · score {score}{}\n\n",

@@ -667,6 +667,17 @@ async fn completions_offer_story_and_sprint_ids() {
     assert!(none.is_empty());
 }
 
+/// The next notifications are exactly `want`, in order.
+async fn expect_exactly(events: &mut mpsc::UnboundedReceiver<String>, want: &[String], what: &str) {
+    for w in want {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: {w} arrives"))
+            .expect("event stream open");
+        assert_eq!(&e, w, "{what}");
+    }
+}
+
 /// `storypack handoff record FILE --plan ROOT` as another process runs it.
 async fn record_with_the_cli(root: &Path, contract: &Path) {
     let (root, contract) = (root.to_path_buf(), contract.to_path_buf());
@@ -729,13 +740,7 @@ async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
     // The first record creates the store, the second lands in the watched store.
     for n in 1..=2 {
         record_with_the_cli(plan.path(), &contract).await;
-        for want in &told {
-            let e = tokio::time::timeout(WAIT, c.events.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(&e, want, "record {n}");
-        }
+        expect_exactly(&mut c.events, &told, &format!("record {n}")).await;
         let r = call(&c.client, "list_handoffs", json!({ "story_id": story })).await;
         assert_eq!(
             r.structured_content.unwrap()["count"],
@@ -746,13 +751,7 @@ async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
     // Recorded through this server: announced by the tool, not again by the watcher.
     let r = call(&c.client, "record_handoff", json!({ "contract": good })).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    for want in &told {
-        let e = tokio::time::timeout(WAIT, c.events.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(&e, want, "recorded through the server");
-    }
+    expect_exactly(&mut c.events, &told, "recorded through the server").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     if let Ok(e) = c.events.try_recv() {
         panic!("told twice: {e}");
