@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 use schemars::JsonSchema;
@@ -27,6 +27,8 @@ use crate::tokens::{Encoding, Tiktoken};
 pub const MAX_QUERY_LEN: usize = 1_000;
 /// Most search results returned at once.
 pub const MAX_SEARCH_LIMIT: usize = 100;
+/// Packs one snapshot keeps for repeats (see [`App::pack`]): a few MB at most.
+pub const PACK_MEMO: usize = 32;
 
 /// One consistent view of the plan. Immutable: a changed file gives a new `App` (see
 /// [`App::refresh`]) that adapters swap in whole, so no request sees a half-updated plan.
@@ -39,6 +41,20 @@ pub struct App {
     search: OnceLock<SearchIndex>,
     /// Shared by every view of the plan (a refreshed `App` keeps it).
     handoffs: Arc<dyn HandoffStore>,
+    /// Packs built from this snapshot, most recently used first (at most [`PACK_MEMO`]).
+    packs: Mutex<Vec<Memo>>,
+}
+
+/// A pack and everything it was built from besides the snapshot: a pack is a function of
+/// the plan, its recipes, the request and the handoffs it shows, so the same request with
+/// the same handoffs is the same pack.
+struct Memo {
+    story_id: String,
+    budget: usize,
+    encoding: Encoding,
+    recipe: Option<String>,
+    handoffs: Vec<HandoffExcerpt>,
+    pack: Arc<Pack>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -105,6 +121,7 @@ impl App {
             recipes,
             search: OnceLock::new(),
             handoffs,
+            packs: Mutex::new(Vec::new()),
         }
     }
 
@@ -145,17 +162,32 @@ impl App {
     }
 
     /// Builds the context pack of one story (nothing is written).
+    ///
+    /// A repeat (the same story, budget, encoding and recipe, with the same handoffs on
+    /// record) is a copy of the pack built before from this snapshot: a client reading a
+    /// pack after `resources/updated`, several agents on one story. The handoffs are read
+    /// every time, so one recorded since is in the pack.
     pub fn pack(&self, req: &PackRequest) -> Result<Pack, Error> {
         // Check the cheap arguments before building the index.
-        pack::find_story(self.plan(), &req.story_id)?;
-        pack::check_budget(req.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET))?;
+        let story = pack::find_story(self.plan(), &req.story_id)?;
+        let budget = pack::check_budget(req.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET))?;
         if let Some(r) = &req.recipe {
             self.recipes.get(r)?;
         }
-        let handoffs = self.handoff_excerpts(&req.story_id)?;
+        let encoding = req.encoding.unwrap_or_default();
+        let handoffs = self.handoff_excerpts(&story.id)?;
+        let same = |m: &Memo| {
+            m.story_id == story.id
+                && m.budget == budget
+                && m.encoding == encoding
+                && m.recipe == req.recipe
+                && m.handoffs == handoffs
+        };
+        if let Some(pack) = self.memo(same) {
+            return Ok(pack.as_ref().clone());
+        }
         // A process that keeps the whole index (the server) uses it; a one-shot pack indexes
         // just the terms it looks up, which ranks the same.
-        let story = pack::find_story(self.plan(), &req.story_id)?;
         let index = self.ranking_index(&pack::index_terms(self.plan(), story));
         let input = PackInput {
             plan: self.plan(),
@@ -163,8 +195,33 @@ impl App {
             recipes: &self.recipes,
             handoffs: &handoffs,
         };
-        let counter = Tiktoken::get(req.encoding.unwrap_or_default());
-        pack::build(&input, req, counter)
+        let built = pack::build(&input, req, Tiktoken::get(encoding))?;
+        if let Ok(mut packs) = self.packs.lock() {
+            packs.retain(|m| !same(m));
+            packs.truncate(PACK_MEMO - 1);
+            packs.insert(
+                0,
+                Memo {
+                    story_id: story.id.clone(),
+                    budget,
+                    encoding,
+                    recipe: req.recipe.clone(),
+                    handoffs,
+                    pack: Arc::new(built.clone()),
+                },
+            );
+        }
+        Ok(built)
+    }
+
+    /// The remembered pack `same` picks, moved to the front.
+    fn memo(&self, same: impl Fn(&Memo) -> bool) -> Option<Arc<Pack>> {
+        let mut packs = self.packs.lock().ok()?;
+        let at = packs.iter().position(same)?;
+        let hit = packs.remove(at);
+        let pack = Arc::clone(&hit.pack);
+        packs.insert(0, hit);
+        Some(pack)
     }
 
     /// Earlier handoffs of a story and of the stories it depends on, oldest first, as pack
@@ -531,4 +588,37 @@ fn read_recipes(root: &Path) -> Vec<(String, String)> {
 /// Today's date on this machine's clock (local time).
 pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pack_memo_keeps_the_most_recently_used_packs_only() {
+        let app = App::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plan")).unwrap();
+        let story = app.plan().stories[0].id.clone();
+        let req = |budget: usize| PackRequest {
+            story_id: story.clone(),
+            budget_tokens: Some(budget),
+            ..PackRequest::default()
+        };
+        let budgets: Vec<usize> = (0..PACK_MEMO + 4).map(|i| 4_000 + 10 * i).collect();
+        for &b in &budgets {
+            app.pack(&req(b)).unwrap();
+        }
+        // Used again: the oldest kept moves to the front and outlives the next one.
+        let again = budgets[4];
+        app.pack(&req(again)).unwrap();
+        app.pack(&req(9_999)).unwrap();
+        let kept: Vec<usize> = app.packs.lock().unwrap().iter().map(|m| m.budget).collect();
+        assert_eq!(kept.len(), PACK_MEMO);
+        assert_eq!(kept[..2], [9_999, again]);
+        assert!(!kept.contains(&budgets[5]), "the least recently used went");
+        assert!(budgets[..4].iter().all(|b| !kept.contains(b)));
+        assert_eq!(
+            &kept[2..],
+            &budgets[6..].iter().rev().copied().collect::<Vec<_>>()[..]
+        );
+    }
 }

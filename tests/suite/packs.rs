@@ -254,6 +254,71 @@ fn packs_after_the_servers_count_warm_up_are_those_of_a_fresh_process() {
 }
 
 #[test]
+fn a_repeated_pack_is_the_one_built_before_until_a_handoff_is_recorded_by_anyone() {
+    // A long-lived App (the server) keeps the packs it built. A repeat must be the same
+    // pack, and a handoff recorded since, by this App or by another process, must show.
+    let plan = copy_plan();
+    let app = App::open(plan.path()).unwrap();
+    let story = app
+        .plan()
+        .stories
+        .iter()
+        .find(|s| s.depends_on.iter().any(|d| app.plan().story(d).is_some()))
+        .expect("a story with a dependency")
+        .clone();
+    let dep = story
+        .depends_on
+        .iter()
+        .find(|d| app.plan().story(d).is_some())
+        .unwrap()
+        .clone();
+    let fresh = |budget| render::json(&build(&App::open(plan.path()).unwrap(), &story.id, budget));
+    let handoffs = |p: &Pack| {
+        p.sections
+            .iter()
+            .filter(|s| s.part == Part::Handoffs)
+            .count()
+    };
+
+    let first = build(&app, &story.id, 8_000);
+    assert_eq!(build(&app, &story.id, 8_000), first);
+    assert_eq!(render::json(&first), fresh(8_000));
+    let padded = app
+        .pack(&PackRequest {
+            story_id: format!("  {}  ", story.id),
+            budget_tokens: Some(8_000),
+            ..PackRequest::default()
+        })
+        .unwrap();
+    assert_eq!(padded, first, "the id trimmed is the same request");
+    let small = build(&app, &story.id, 2_000);
+    assert_ne!(small.hash, first.hash, "another budget is another pack");
+    assert_eq!(render::json(&small), fresh(2_000));
+    assert_eq!(handoffs(&first), 0);
+
+    // Recorded by another process: another App on the same plan.
+    let other = App::open(plan.path()).unwrap();
+    let out = other
+        .record_handoff(&super::handoffs::valid_contract(&other, &story.id))
+        .unwrap();
+    assert!(out.recorded, "{:?}", out.validation.problems);
+    let after = build(&app, &story.id, 8_000);
+    assert_eq!(handoffs(&after), 1);
+    assert_ne!(after.hash, first.hash);
+    assert_eq!(render::json(&after), fresh(8_000));
+
+    // Recorded through this App, on the dependency.
+    let out = app
+        .record_handoff(&super::handoffs::valid_contract(&app, &dep))
+        .unwrap();
+    assert!(out.recorded, "{:?}", out.validation.problems);
+    let later = build(&app, &story.id, 8_000);
+    assert_eq!(handoffs(&later), 2);
+    assert_eq!(render::json(&later), fresh(8_000));
+    assert_eq!(render::json(&build(&app, &story.id, 2_000)), fresh(2_000));
+}
+
+#[test]
 fn pack_check_flags_packs_whose_sources_changed() {
     let plan = copy_plan();
     let root = plan.path().to_str().unwrap();
