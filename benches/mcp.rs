@@ -24,6 +24,7 @@
 
 #[path = "support/benchplan.rs"]
 mod benchplan;
+use benchplan::ms;
 #[path = "support/genplan.rs"]
 mod genplan;
 
@@ -263,10 +264,6 @@ fn pack_hash(r: &CallToolResult) -> String {
     v["hash"].as_str().expect("hash").to_string()
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// Latencies of one series, sorted.
 struct Stats {
     ms: Vec<f64>,
@@ -357,13 +354,13 @@ struct CpuUse {
 impl CpuUse {
     /// Adds what was used from `a` to `b` over `calls` calls.
     fn add(&mut self, a: CpuSample, b: CpuSample, calls: usize) {
-        let ms = |from: u64, to: u64| to.saturating_sub(from) as f64 * 10.0;
+        let ticks_ms = |from: u64, to: u64| to.saturating_sub(from) as f64 * 10.0;
         self.calls += calls;
-        self.wall_ms += ms_between(a.at, b.at);
-        self.server_ms += ms(a.server, b.server);
-        self.bench_ms += ms(a.bench, b.bench);
-        self.machine_ms += ms(a.machine, b.machine);
-        self.steal_ms += ms(a.steal, b.steal);
+        self.wall_ms += ms(b.at.duration_since(a.at));
+        self.server_ms += ticks_ms(a.server, b.server);
+        self.bench_ms += ticks_ms(a.bench, b.bench);
+        self.machine_ms += ticks_ms(a.machine, b.machine);
+        self.steal_ms += ticks_ms(a.steal, b.steal);
     }
 
     fn pace(&mut self, mbs: f64) {
@@ -426,10 +423,6 @@ impl CpuSample {
     }
 }
 
-fn ms_between(from: Instant, to: Instant) -> f64 {
-    ms(to.duration_since(from))
-}
-
 /// The machine's pace at a moment: MB/s of tiktoken-rs (o200k) `encode_ordinary` over the
 /// example plan's documents, the median of three rounds (about 0.1 s in all). The same
 /// code runs up to half as fast again in some spells of a shared machine as in others,
@@ -441,24 +434,9 @@ struct Pace {
 
 impl Pace {
     fn new(plan: &Path) -> Pace {
-        let mut files: Vec<PathBuf> = Vec::new();
-        let mut dirs = vec![plan.to_path_buf()];
-        while let Some(dir) = dirs.pop() {
-            for entry in fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "md") {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
-        let text = files
-            .iter()
-            .map(|f| fs::read_to_string(f).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let app = App::open(plan).unwrap();
+        let docs: Vec<&str> = app.plan().docs.iter().map(|d| d.text.as_str()).collect();
+        let text = docs.join("\n");
         let pace = Pace { text };
         pace.measure(); // tiktoken-rs's tables loaded, the caches warm
         pace
@@ -466,14 +444,14 @@ impl Pace {
 
     fn measure(&self) -> f64 {
         let bpe = tiktoken_rs::o200k_base_singleton();
-        let mut rounds: Vec<f64> = (0..3)
+        let rounds: Vec<f64> = (0..3)
             .map(|_| {
                 let t = Instant::now();
                 std::hint::black_box(bpe.encode_ordinary(&self.text).len());
                 self.text.len() as f64 / 1e6 / t.elapsed().as_secs_f64()
             })
             .collect();
-        median(std::mem::take(&mut rounds))
+        median(rounds)
     }
 }
 

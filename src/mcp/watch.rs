@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use tokio::task::JoinHandle;
 
 use super::errors::ServerError;
@@ -67,6 +67,39 @@ fn handoff_records(store: &FileStore, path: &Path) -> Vec<(String, u64)> {
     }
 }
 
+/// The watch of the handoff store: the store once it exists, its parent until then (so the
+/// store is seen appearing; the root's watch sees the parent appear).
+struct StoreWatch {
+    store: PathBuf,
+    parent: PathBuf,
+    /// The store is watched (by its own watch, or by the root's recursive one).
+    on_store: bool,
+    on_parent: bool,
+}
+
+impl StoreWatch {
+    /// Watches whichever of the store and its parent now can and should be. Whether the
+    /// store's own watch began now (records written before it were not seen).
+    fn advance(
+        &mut self,
+        debouncer: &mut Debouncer<RecommendedWatcher, RecommendedCache>,
+    ) -> notify_debouncer_full::notify::Result<bool> {
+        if self.on_store {
+            return Ok(false);
+        }
+        if self.store.is_dir() {
+            debouncer.watch(&self.store, RecursiveMode::Recursive)?;
+            self.on_store = true;
+            return Ok(true);
+        }
+        if !self.on_parent && self.parent.is_dir() {
+            debouncer.watch(&self.parent, RecursiveMode::NonRecursive)?;
+            self.on_parent = true;
+        }
+        Ok(false)
+    }
+}
+
 /// Starts watching the plan of `handle`; must be called inside a tokio runtime.
 pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher, ServerError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
@@ -87,24 +120,21 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     } else {
         debouncer.watch(&root, RecursiveMode::Recursive)?;
     }
-    // The handoff store, and its parent while the store does not exist yet (the root's
-    // watch sees the parent appear; the parent's, the store). Records there now are old.
+    // The handoff store (without `docs/`, the root's recursive watch covers it). Records
+    // there now are old.
     let handoffs = FileStore::for_plan(&root);
     let store = handoffs.dir().to_path_buf();
-    let store_parent = store
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(root.clone());
+    let mut store_watch = StoreWatch {
+        parent: store
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or(root.clone()),
+        store,
+        on_store: !has_docs,
+        on_parent: !has_docs,
+    };
     handle.known_records(handoffs.record_ids(None).unwrap_or_default());
-    let mut watching_store = !has_docs;
-    let mut watching_parent = !has_docs;
-    if has_docs && store.is_dir() {
-        debouncer.watch(&store, RecursiveMode::Recursive)?;
-        watching_store = true;
-    } else if has_docs && store_parent.is_dir() {
-        debouncer.watch(&store_parent, RecursiveMode::NonRecursive)?;
-        watching_parent = true;
-    }
+    store_watch.advance(&mut debouncer)?;
     tracing::debug!(root = %root.display(), "watching the plan");
     let task = tokio::spawn(async move {
         // The debouncer lives as long as this task.
@@ -130,21 +160,11 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                     records.extend(handoff_records(&handoffs, p));
                 }
             }
-            if !watching_store && !watching_parent && store_parent.is_dir() {
-                match debouncer.watch(&store_parent, RecursiveMode::NonRecursive) {
-                    Ok(()) => watching_parent = true,
-                    Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
-                }
-            }
-            if !watching_store && store.is_dir() {
-                match debouncer.watch(&store, RecursiveMode::Recursive) {
-                    Ok(()) => {
-                        watching_store = true;
-                        // What was written before the watch began.
-                        records.extend(handoffs.record_ids(None).unwrap_or_default());
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
-                }
+            match store_watch.advance(&mut debouncer) {
+                // What was written before the watch began.
+                Ok(true) => records.extend(handoffs.record_ids(None).unwrap_or_default()),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
             }
             if !records.is_empty() {
                 handle.publish_recorded(&records).await;
