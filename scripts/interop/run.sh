@@ -2,11 +2,12 @@
 # Interop test: the official Python MCP SDK (mcp 2.3.0) lists and calls every storypack tool
 # over stdio and streamable HTTP against examples/plan (see test_interop.py).
 #
-# Sets up target/interop-venv (setup.sh), builds target/debug/storypack if it is missing,
+# Sets up <target>/interop-venv (setup.sh), builds <target>/debug/storypack if it is missing
+# (<target> is cargo's target directory, wherever CARGO_TARGET_DIR or a cargo config puts it),
 # runs the test with the venv's python. The last line printed is `N passed, M failed`; the
 # exit code is non-zero unless every check passed.
 #
-# Environment: STORYPACK_BIN (default target/debug/storypack), INTEROP_TIMEOUT (seconds for
+# Environment: STORYPACK_BIN (default <target>/debug/storypack), INTEROP_TIMEOUT (seconds for
 # the test itself, default 180), INTEROP_VERBOSE=1 (servers' stderr even on success).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,9 +19,10 @@ summary_fallback() {
 }
 
 echo "== interop: python MCP SDK against storypack serve (stdio and HTTP)"
-bash scripts/interop/setup.sh || summary_fallback "setting up target/interop-venv failed"
+target_dir="$(bash scripts/target-dir.sh)" || summary_fallback "cargo metadata could not name the target directory"
+bash scripts/interop/setup.sh || summary_fallback "setting up $target_dir/interop-venv failed"
 
-export STORYPACK_BIN="${STORYPACK_BIN:-target/debug/storypack}"
+export STORYPACK_BIN="${STORYPACK_BIN:-$target_dir/debug/storypack}"
 if [[ ! -x "$STORYPACK_BIN" ]]; then
     echo "interop: $STORYPACK_BIN is missing; cargo build --quiet --bin storypack"
     cargo build --quiet --bin storypack || summary_fallback "cargo build failed"
@@ -36,7 +38,7 @@ limit=()
 if command -v timeout >/dev/null; then
     limit=(timeout --kill-after=10 "${INTEROP_TIMEOUT:-180}")
 fi
-"${limit[@]}" target/interop-venv/bin/python -u scripts/interop/test_interop.py
+"${limit[@]}" "$target_dir/interop-venv/bin/python" -u scripts/interop/test_interop.py
 status=$?
 
 summary="$(cat "$summary_file")"

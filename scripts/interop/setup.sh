@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates target/interop-venv with the official Python MCP SDK (PyPI `mcp` 2.3.0) and every
+# Creates <target>/interop-venv (<target>: cargo's target directory, from scripts/target-dir.sh)
+# with the official Python MCP SDK (PyPI `mcp` 2.3.0) and every
 # dependency pinned by version and hash (scripts/interop/requirements.txt, installed with
 # `pip install --require-hashes`). Idempotent: when the venv already holds exactly the pinned
 # versions, it does nothing. Prints what it did.
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.."
 MCP_VERSION="2.3.0"
 PIP_TOOLS_VERSION="7.6.2"
 PY="${PYTHON:-python3}"
-VENV="target/interop-venv"
+VENV="$(bash scripts/target-dir.sh)/interop-venv"
 REQ="scripts/interop/requirements.txt"
 STAMP="$VENV/.storypack-interop-stamp"
 PIP_FLAGS=(--disable-pip-version-check --no-input --quiet)
@@ -48,6 +49,10 @@ fi
 
 [[ -f "$REQ" ]] || { say "missing $REQ" >&2; exit 2; }
 command -v "$PY" >/dev/null || { say "no $PY on PATH (set PYTHON)" >&2; exit 2; }
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || {
+    say "$PY cannot create a venv (Debian: apt-get install python3-venv; .ci/run installs it)" >&2
+    exit 2
+}
 
 req_sum="$("$PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$REQ")"
 py_version="$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"

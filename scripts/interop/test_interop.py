@@ -10,7 +10,8 @@ Plain anyio with a tiny harness: one line per check, then `N passed, M failed` a
 line. Exit 0 when every check passed, 1 otherwise (also when no check ran).
 
 Environment:
-  STORYPACK_BIN     the binary (default target/debug/storypack, relative to the repo root)
+  STORYPACK_BIN     the binary (run.sh sets <target>/debug/storypack; default here
+                    target/debug/storypack, relative to the repo root)
   INTEROP_SUMMARY   if set, a file the summary line is also written to (run.sh reads it)
   INTEROP_VERBOSE   if set, print the servers' stderr even when every check passed
 """
@@ -57,7 +58,7 @@ TOOLS = [
 ]
 # Tools that change nothing: the spec asks for read-only hints where they hold.
 READ_ONLY = [t for t in TOOLS if t != "record_handoff"]
-# Required input fields per tool, from PRODUCT.md's tool table.
+# Required input fields per tool, from the README's tool table.
 REQUIRED_INPUT = {
     "build_context_pack": ["story_id"],
     "search_plan": ["query"],
