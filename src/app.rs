@@ -15,12 +15,12 @@ use crate::gate::{self, GateReport, HandoffState, PackState};
 use crate::handoff::{
     self, FileStore, HandoffList, HandoffRecord, HandoffStore, RecordOutcome, Validation,
 };
-use crate::model::{Citation, Diagnostic, Plan, Severity, Sprint, Story};
+use crate::model::{Diagnostic, Plan, Severity, Sprint, Story};
 use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
-use crate::render::serde_name;
 use crate::search::{Hit, SearchIndex};
+use crate::sync::lock;
 use crate::tokens::{Encoding, Tiktoken};
 
 /// Longest search query accepted, in bytes.
@@ -196,27 +196,27 @@ impl App {
             handoffs: &handoffs,
         };
         let built = pack::build(&input, req, Tiktoken::get(encoding))?;
-        if let Ok(mut packs) = self.packs.lock() {
-            packs.retain(|m| !same(m));
-            packs.truncate(PACK_MEMO - 1);
-            packs.insert(
-                0,
-                Memo {
-                    story_id: story.id.clone(),
-                    budget,
-                    encoding,
-                    recipe: req.recipe.clone(),
-                    handoffs,
-                    pack: Arc::new(built.clone()),
-                },
-            );
-        }
+        let mut packs = lock(&self.packs);
+        packs.retain(|m| !same(m));
+        packs.truncate(PACK_MEMO - 1);
+        packs.insert(
+            0,
+            Memo {
+                story_id: story.id.clone(),
+                budget,
+                encoding,
+                recipe: req.recipe.clone(),
+                handoffs,
+                pack: Arc::new(built.clone()),
+            },
+        );
+        drop(packs);
         Ok(built)
     }
 
     /// The remembered pack `same` picks, moved to the front.
     fn memo(&self, same: impl Fn(&Memo) -> bool) -> Option<Arc<Pack>> {
-        let mut packs = self.packs.lock().ok()?;
+        let mut packs = lock(&self.packs);
         let at = packs.iter().position(same)?;
         let hit = packs.remove(at);
         let pack = Arc::clone(&hit.pack);
@@ -234,7 +234,7 @@ impl App {
                 continue;
             }
             for r in self.handoffs.list(Some(id))? {
-                out.push(handoff_excerpt(&r));
+                out.push(HandoffRecord::excerpt(&r));
             }
         }
         out.sort_by(|a, b| {
@@ -384,7 +384,11 @@ impl App {
             if let Ok(records) = self.handoffs.list(Some(&story.id))
                 && let Some(latest) = records.last()
             {
-                let value = serde_json::to_value(&latest.contract).unwrap_or_default();
+                #[allow(
+                    clippy::expect_used,
+                    reason = "a contract is strings and enums: it always serializes"
+                )]
+                let value = serde_json::to_value(&latest.contract).expect("a contract serializes");
                 let state = if self.validate_handoff(&value).valid {
                     HandoffState::Valid
                 } else {
@@ -513,57 +517,6 @@ impl App {
             infos: count(Severity::Info),
             diagnostics: self.parsed.diagnostics.clone(),
         }
-    }
-}
-
-/// A recorded handoff as a pack excerpt: what it says, citing its record file.
-fn handoff_excerpt(r: &HandoffRecord) -> HandoffExcerpt {
-    let c = r.contract.raw();
-    let mut text = format!(
-        "- From {} ({}) to {} ({}), {}: {}\n- Summary: {}\n",
-        c.from.agent,
-        c.from.role,
-        c.to.agent,
-        c.to.role,
-        r.received_at,
-        serde_name(&c.status),
-        c.summary
-    );
-    for a in &c.acceptance {
-        text.push_str(&format!("- [{}] {}\n", serde_name(&a.status), a.criterion));
-    }
-    for x in &c.remaining {
-        text.push_str(&format!("- Remaining: {x}\n"));
-    }
-    for d in &c.decisions {
-        text.push_str(&format!("- Decision: {d}\n"));
-    }
-    for risk in &c.risks {
-        text.push_str(&format!(
-            "- Risk ({}): {}\n",
-            serde_name(&risk.severity),
-            risk.text
-        ));
-    }
-    let path = format!(
-        "{}/{}/{}.json",
-        handoff::store::HANDOFFS_DIR,
-        r.story_id,
-        r.n
-    );
-    HandoffExcerpt {
-        story_id: r.story_id.clone(),
-        received_at: r.received_at.clone(),
-        title: format!("Handoff {}", r.id),
-        text,
-        citation: Citation {
-            path,
-            line_start: 1,
-            line_end: serde_json::to_string_pretty(r)
-                .map(|s| s.lines().count() as u32)
-                .unwrap_or(1),
-            heading: String::new(),
-        },
     }
 }
 

@@ -19,6 +19,18 @@ pub enum EvidenceState {
     OutsideRoot,
 }
 
+impl EvidenceState {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceState::Exists => "exists",
+            EvidenceState::Missing => "missing",
+            EvidenceState::External => "external",
+            EvidenceState::OutsideRoot => "outside_root",
+        }
+    }
+}
+
 pub fn is_url(reference: &str) -> bool {
     let r = reference.trim();
     r.contains("://") || r.starts_with("mailto:")
@@ -82,6 +94,17 @@ pub fn state(root: &Path, reference: &str) -> EvidenceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_str_is_the_json_name() {
+        use EvidenceState as E;
+        for v in [E::Exists, E::Missing, E::External, E::OutsideRoot] {
+            assert_eq!(
+                serde_json::to_value(v).unwrap(),
+                serde_json::json!(v.as_str())
+            );
+        }
+    }
 
     #[test]
     fn references_are_classified() {

@@ -1,4 +1,4 @@
-//! Gate evidence checks (FORMATS.md section 5): per checklist item, checked or not and where
+//! Gate evidence checks (docs/gates.md): per checklist item, checked or not and where
 //! each evidence reference points; the sprint's stories (done, pack, handoff); timing from the
 //! sprint calendar ("confirm gate evidence by day 3"); a verdict with reasons naming file:line.
 

@@ -32,6 +32,7 @@ pub mod plan;
 pub mod priorities;
 pub mod render;
 pub mod search;
+mod sync;
 pub mod tokens;
 
 pub use error::Error;

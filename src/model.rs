@@ -1,8 +1,8 @@
 //! Plain data: what a plan says, after parsing. No behaviour beyond small lookups.
 //!
 //! Every item carries a [`Citation`] so that anything storypack shows can be traced back to
-//! file:line in the plan. JSON field names are part of the product contract (PRODUCT.md,
-//! "Result shapes"): rename nothing, add freely.
+//! file:line in the plan. JSON field names are part of the product contract
+//! (docs/results.md): rename nothing, add freely.
 
 use std::collections::BTreeMap;
 

@@ -11,8 +11,10 @@ use crate::error::Error;
 use crate::model::{Citation, Plan, Sprint, Story, StoryStatus};
 use crate::plan::text;
 
-/// Longest sprint, role or epic argument accepted from a client.
+/// Longest id or name argument (sprint, role, epic, story, recipe) accepted from a client.
 pub const MAX_ARG_LEN: usize = 128;
+/// Weeks in a sprint (role plans give week 1 and week 2 priorities).
+pub const WEEKS: u8 = 2;
 
 #[derive(Debug, Clone, Default)]
 pub struct PriorityQuery {
@@ -248,7 +250,7 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
         .map(|r| resolve_role(plan, r))
         .transpose()?;
     let (week, week_selected_by) = match q.week {
-        Some(w @ (1 | 2)) => (w, Selection::Requested),
+        Some(w) if (1..=WEEKS).contains(&w) => (w, Selection::Requested),
         Some(w) => {
             return Err(Error::invalid(
                 "week",

@@ -9,14 +9,6 @@ use crate::model::{Story, StoryStatus};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
 
-/// The serde name of an enum value ("ready_for_review"), as the JSON output spells it.
-pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn opt(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("-")
 }
@@ -249,7 +241,7 @@ pub fn handoff_list(l: &HandoffList) -> String {
     let mut out = String::new();
     for r in &l.handoffs {
         let c = r.contract.raw();
-        let status = serde_name(&c.status);
+        let status = c.status.as_str();
         let _ = writeln!(
             out,
             "{}  {}  {} -> {}  {status}  {}",
@@ -300,7 +292,7 @@ pub fn gate(r: &GateReport) -> String {
         };
         let _ = writeln!(out, "  {mark} {}  ({}, due {})", i.text, i.citation, i.due);
         for e in &i.evidence {
-            let state = serde_name(&e.state);
+            let state = e.state.as_str();
             let _ = writeln!(out, "        {state:<12} {}", e.reference);
         }
     }

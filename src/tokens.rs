@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
 
 use crate::error::Error;
+use crate::sync::lock;
 
 /// Cached counts kept per encoder before the cache is cleared (bounds memory on huge plans).
 const CACHE_LIMIT: usize = 1 << 20;
@@ -104,44 +105,38 @@ struct PieceBatch<'c, 't> {
     counter: &'c Tiktoken,
     pieces: Vec<&'t str>,
     total: usize,
-    /// False once the memory of pieces could not be locked (a thread panicked holding it).
-    ok: bool,
 }
 
 impl PieceBatch<'_, '_> {
     fn flush(&mut self) {
-        if self.pieces.is_empty() || !self.ok {
-            self.pieces.clear();
+        if self.pieces.is_empty() {
             return;
         }
         let known = &self.counter.pieces;
         let mut new: Vec<(&str, u32)> = Vec::new();
-        match known.lock() {
-            Ok(known) => {
-                for &p in &self.pieces {
-                    match known.get(p) {
-                        Some(&n) => self.total += n as usize,
-                        None => new.push((p, 0)),
-                    }
+        {
+            let known = lock(known);
+            for &p in &self.pieces {
+                match known.get(p) {
+                    Some(&n) => self.total += n as usize,
+                    None => new.push((p, 0)),
                 }
             }
-            Err(_) => self.ok = false,
         }
         self.pieces.clear();
-        if new.is_empty() || !self.ok {
+        if new.is_empty() {
             return;
         }
         for (p, n) in &mut new {
             *n = self.counter.bpe.encode_ordinary(p).len() as u32;
             self.total += *n as usize;
         }
-        if let Ok(mut known) = known.lock() {
-            if known.len() + new.len() > PIECE_LIMIT {
-                known.clear();
-            }
-            for (p, n) in new {
-                known.insert(p.into(), n);
-            }
+        let mut known = lock(known);
+        if known.len() + new.len() > PIECE_LIMIT {
+            known.clear();
+        }
+        for (p, n) in new {
+            known.insert(p.into(), n);
         }
     }
 }
@@ -177,7 +172,6 @@ impl Tiktoken {
             counter: self,
             pieces: Vec::with_capacity(PIECE_BATCH),
             total: 0,
-            ok: true,
         };
         let covered = splitter.split(text, |piece| {
             batch.pieces.push(piece);
@@ -186,7 +180,7 @@ impl Tiktoken {
             }
         });
         batch.flush();
-        if covered && batch.ok {
+        if covered {
             batch.total
         } else {
             self.count_reference(text)
@@ -202,12 +196,8 @@ impl Tiktoken {
     /// Forgets every remembered count (content hashes and pieces): the next counts start
     /// from nothing, as in a new process.
     pub fn forget(&self) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.clear();
-        }
-        if let Ok(mut p) = self.pieces.lock() {
-            p.clear();
-        }
+        lock(&self.cache).clear();
+        lock(&self.pieces).clear();
     }
 
     /// tiktoken-rs's own count (`encode_ordinary` over the whole text): what
@@ -288,18 +278,15 @@ impl TokenCounter for Tiktoken {
         }
         let mut key = [0u8; 16];
         key.copy_from_slice(&blake3::hash(text.as_bytes()).as_bytes()[..16]);
-        if let Ok(cache) = self.cache.lock()
-            && let Some(&n) = cache.get(&key)
-        {
+        if let Some(&n) = lock(&self.cache).get(&key) {
             return n as usize;
         }
         let n = self.count_uncached(text);
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(key, n as u32);
+        let mut cache = lock(&self.cache);
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
         }
+        cache.insert(key, n as u32);
         n
     }
 

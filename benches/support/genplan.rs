@@ -3,7 +3,7 @@
 //! std only and streaming: every file goes through a `BufWriter` as it is generated; the only
 //! state kept is the story count per (sprint, role) cell, so memory stays flat whatever the
 //! size. The same `stories` value always gives byte-identical output (xorshift PRNG seeded by
-//! a constant). Layout and formats follow shared/spec/FORMATS.md; the plan is meant to be
+//! a constant). Layout and formats follow docs/plan-format.md; the plan is meant to be
 //! correct, so a parser should report no errors on it.
 //!
 //! Size: about `stories` files and `stories` x 10 KiB (10,000 stories: ~10,000 files,

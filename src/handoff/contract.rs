@@ -25,12 +25,35 @@ pub enum HandoffStatus {
     Blocked,
 }
 
+impl HandoffStatus {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffStatus::InProgress => "in_progress",
+            HandoffStatus::ReadyForReview => "ready_for_review",
+            HandoffStatus::Done => "done",
+            HandoffStatus::Blocked => "blocked",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CriterionStatus {
     Met,
     Unmet,
     NotApplicable,
+}
+
+impl CriterionStatus {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CriterionStatus::Met => "met",
+            CriterionStatus::Unmet => "unmet",
+            CriterionStatus::NotApplicable => "not_applicable",
+        }
+    }
 }
 
 /// One acceptance criterion of the story and where it stands.
@@ -55,6 +78,19 @@ pub enum EvidenceKind {
     Log,
 }
 
+impl EvidenceKind {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::File => "file",
+            EvidenceKind::Commit => "commit",
+            EvidenceKind::Url => "url",
+            EvidenceKind::Test => "test",
+            EvidenceKind::Log => "log",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
@@ -72,6 +108,17 @@ pub enum RiskSeverity {
     Low,
     Medium,
     High,
+}
+
+impl RiskSeverity {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskSeverity::Low => "low",
+            RiskSeverity::Medium => "medium",
+            RiskSeverity::High => "high",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -168,5 +215,46 @@ impl Contract {
 
 /// The contract's JSON Schema (draft 2020-12), as served and printed.
 pub fn contract_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(RawContract)).unwrap_or_default()
+    schemars::schema_for!(RawContract).to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serde_name<T: Serialize>(value: T) -> String {
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn as_str_is_the_json_name() {
+        use HandoffStatus as S;
+        for v in [S::InProgress, S::ReadyForReview, S::Done, S::Blocked] {
+            assert_eq!(v.as_str(), serde_name(v));
+        }
+        use CriterionStatus as C;
+        for v in [C::Met, C::Unmet, C::NotApplicable] {
+            assert_eq!(v.as_str(), serde_name(v));
+        }
+        use EvidenceKind as K;
+        for v in [K::File, K::Commit, K::Url, K::Test, K::Log] {
+            assert_eq!(v.as_str(), serde_name(v));
+        }
+        use RiskSeverity as R;
+        for v in [R::Low, R::Medium, R::High] {
+            assert_eq!(v.as_str(), serde_name(v));
+        }
+    }
+
+    #[test]
+    fn the_schema_is_an_object_with_the_contract_fields() {
+        let schema = contract_schema();
+        let props = &schema["properties"];
+        for field in ["story_id", "status", "acceptance", "evidence", "risks"] {
+            assert!(props.get(field).is_some(), "{field} missing from {schema}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! - [`store`]: the store trait and the embedded file store.
 
 pub mod contract;
+mod excerpt;
 pub mod store;
 pub mod validate;
 
@@ -55,7 +56,11 @@ pub struct HandoffList {
 }
 
 pub fn contract_hash(contract: &Contract) -> String {
-    let bytes = serde_json::to_vec(contract).unwrap_or_default();
+    #[allow(
+        clippy::expect_used,
+        reason = "a contract is strings and enums: it always serializes"
+    )]
+    let bytes = serde_json::to_vec(contract).expect("a contract serializes");
     blake3::hash(&bytes).to_hex()[..32].to_string()
 }
 
@@ -86,7 +91,7 @@ impl From<StoreError> for Error {
                 "story_id",
                 format!("`{id}` is not a story id (letters, digits, - _ . only)"),
             ),
-            other => Error::Plan(other.to_string()),
+            other => Error::Store(other),
         }
     }
 }

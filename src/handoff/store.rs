@@ -26,7 +26,7 @@ const MAX_ATTEMPTS: usize = 10_000;
 pub enum StoreError {
     #[error("story id `{0}` cannot name a handoff folder")]
     BadStoryId(String),
-    #[error("handoff store I/O at {path}: {source}")]
+    #[error("handoff store I/O at {path}")]
     Io {
         path: String,
         #[source]

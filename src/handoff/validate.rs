@@ -1,6 +1,6 @@
 //! Handoff validation: every problem at once, each with a JSON pointer and a plain sentence.
 //! First the shape (fields, types, enums, sizes) from the raw JSON, so that one bad field
-//! does not hide the others; then the rules that need the plan (FORMATS.md section 6).
+//! does not hide the others; then the rules that need the plan (docs/handoff-contract.md).
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -18,7 +18,7 @@ pub struct ToolError(pub String);
 
 impl From<Error> for ToolError {
     fn from(e: Error) -> Self {
-        ToolError(e.to_string())
+        ToolError(crate::error::chain(&e))
     }
 }
 
@@ -41,7 +41,9 @@ pub fn protocol_error(e: &Error) -> ErrorData {
     match e {
         Error::NotFound { .. } => ErrorData::resource_not_found(e.to_string(), None),
         Error::Invalid { .. } => ErrorData::invalid_params(e.to_string(), None),
-        Error::Plan(_) => ErrorData::internal_error(e.to_string(), None),
+        Error::Plan(_) | Error::Io { .. } | Error::Store(_) => {
+            ErrorData::internal_error(crate::error::chain(e), None)
+        }
     }
 }
 

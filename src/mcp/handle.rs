@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::service::{Peer, RoleServer};
@@ -17,6 +17,7 @@ use super::prompts::Prompts;
 use super::resources;
 use crate::app::App;
 use crate::error::Error;
+use crate::sync::{self, lock};
 
 /// One consistent view: the plan and the prompt templates read with it.
 pub struct Snapshot {
@@ -82,10 +83,6 @@ pub struct PlanHandle {
     announced: Mutex<BTreeSet<(String, u64)>>,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl PlanHandle {
     /// Parses the plan under `root` once; the server then answers from memory.
     pub fn open(root: &Path) -> Result<Arc<PlanHandle>, Error> {
@@ -116,10 +113,7 @@ impl PlanHandle {
 
     /// The current snapshot; hold it for the whole request.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        sync::read(&self.current).clone()
     }
 
     pub fn app(&self) -> Arc<App> {
@@ -157,7 +151,7 @@ impl PlanHandle {
             old.prompts.clone()
         };
         let new = Arc::new(Snapshot { app, prompts });
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = new.clone();
+        *sync::write(&self.current) = new.clone();
         tracing::info!(docs = docs.len(), prompts_changed, "plan re-indexed");
         Some(Arc::new(PlanChange {
             old,

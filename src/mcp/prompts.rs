@@ -462,7 +462,8 @@ fn fill(
             });
             format!(
                 "```json\n{}\n```",
-                serde_json::to_string_pretty(&template).unwrap_or_default()
+                // A `Value` always prints.
+                serde_json::to_string_pretty(&template).unwrap_or_else(|_| template.to_string())
             )
         }
         "today" => app::today().to_string(),

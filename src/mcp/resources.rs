@@ -137,7 +137,7 @@ pub fn list(app: &App, cursor: Option<&str>) -> Result<ListResourcesResult, Erro
     let handoffs = match app.list_handoffs(None) {
         Ok(l) => l.handoffs,
         Err(e) => {
-            tracing::warn!(error = %e, "handoffs not listed");
+            tracing::warn!(error = %crate::error::chain(&e), "handoffs not listed");
             Vec::new()
         }
     };
@@ -216,7 +216,13 @@ pub fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
 }
 
 fn pretty<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+    #[allow(
+        clippy::expect_used,
+        reason = "resources are the library's own plain data (strings, numbers, enums, maps \
+                  with string keys): serializing them cannot fail"
+    )]
+    let text = serde_json::to_string_pretty(value).expect("a resource serializes");
+    text + "\n"
 }
 
 /// Whether `uri` reads differently in `new` than in `old` (what `resources/updated` says).

@@ -18,9 +18,10 @@ use rmcp::{ErrorData, ServerHandler, tool_handler};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::errors::ToolError;
-use super::handle::{PlanHandle, Session, Subscriptions, lock};
+use super::handle::{PlanHandle, Session, Subscriptions};
 use super::{completions, prompts, resources, tools};
 use crate::app::App;
+use crate::sync::lock;
 
 const INSTRUCTIONS: &str = "storypack answers from the team's sprint plan (markdown, parsed once, kept current). \
 Start with get_priorities (what matters now), then build_context_pack for one story; \

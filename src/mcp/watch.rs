@@ -162,7 +162,13 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             }
             match store_watch.advance(&mut debouncer) {
                 // What was written before the watch began.
-                Ok(true) => records.extend(handoffs.record_ids(None).unwrap_or_default()),
+                Ok(true) => match handoffs.record_ids(None) {
+                    Ok(ids) => records.extend(ids),
+                    Err(e) => tracing::warn!(
+                        error = %crate::error::chain(&e),
+                        "handoffs recorded before the watch began are not announced"
+                    ),
+                },
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot watch the handoff store"),
             }

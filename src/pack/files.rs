@@ -63,10 +63,8 @@ pub fn write(pack: &Pack, dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let stem = file_stem(&pack.story_id)?;
     let md = dir.join(format!("{stem}.md"));
     let json = dir.join(format!("{stem}.json"));
-    let io =
-        |p: &Path, e: std::io::Error| Error::Plan(format!("cannot write {}: {e}", p.display()));
-    write_atomic(&md, render::markdown(pack).as_bytes()).map_err(|e| io(&md, e))?;
-    write_atomic(&json, render::json(pack).as_bytes()).map_err(|e| io(&json, e))?;
+    write_atomic(&md, render::markdown(pack).as_bytes()).map_err(|e| Error::io("write", &md, e))?;
+    write_atomic(&json, render::json(pack).as_bytes()).map_err(|e| Error::io("write", &json, e))?;
     Ok((md, json))
 }
 
@@ -100,7 +98,7 @@ pub fn check(plan: &Plan, dir: &Path) -> Result<PackCheck, Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::Plan(format!("cannot read {}: {e}", dir.display()))),
+        Err(e) => return Err(Error::io("read", dir, e)),
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -1,4 +1,4 @@
-//! FORMATS.md sections 1-5, one test per convention, each with concrete assertions.
+//! The plan conventions of docs/plan-format.md, one test per convention, with concrete values.
 
 use chrono::NaiveDate;
 use storypack::model::{DocKind, StoryStatus};

@@ -1,4 +1,4 @@
-//! The seed (a real planning document, FORMATS.md's reference) parses as-is.
+//! The seed (a real planning document, the conventions' reference) parses as-is.
 
 use storypack::plan::parse_dir;
 

@@ -6,17 +6,18 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Output, ToolResult, input_schema, output_schema};
+use super::{Output, Pool, ToolResult, input_schema, off_runtime, output_schema};
 use crate::app;
 use crate::gate::GateReport;
 use crate::mcp::server::StorypackServer;
+use crate::priorities::MAX_ARG_LEN;
 use crate::render;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateArgs {
     /// Sprint id ("05", "5").
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub sprint: String,
 }
 
@@ -33,10 +34,10 @@ impl StorypackServer {
         Parameters(args): Parameters<GateArgs>,
     ) -> ToolResult<GateReport> {
         let app = self.app();
-        let report =
-            tokio::task::spawn_blocking(move || app.check_gate(&args.sprint, app::today()))
-                .await
-                .map_err(|e| crate::mcp::ToolError(format!("gate check failed: {e}")))??;
+        let report = off_runtime("gate check", Pool::Blocking, move || {
+            app.check_gate(&args.sprint, app::today())
+        })
+        .await?;
         let text = render::gate(&report);
         Ok(Output::new(report, text))
     }

@@ -8,9 +8,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Output, PAGE_ITEMS, ToolResult, input_schema, more_line, output_schema, page};
+use super::{
+    MAX_CURSOR_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line, off_runtime,
+    output_schema, page,
+};
 use crate::handoff::{HandoffList, HandoffRecord, RawContract, RecordOutcome, Validation};
+use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
+use crate::priorities::MAX_ARG_LEN;
 use crate::render;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -25,10 +30,10 @@ pub struct ContractArgs {
 #[serde(deny_unknown_fields)]
 pub struct ListHandoffsArgs {
     /// Only this story's handoffs ("SRE-04-01"); default: every story's.
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub story_id: Option<String>,
     /// Page cursor (a previous next_cursor).
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
 
@@ -57,9 +62,10 @@ impl StorypackServer {
         Parameters(args): Parameters<ContractArgs>,
     ) -> ToolResult<Validation> {
         let app = self.app();
-        let validation = tokio::task::spawn_blocking(move || app.validate_handoff(&args.contract))
-            .await
-            .map_err(|e| crate::mcp::ToolError(format!("validation failed: {e}")))?;
+        let validation = off_runtime("validation", Pool::Blocking, move || {
+            Ok::<_, ToolError>(app.validate_handoff(&args.contract))
+        })
+        .await?;
         let text = render::validation(&validation);
         Ok(Output::new(validation, text))
     }
@@ -80,9 +86,10 @@ impl StorypackServer {
         Parameters(args): Parameters<ContractArgs>,
     ) -> ToolResult<RecordOutcome> {
         let app = self.app();
-        let outcome = tokio::task::spawn_blocking(move || app.record_handoff(&args.contract))
-            .await
-            .map_err(|e| crate::mcp::ToolError(format!("recording failed: {e}")))??;
+        let outcome = off_runtime("recording", Pool::Blocking, move || {
+            app.record_handoff(&args.contract)
+        })
+        .await?;
         if let Some(record) = &outcome.record {
             self.handle()
                 .publish_recorded(&[(record.story_id.clone(), record.n)])
@@ -109,9 +116,10 @@ impl StorypackServer {
     ) -> ToolResult<HandoffPage> {
         let app = self.app();
         let story = args.story_id.clone();
-        let all = tokio::task::spawn_blocking(move || app.list_handoffs(story.as_deref()))
-            .await
-            .map_err(|e| crate::mcp::ToolError(format!("listing failed: {e}")))??;
+        let all = off_runtime("listing", Pool::Blocking, move || {
+            app.list_handoffs(story.as_deref())
+        })
+        .await?;
         let (handoffs, next_cursor) = page(&all.handoffs, args.cursor.as_deref(), PAGE_ITEMS)?;
         let shown = HandoffList {
             count: handoffs.len(),

@@ -59,7 +59,7 @@ pub type ToolResult<T> = Result<Output<T>, ToolError>;
 /// The output schema of `T` as `tools/list` shows it: the top level only, each property
 /// with its JSON type (`null` among them when it may be absent), without prose, nested
 /// definitions or the `required` list. Every result validates against it; the full shapes
-/// are the "Result shapes" of PRODUCT.md. This keeps the whole `tools/list` response small
+/// are in docs/results.md. This keeps the whole `tools/list` response small
 /// (a test holds it under 3,000 o200k tokens).
 pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let full = schema_for_output::<T>();
@@ -180,6 +180,45 @@ fn strip_prose(schema: &mut Value) {
         }
     }
 }
+
+/// Where a tool's work runs, off the async workers.
+pub(crate) enum Pool {
+    /// CPU-bound work (packs, searches): the long-lived request thread while it is free,
+    /// else tokio's blocking pool (see [`crate::mcp::hot`]).
+    Hot,
+    /// File and store I/O (handoffs, gates) and one-off work (building the index): tokio's
+    /// blocking pool.
+    Blocking,
+}
+
+/// Runs a tool's work on `pool` and turns both failures into the tool's error: the work's
+/// own (a bad argument, an unknown id) as is, a panic or a lost thread as `<what> failed: ..`.
+pub(crate) async fn off_runtime<T, E, F>(
+    what: &'static str,
+    pool: Pool,
+    work: F,
+) -> Result<T, ToolError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    ToolError: From<E>,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+{
+    let joined = match pool {
+        Pool::Hot => super::hot::run(work).await,
+        Pool::Blocking => tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    Ok(joined.map_err(|e| ToolError(format!("{what} failed: {e}")))??)
+}
+
+/// Longest page cursor accepted (cursors are decimal offsets).
+pub const MAX_CURSOR_LEN: usize = 32;
+/// Longest `status` filter accepted ("todo", "done").
+pub const MAX_STATUS_LEN: usize = 16;
+/// Longest `encoding` accepted ("o200k_base", "cl100k_base").
+pub const MAX_ENCODING_LEN: usize = 32;
 
 /// Largest page of a list result, in bytes of JSON (about 8,000 tokens): with its text
 /// rendering a page stays well under the 25,000-token tool output limit of clients.

@@ -11,10 +11,11 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Output, ToolResult, input_schema, output_schema};
+use super::{MAX_ENCODING_LEN, Output, Pool, ToolResult, input_schema, off_runtime, output_schema};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
 use crate::pack::{self, Pack, PackRequest};
+use crate::priorities::MAX_ARG_LEN;
 
 /// Largest budget over MCP. The rendered pack is the text content and the structured
 /// content repeats its sections, so this keeps a result well under the 25,000-token tool
@@ -25,16 +26,16 @@ pub const MAX_MCP_BUDGET: usize = 12_000;
 #[serde(deny_unknown_fields)]
 pub struct PackArgs {
     /// Story id ("SRE-04-01").
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub story_id: String,
     /// Token budget of the whole pack, 1..=12000 (default 8000).
-    #[schemars(range(min = 1, max = 12000))]
+    #[schemars(range(min = 1, max = MAX_MCP_BUDGET))]
     pub budget_tokens: Option<usize>,
     /// "o200k_base" (default) or "cl100k_base".
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_ENCODING_LEN))]
     pub encoding: Option<String>,
     /// Recipe name (default: the one for the story's role).
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub recipe: Option<String>,
 }
 
@@ -109,11 +110,11 @@ impl StorypackServer {
             // Seconds on a large plan, unless the server's warm-up got there first.
             progress.step(0, "indexing the plan").await;
             let indexing = app.clone();
-            tokio::task::spawn_blocking(move || {
+            off_runtime("indexing", Pool::Blocking, move || {
                 indexing.index();
+                Ok::<_, ToolError>(())
             })
-            .await
-            .map_err(|e| ToolError(format!("indexing failed: {e}")))?;
+            .await?;
             progress.step(1, "ranking and fitting excerpts").await;
         }
         let req = PackRequest {
@@ -122,7 +123,8 @@ impl StorypackServer {
             encoding,
             recipe: args.recipe,
         };
-        let mut building = crate::mcp::hot::run(move || app.pack(&req));
+        let mut building =
+            std::pin::pin!(off_runtime("pack build", Pool::Hot, move || app.pack(&req)));
         let built = match tokio::time::timeout(PROGRESS_AFTER, &mut building).await {
             Ok(built) => built,
             Err(_) => {
@@ -131,8 +133,7 @@ impl StorypackServer {
                 }
                 building.await
             }
-        }
-        .map_err(|e| ToolError(format!("pack build failed: {e}")))??;
+        }?;
         progress.finish(2).await;
         let text = pack::render::markdown(&built);
         Ok(Output::new(built, text))

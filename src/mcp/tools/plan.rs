@@ -6,12 +6,15 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Output, PAGE_ITEMS, ToolResult, input_schema, more_line, output_schema, page};
-use crate::app::{self, SearchResult, StoryList};
+use super::{
+    MAX_CURSOR_LEN, MAX_STATUS_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line,
+    off_runtime, output_schema, page,
+};
+use crate::app::{self, MAX_QUERY_LEN, SearchResult, StoryList};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
 use crate::model::{Sprint, Story};
-use crate::priorities::{Priorities, PriorityQuery, StoryFilter};
+use crate::priorities::{MAX_ARG_LEN, Priorities, PriorityQuery, StoryFilter, WEEKS};
 use crate::render;
 
 /// Most search results over MCP (the library allows more; this keeps a result small).
@@ -21,7 +24,7 @@ pub const MAX_SEARCH_LIMIT: usize = 50;
 #[serde(deny_unknown_fields)]
 pub struct ListSprintsArgs {
     /// Page cursor (a previous next_cursor).
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
 
@@ -38,16 +41,16 @@ pub struct SprintPage {
 #[serde(deny_unknown_fields)]
 pub struct PrioritiesArgs {
     /// Sprint id ("05"); default: current by calendar, else first open.
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
     /// Role slug or label; default: all roles.
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub role: Option<String>,
     /// Week of the sprint, 1 or 2; default: by calendar, else 1.
-    #[schemars(range(min = 1, max = 2))]
+    #[schemars(range(min = 1, max = WEEKS))]
     pub week: Option<u8>,
     /// Page cursor for stories (a previous next_cursor).
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
 
@@ -63,19 +66,19 @@ pub struct PrioritiesPage {
 #[serde(deny_unknown_fields)]
 pub struct ListStoriesArgs {
     /// Sprint id ("05", "5").
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
     /// Role slug or label.
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub role: Option<String>,
     /// Epic id ("F3-E1").
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = MAX_ARG_LEN))]
     pub epic: Option<String>,
     /// "todo" or "done".
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = MAX_STATUS_LEN))]
     pub status: Option<String>,
     /// Page cursor (a previous next_cursor).
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
 
@@ -94,10 +97,10 @@ pub struct StoryPage {
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
     /// Words or ids to look for ("worker runtime", "SRE-04-01").
-    #[schemars(length(min = 1, max = 1000))]
+    #[schemars(length(min = 1, max = MAX_QUERY_LEN))]
     pub query: String,
     /// Most results, 1..=50 (default 10).
-    #[schemars(range(min = 1, max = 50))]
+    #[schemars(range(min = 1, max = MAX_SEARCH_LIMIT))]
     pub limit: Option<usize>,
 }
 
@@ -213,9 +216,10 @@ impl StorypackServer {
             ));
         }
         let app = self.app();
-        let result = crate::mcp::hot::run(move || app.search(&args.query, args.limit))
-            .await
-            .map_err(|e| ToolError(format!("search failed: {e}")))??;
+        let result = off_runtime("search", Pool::Hot, move || {
+            app.search(&args.query, args.limit)
+        })
+        .await?;
         let text = render::search(&result);
         Ok(Output::new(result, text))
     }
