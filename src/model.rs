@@ -191,7 +191,8 @@ pub struct RoleSection {
     pub citation: Citation,
 }
 
-/// Which top-level folder of `docs/` a document lives in.
+/// Which top-level folder of `docs/` a document lives in. `Other` stays last: arrays with a
+/// slot per kind are [`DocKind::COUNT`] long.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -208,7 +209,18 @@ pub enum DocKind {
     Other,
 }
 
+/// `COUNT` is one past the last kind's slot, so it counts every kind.
+const _: () = assert!(DocKind::Other.index() + 1 == DocKind::COUNT);
+
 impl DocKind {
+    /// How many kinds there are: the length of an array with a slot per kind.
+    pub const COUNT: usize = 9;
+
+    /// This kind's slot in an array of [`DocKind::COUNT`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The section key the folder corresponds to, as plans write it.
     pub fn from_number(n: u32) -> DocKind {
         match n {
