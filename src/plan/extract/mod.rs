@@ -125,27 +125,13 @@ pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
 }
 
 /// [`extract`] for a text the caller gives away: the document keeps it as it is, without
-/// a copy (a leading byte-order mark is removed in place).
+/// a copy (a leading byte-order mark is removed in place). The document's hash is the
+/// [`text::fnv64`] of the text without its byte-order mark.
 pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
-    strip_bom(&mut text);
-    let hash = text::fnv64(text.as_bytes());
-    extract_hashed(rel_path, text, hash, config)
-}
-
-/// Removes a leading byte-order mark in place.
-pub(crate) fn strip_bom(text: &mut String) {
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
-}
-
-/// [`extract_owned`] for a text without byte-order mark whose [`text::fnv64`] is known.
-pub(crate) fn extract_hashed(
-    rel_path: &str,
-    text: String,
-    hash: String,
-    config: &Config,
-) -> FileFacts {
+    let hash = text::fnv64(text.as_bytes());
     let line_starts = text::line_starts(&text);
     let (front, body_start) = front_matter(&text);
     let parsed = markdown::parse(&text[body_start..], body_start);
