@@ -446,3 +446,182 @@ fn slug_in_path(path: &str, known: &BTreeSet<String>) -> Option<String> {
         .max_by_key(|s| s.len())
         .cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::plan::extract::extract;
+
+    /// Each file read alone, as the index keeps them.
+    fn facts(files: &[(&str, &str)], config: &Config) -> Vec<Arc<FileFacts>> {
+        files
+            .iter()
+            .map(|(path, text)| Arc::new(extract(path, text, config)))
+            .collect()
+    }
+
+    fn codes(parsed: &Parsed, severity: Severity) -> Vec<(&str, &str, u32)> {
+        parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .map(|d| (d.code.as_str(), d.path.as_str(), d.line))
+            .collect()
+    }
+
+    const ROADMAP: &str = "\
+| Sprint | Theme | Gate | Backend Mission Focus |
+|---|---|---|---|
+| 01 | Rails | G1 | api |
+| 02 | Search | | index |
+";
+    /// A later roadmap that disagrees on sprint 01's theme and adds an epic.
+    const MORE: &str = "\
+| Sprint | Theme | Epics |
+|---|---|---|
+| 01 | Other | F1-E1 |
+";
+    const BACKLOG: &str = "\
+# Sprint 01
+- BE-01-01 Build the API
+  - Acceptance: it answers
+- BE-01-02 Store what it is sent
+  - Depends on: BE-01-01
+  - Acceptance: stored
+# Sprint 02
+- BE-02-01 Index it
+  - Acceptance: found
+";
+
+    #[test]
+    fn a_tiny_plan_joins_into_sprints_and_stories() {
+        let mut d = Vec::new();
+        let config = Config::parse(
+            Some("[calendar]\nfirst_sprint_start = 2026-01-05\nsprint_days = 14\n"),
+            &mut d,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // Given out of path order: assemble reads them in path order.
+        let files = [
+            ("docs/04-sprints/zz-more.md", MORE),
+            ("docs/03-backlog/backend.md", BACKLOG),
+            ("docs/04-sprints/roadmap.md", ROADMAP),
+        ];
+        let parsed = assemble(&config, &facts(&files, &config));
+        let plan = &parsed.plan;
+
+        let sprints: Vec<(&str, Option<&str>, Option<&str>)> = plan
+            .sprints
+            .iter()
+            .map(|s| (s.id.as_str(), s.theme.as_deref(), s.gate.as_deref()))
+            .collect();
+        assert_eq!(
+            sprints,
+            [
+                ("01", Some("Rails"), Some("G1")),
+                ("02", Some("Search"), None)
+            ]
+        );
+        let (one, two) = (&plan.sprints[0], &plan.sprints[1]);
+        assert_eq!(one.epics, ["F1-E1"]);
+        assert_eq!(one.citation.path, "docs/04-sprints/roadmap.md");
+        assert_eq!(one.roles["backend"].mission_focus.as_deref(), Some("api"));
+        assert_eq!(two.roles["backend"].mission_focus.as_deref(), Some("index"));
+        let date = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
+        assert_eq!((one.start, one.end), (date(1, 5), date(1, 18)));
+        assert_eq!((two.start, two.end), (date(1, 19), date(2, 1)));
+        let roles: Vec<(&str, &str)> = plan
+            .roles
+            .iter()
+            .map(|r| (r.slug.as_str(), r.label.as_str()))
+            .collect();
+        assert_eq!(roles, [("backend", "Backend")]);
+
+        let stories: Vec<(&str, &str, Option<&str>, Option<&str>)> = plan
+            .stories
+            .iter()
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.title.as_str(),
+                    s.sprint.as_deref(),
+                    s.role.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stories,
+            [
+                ("BE-01-01", "Build the API", Some("01"), Some("backend")),
+                (
+                    "BE-01-02",
+                    "Store what it is sent",
+                    Some("01"),
+                    Some("backend")
+                ),
+                ("BE-02-01", "Index it", Some("02"), Some("backend")),
+            ]
+        );
+        assert_eq!(plan.stories[1].depends_on, ["BE-01-01"]);
+        let docs: Vec<&str> = plan.docs.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            docs,
+            [
+                "docs/03-backlog/backend.md",
+                "docs/04-sprints/roadmap.md",
+                "docs/04-sprints/zz-more.md"
+            ]
+        );
+
+        // The later row's theme loses, and says so where it is written.
+        assert_eq!(
+            codes(&parsed, Severity::Warning),
+            [
+                ("gate-without-checklist", "docs/04-sprints/roadmap.md", 3),
+                ("roadmap-conflict", "docs/04-sprints/zz-more.md", 3),
+            ]
+        );
+        assert!(codes(&parsed, Severity::Error).is_empty());
+        let conflict = parsed
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "roadmap-conflict")
+            .expect("a conflict");
+        assert_eq!(
+            conflict.message,
+            "sprint 01 theme `Other` differs from `Rails` at docs/04-sprints/roadmap.md:3; the first is used"
+        );
+    }
+
+    #[test]
+    fn story_roles_link_labels_and_slug_prefixes() {
+        let config = Config::default();
+        let backlog = "\
+- BE-01-01 Named by label
+  - Role: Backend
+  - Acceptance: a
+- BE-01-02 Named by its slug
+  - Role: backend-engineer
+  - Acceptance: b
+- BE-01-03 Named by nobody
+  - Acceptance: c
+";
+        let plans = "docs/07-role-sprint-plans/sprint-01/backend-engineer/plan.md";
+        let files = [("docs/03-backlog/notes.md", backlog), (plans, "# Plan\n")];
+        let parsed = assemble(&config, &facts(&files, &config));
+        let roles: Vec<Option<&str>> = parsed
+            .plan
+            .stories
+            .iter()
+            .map(|s| s.role.as_deref())
+            .collect();
+        assert_eq!(
+            roles,
+            [Some("backend-engineer"), Some("backend-engineer"), None]
+        );
+        let slugs: Vec<&str> = parsed.plan.roles.iter().map(|r| r.slug.as_str()).collect();
+        assert_eq!(slugs, ["backend-engineer"]);
+    }
+}

@@ -286,3 +286,127 @@ pub(super) fn check_layout(plan: &Plan, diags: &mut Vec<Diagnostic>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::plan::extract::extract;
+    use crate::plan::{Config, Parsed, assemble};
+
+    fn parse(files: &[(&str, &str)]) -> Parsed {
+        let config = Config::default();
+        let facts: Vec<_> = files
+            .iter()
+            .map(|(path, text)| Arc::new(extract(path, text, &config)))
+            .collect();
+        assemble(&config, &facts)
+    }
+
+    fn with_code<'a>(parsed: &'a Parsed, code: &str) -> Vec<&'a Diagnostic> {
+        parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == code)
+            .collect()
+    }
+
+    fn index(plan: &Plan) -> HashMap<String, usize> {
+        let ids = plan.stories.iter().map(|s| s.id.clone());
+        ids.enumerate().map(|(i, id)| (id, i)).collect()
+    }
+
+    /// `(id, depends on)` pairs as backlog items.
+    fn backlog(stories: &[(&str, &str)]) -> String {
+        stories
+            .iter()
+            .map(|(id, deps)| format!("- {id} story\n  - Depends on: {deps}\n  - Acceptance: a\n"))
+            .collect()
+    }
+
+    #[test]
+    fn the_shortest_dependency_cycle_is_reported() {
+        // A-1 -> B-1 -> C-1 -> A-1 and A-1 -> D-1 -> A-1 are one component: the shorter
+        // way back to A-1 is told. F-1 <-> G-1 is a second one; E-1 needs itself.
+        let text = backlog(&[
+            ("A-1", "B-1, D-1"),
+            ("B-1", "C-1"),
+            ("C-1", "A-1"),
+            ("D-1", "A-1"),
+            ("E-1", "E-1"),
+            ("F-1", "G-1"),
+            ("G-1", "F-1"),
+            ("H-1", "A-1, Z-9"),
+        ]);
+        let parsed = parse(&[("docs/03-backlog/b.md", &text)]);
+        let plan = &parsed.plan;
+        assert_eq!(
+            dependency_cycles(plan, &index(plan)),
+            [vec![0, 3], vec![5, 6]]
+        );
+        let cycles: Vec<(&str, u32)> = with_code(&parsed, "dependency-cycle")
+            .iter()
+            .map(|d| (d.message.as_str(), d.line))
+            .collect();
+        assert_eq!(
+            cycles,
+            [
+                ("dependency cycle: A-1 -> D-1 -> A-1", 1),
+                ("story E-1 depends on itself", 13),
+                ("dependency cycle: F-1 -> G-1 -> F-1", 16),
+            ]
+        );
+        let unknown = with_code(&parsed, "unknown-dependency");
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(
+            unknown[0].message,
+            "story H-1 depends on Z-9, which no story declares"
+        );
+    }
+
+    #[test]
+    fn a_long_cycle_is_shortened_in_its_message() {
+        let ids: Vec<String> = (1..=13).map(|i| format!("R-{i}")).collect();
+        let pairs: Vec<(&str, &str)> = (0..13)
+            .map(|i| (ids[i].as_str(), ids[(i + 1) % 13].as_str()))
+            .collect();
+        let parsed = parse(&[("docs/03-backlog/ring.md", &backlog(&pairs))]);
+        let cycle = dependency_cycles(&parsed.plan, &index(&parsed.plan));
+        assert_eq!(cycle, [(0..13).collect::<Vec<_>>()]);
+        assert_eq!(
+            with_code(&parsed, "dependency-cycle")[0].message,
+            "dependency cycle: R-1 -> R-2 -> R-3 -> R-4 -> R-5 -> R-6 -> R-7 -> R-8 -> R-9 -> R-10 -> ... -> R-13 -> R-1 (13 stories)"
+        );
+    }
+
+    #[test]
+    fn a_story_declared_twice_is_reported_at_the_second() {
+        let first = "- A-1 the first\n  - Acceptance: a\n";
+        let second = "# Also\n- B-1 other\n  - Acceptance: b\n- A-1 the second\n";
+        let parsed = parse(&[
+            ("docs/03-backlog/b.md", second),
+            ("docs/03-backlog/a.md", first),
+        ]);
+        let ids: Vec<(&str, &str)> = parsed
+            .plan
+            .stories
+            .iter()
+            .map(|s| (s.id.as_str(), s.title.as_str()))
+            .collect();
+        assert_eq!(ids, [("A-1", "the first"), ("B-1", "other")]);
+        let dup = with_code(&parsed, "duplicate-story");
+        assert_eq!(dup.len(), 1);
+        assert_eq!(dup[0].severity, Severity::Error);
+        assert_eq!(
+            (dup[0].path.as_str(), dup[0].line),
+            ("docs/03-backlog/b.md", 4)
+        );
+        assert_eq!(
+            dup[0].message,
+            "story A-1 is declared twice: here and at docs/03-backlog/a.md:1; this one is ignored"
+        );
+        // The ignored copy is not checked: its missing acceptance goes unreported.
+        assert!(with_code(&parsed, "no-acceptance").is_empty());
+    }
+}

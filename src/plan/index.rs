@@ -154,3 +154,97 @@ impl Index {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::plan::{MAX_FILE_BYTES, text};
+
+    /// The same plan and the same diagnostics.
+    fn assert_same(a: &Parsed, b: &Parsed) {
+        assert_eq!(
+            serde_json::to_string(&a.plan).unwrap(),
+            serde_json::to_string(&b.plan).unwrap()
+        );
+        assert_eq!(a.diagnostics, b.diagnostics);
+    }
+
+    fn plan() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let backlog = root.path().join("docs/03-backlog");
+        let sprints = root.path().join("docs/04-sprints");
+        fs::create_dir_all(&backlog).unwrap();
+        fs::create_dir_all(&sprints).unwrap();
+        let roadmap = "| Sprint | Theme |\n|---|---|\n| 01 | a |\n";
+        fs::write(sprints.join("r.md"), roadmap).unwrap();
+        let a = "- A-1 first\n  - Sprint: 01\n  - Acceptance: a\n";
+        fs::write(backlog.join("a.md"), a).unwrap();
+        let b = "- B-1 second\n  - Sprint: 01\n  - Depends on: A-1\n  - Acceptance: b\n";
+        fs::write(backlog.join("b.md"), b).unwrap();
+        root
+    }
+
+    #[test]
+    fn one_changed_file_re_read_gives_what_a_full_load_gives() {
+        let root = plan();
+        let index = Index::load(root.path());
+        let a = root.path().join("docs/03-backlog/a.md");
+        let edited = "- A-1 first, renamed\n  - Sprint: 01\n  - Depends on: B-1\n";
+        fs::write(&a, edited).unwrap();
+
+        let next = index.refresh(std::slice::from_ref(&a));
+        let full = Index::load(root.path());
+        assert_same(&next.parsed(), &full.parsed());
+        assert_eq!(next.parsed().plan.stories[0].title, "first, renamed");
+        assert_eq!(
+            next.files["docs/03-backlog/a.md"].doc.hash,
+            text::fnv64(edited.as_bytes())
+        );
+        // Only the changed file was read again.
+        for unchanged in ["docs/03-backlog/b.md", "docs/04-sprints/r.md"] {
+            assert!(Arc::ptr_eq(&index.files[unchanged], &next.files[unchanged]));
+        }
+        assert!(!Arc::ptr_eq(
+            &index.files["docs/03-backlog/a.md"],
+            &next.files["docs/03-backlog/a.md"]
+        ));
+    }
+
+    #[test]
+    fn files_that_break_added_or_go_are_refreshed_like_a_full_load() {
+        let root = plan();
+        let index = Index::load(root.path());
+        let backlog = root.path().join("docs/03-backlog");
+        fs::write(backlog.join("a.md"), b"- A-1 caf\xe9\n").unwrap();
+        fs::remove_file(backlog.join("b.md")).unwrap();
+        let big = fs::File::create(backlog.join("big.md")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        fs::write(backlog.join("c.md"), "- C-1 third\n  - Acceptance: c\n").unwrap();
+        // Relative paths are taken from the root.
+        let changed: Vec<PathBuf> = ["a.md", "b.md", "big.md", "c.md"]
+            .iter()
+            .map(|f| PathBuf::from("docs/03-backlog").join(f))
+            .collect();
+
+        let next = index.refresh(&changed);
+        let full = Index::load(root.path());
+        assert_same(&next.parsed(), &full.parsed());
+        let failed: Vec<(&str, &str)> = next
+            .failed
+            .iter()
+            .map(|(path, d)| (path.as_str(), d.code.as_str()))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("docs/03-backlog/a.md", "not-utf8"),
+                ("docs/03-backlog/big.md", "unreadable")
+            ]
+        );
+        assert_eq!(next.failed, full.failed);
+        let files: Vec<&String> = next.files.keys().collect();
+        assert_eq!(files, ["docs/03-backlog/c.md", "docs/04-sprints/r.md"]);
+    }
+}

@@ -372,3 +372,100 @@ fn io_diag(path: String, message: String) -> Diagnostic {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::plan::text;
+
+    fn with_code<'a>(diags: &'a [Diagnostic], code: &str) -> Vec<&'a Diagnostic> {
+        diags.iter().filter(|d| d.code == code).collect()
+    }
+
+    #[test]
+    fn files_that_cannot_be_read_are_diagnostics_with_their_path() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let backlog = root.path().join("docs/03-backlog");
+        fs::create_dir_all(&backlog).unwrap();
+        fs::write(backlog.join("ok.md"), "- A-1 fine\n  - Acceptance: a\n").unwrap();
+        // Over the limit without writing 32 MiB: a sparse file.
+        let big = fs::File::create(backlog.join("big.md")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        fs::write(backlog.join("latin1.md"), b"# T\n- A-2 caf\xe9\n").unwrap();
+        fs::write(outside.path().join("secret.md"), "- LEAK-1 no\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.md"), backlog.join("link.md"))
+            .unwrap();
+
+        let read = read_plan(root.path());
+        let files: Vec<(&str, Option<&str>)> = read
+            .files
+            .iter()
+            .map(|(path, facts)| (path.as_str(), facts.as_ref().err().map(|d| d.code.as_str())))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("docs/03-backlog/latin1.md", Some("not-utf8")),
+                ("docs/03-backlog/ok.md", None)
+            ]
+        );
+        let Some((_, Err(latin1))) = read.files.first() else {
+            panic!("latin1.md is read first")
+        };
+        assert_eq!(
+            (latin1.path.as_str(), latin1.line),
+            ("docs/03-backlog/latin1.md", 2)
+        );
+        assert_eq!(
+            latin1.message,
+            "not UTF-8 (invalid byte at offset 13); file skipped. Save it as UTF-8."
+        );
+
+        let big = with_code(&read.diagnostics, "unreadable");
+        assert_eq!(big.len(), 1);
+        assert_eq!(big[0].path, "docs/03-backlog/big.md");
+        assert_eq!(
+            big[0].message,
+            "33554433 bytes is over the 32 MiB limit for one plan file; skipped"
+        );
+        let link = with_code(&read.diagnostics, "symlink-outside-root");
+        assert_eq!(link.len(), 1);
+        assert_eq!(link[0].path, "docs/03-backlog/link.md");
+        assert_eq!(read.diagnostics.len(), 2, "{:?}", read.diagnostics);
+    }
+
+    #[test]
+    fn a_file_on_disk_reads_as_the_same_source_in_memory() {
+        let root = tempfile::tempdir().unwrap();
+        let text = "\u{feff}# Backlog\n- A-1 first\n  - Acceptance: a\n";
+        fs::write(root.path().join("a.md"), text).unwrap();
+        let config = Config::default();
+        let canon = root.path().canonicalize().unwrap();
+        let (path, facts) = read_listed(&canon, &canon.join("a.md"), &config).unwrap();
+        assert_eq!(path, "a.md");
+        let on_disk = facts.unwrap();
+        let source = Source {
+            path: "a.md".into(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let in_memory = read_source(source, &config).unwrap();
+        assert_eq!(on_disk.doc, in_memory.doc);
+        assert_eq!(on_disk.stories, in_memory.stories);
+        // The byte-order mark is dropped before hashing: the hash is of the text kept.
+        let kept = text.trim_start_matches('\u{feff}');
+        assert_eq!(on_disk.doc.text, kept);
+        assert_eq!(on_disk.doc.hash, text::fnv64(kept.as_bytes()));
+    }
+
+    #[test]
+    fn a_root_that_cannot_be_opened_reads_nothing() {
+        let read = read_plan(Path::new("/definitely/not/here"));
+        assert!(read.files.is_empty());
+        assert_eq!(read.diagnostics.len(), 1);
+        assert_eq!(read.diagnostics[0].code, "unreadable");
+        assert_eq!(read.diagnostics[0].path, "");
+    }
+}
