@@ -1,7 +1,7 @@
 //! storypack: sprint-plan markdown -> what an AI coding agent needs for one story.
 //!
 //! # Data flow
-//! plan files --[`plan::load`]--> sources --[`plan::parse`]--> [`model::Plan`] + diagnostics
+//! plan files --[`plan::Index`] (read, extract, assemble)--> [`model::Plan`] + diagnostics
 //! --> [`priorities`] (what matters now) --> [`app::App`] (the facade) --> adapters (CLI in
 //! `main.rs`/`cli.rs`; the MCP server in [`mcp`]).
 //!

@@ -226,75 +226,13 @@ pub fn last_line_of(text: &str, line_starts: &[usize], start: usize, end: usize)
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
-/// FNV-1a 64-bit, hex. Stable across platforms and releases: used for source hashes.
+/// FNV-1a 64-bit, hex. Stable across platforms and releases: each document's hash, which
+/// packs cite in their `sources` and stored packs are checked against.
 pub fn fnv64(bytes: &[u8]) -> String {
-    format!("{:016x}", fnv_step(FNV_OFFSET, bytes))
-}
-
-fn fnv_step(h: u64, bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
-}
-
-/// [`fnv64`] of each input, the same values, computed up to four side by side: one hash is
-/// a chain of multiplications each waiting for the last, so one at a time leaves the CPU
-/// idle most of the time.
-pub fn fnv64_many(inputs: &[&[u8]]) -> Vec<String> {
-    const LANES: usize = 4;
-    let mut hashes = vec![FNV_OFFSET; inputs.len()];
-    // (input, bytes not hashed yet) of the inputs being hashed.
-    let mut lanes: Vec<(usize, &[u8])> = Vec::with_capacity(LANES);
-    let mut next = 0;
-    loop {
-        lanes.retain(|(_, rest)| !rest.is_empty());
-        while lanes.len() < LANES && next < inputs.len() {
-            lanes.push((next, inputs[next]));
-            next += 1;
-            lanes.retain(|(_, rest)| !rest.is_empty());
-        }
-        // Every lane takes as many bytes as the shortest has left.
-        let n = lanes.iter().map(|(_, rest)| rest.len()).min().unwrap_or(0);
-        let step = |h: &mut u64, b: u8| *h = (*h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-        match lanes.as_mut_slice() {
-            [] => break,
-            [(i, a)] => {
-                hashes[*i] = fnv_step(hashes[*i], a);
-                *a = &[];
-            }
-            [(i, a), (j, b)] => {
-                let (mut x, mut y) = (hashes[*i], hashes[*j]);
-                for (&p, &q) in a[..n].iter().zip(&b[..n]) {
-                    step(&mut x, p);
-                    step(&mut y, q);
-                }
-                (hashes[*i], hashes[*j]) = (x, y);
-                (*a, *b) = (&a[n..], &b[n..]);
-            }
-            [(i, a), (j, b), (k, c)] => {
-                let (mut x, mut y, mut z) = (hashes[*i], hashes[*j], hashes[*k]);
-                for ((&p, &q), &r) in a[..n].iter().zip(&b[..n]).zip(&c[..n]) {
-                    step(&mut x, p);
-                    step(&mut y, q);
-                    step(&mut z, r);
-                }
-                (hashes[*i], hashes[*j], hashes[*k]) = (x, y, z);
-                (*a, *b, *c) = (&a[n..], &b[n..], &c[n..]);
-            }
-            [(i, a), (j, b), (k, c), (l, d), ..] => {
-                let (mut x, mut y, mut z, mut w) = (hashes[*i], hashes[*j], hashes[*k], hashes[*l]);
-                for (((&p, &q), &r), &s) in a[..n].iter().zip(&b[..n]).zip(&c[..n]).zip(&d[..n]) {
-                    step(&mut x, p);
-                    step(&mut y, q);
-                    step(&mut z, r);
-                    step(&mut w, s);
-                }
-                (hashes[*i], hashes[*j], hashes[*k], hashes[*l]) = (x, y, z, w);
-                (*a, *b, *c, *d) = (&a[n..], &b[n..], &c[n..], &d[n..]);
-            }
-        }
-    }
-    hashes.iter().map(|h| format!("{h:016x}")).collect()
+    let h = bytes.iter().fold(FNV_OFFSET, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    });
+    format!("{h:016x}")
 }
 
 #[cfg(test)]
@@ -400,24 +338,9 @@ mod tests {
     }
 
     #[test]
-    fn hashes_side_by_side_are_the_hashes_one_by_one() {
+    fn fnv64_known_values() {
         assert_eq!(fnv64(b""), "cbf29ce484222325");
         assert_eq!(fnv64(b"a"), "af63dc4c8601ec8c");
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..500 {
-            let inputs: Vec<Vec<u8>> = (0..next() % 11)
-                .map(|_| (0..next() % 200).map(|_| next() as u8).collect())
-                .collect();
-            let inputs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
-            let one_by_one: Vec<String> = inputs.iter().map(|b| fnv64(b)).collect();
-            assert_eq!(fnv64_many(&inputs), one_by_one);
-        }
     }
 
     #[test]
