@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::config::{self, Config};
 use super::{FileFacts, MAX_FILE_BYTES, Source, extract};
 use crate::model::{Diagnostic, Severity};
+use crate::sync::lock;
 
 /// One file read: its path relative to the root (with `/`), and its facts or why it has
 /// none (it is not UTF-8).
@@ -214,9 +215,9 @@ fn walker(canon_root: &Path, walk_root: &Path, escaped: &Escaped) -> ignore::Wal
                 .path()
                 .canonicalize()
                 .is_ok_and(|p| p.starts_with(&root_for_filter));
-            if !inside && let Ok(mut e) = escaped.lock() {
+            if !inside {
                 let broken = std::fs::metadata(entry.path()).is_err();
-                e.push((rel(&root_for_filter, entry.path()), broken));
+                lock(&escaped).push((rel(&root_for_filter, entry.path()), broken));
             }
             inside
         })
@@ -246,7 +247,8 @@ fn finish_listing(
     diagnostics: &mut Vec<Diagnostic>,
     paths: &mut Vec<PathBuf>,
 ) {
-    if let Ok(escaped) = escaped.lock() {
+    {
+        let escaped = lock(escaped);
         for (path, broken) in escaped.iter() {
             diagnostics.push(Diagnostic {
                 severity: Severity::Warning,
