@@ -506,6 +506,53 @@ impl App {
         })
     }
 
+    /// What storypack read from one markdown file of the plan (`file`: relative to the plan
+    /// root, or a path to the file) and which lists and tables it skipped, with why.
+    pub fn explain(&self, file: &str) -> Result<plan::explain::Explanation, Error> {
+        let rel = self.relative(file);
+        let Some(facts) = self.index.facts(&rel) else {
+            let count = self.index.paths().count();
+            return Err(Error::not_found(
+                "file",
+                format!(
+                    "`{}` is not a markdown file of the plan at {} ({count} files read; give a                      path relative to the plan root, e.g. {})",
+                    file.chars().take(200).collect::<String>(),
+                    self.root.display(),
+                    self.index
+                        .paths()
+                        .next()
+                        .unwrap_or("docs/03-backlog/backlog.md")
+                ),
+            ));
+        };
+        Ok(plan::explain::explain(facts, &self.parsed.diagnostics))
+    }
+
+    /// `file` relative to the plan root: as given when it names a file there, else through
+    /// the file system (a path from the current folder).
+    fn relative(&self, file: &str) -> String {
+        let plain = file.trim_start_matches("./").replace('\\', "/");
+        if self.index.facts(&plain).is_some() {
+            return plain;
+        }
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        std::path::Path::new(file)
+            .canonicalize()
+            .ok()
+            .and_then(|p| {
+                p.strip_prefix(&root).ok().map(|r| {
+                    r.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+            })
+            .unwrap_or(plain)
+    }
+
     pub fn lint(&self) -> LintReport {
         let count = |s| self.parsed.count(s);
         LintReport {

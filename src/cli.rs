@@ -71,8 +71,8 @@ enum Command {
         /// Week of the sprint, 1 or 2; default: by calendar, else 1.
         #[arg(long)]
         week: Option<u8>,
-        /// Take this date (YYYY-MM-DD) as today.
-        #[arg(long, value_name = "DATE")]
+        /// Take this date as today (2026-11-16, `Nov 16, 2026`, `16 Nov 2026`).
+        #[arg(long, value_name = "DATE", value_parser = parse_today)]
         today: Option<NaiveDate>,
     },
     /// List stories, filtered.
@@ -89,6 +89,13 @@ enum Command {
     },
     /// Every diagnostic of the plan, file:line. Exit 1 when there are errors.
     Lint,
+    /// What storypack read from one markdown file, line by line (sprint rows, stories and
+    /// their fields, checklist items, role-plan sections), and which lists and tables it
+    /// skipped, with why.
+    Explain {
+        /// The file: relative to the plan root, or a path to it.
+        file: String,
+    },
     /// Build a story's context pack: ranked, cited, within a token budget. Writes
     /// .storypack/packs/<story>.md and .json (or --out DIR) and prints the pack.
     Pack {
@@ -118,8 +125,8 @@ enum Command {
     Gate {
         /// Sprint id (05, 5, "Sprint 05").
         sprint: String,
-        /// Take this date (YYYY-MM-DD) as today.
-        #[arg(long, value_name = "DATE")]
+        /// Take this date as today (2026-11-16, `Nov 16, 2026`, `16 Nov 2026`).
+        #[arg(long, value_name = "DATE", value_parser = parse_today)]
         today: Option<NaiveDate>,
     },
     /// Print a JSON Schema.
@@ -272,6 +279,10 @@ pub fn run() -> Result<ExitCode> {
             let list = app.stories(&filter).context("stories")?;
             emit(json, &list, render::stories(&list))?;
         }
+        Command::Explain { file } => {
+            let explanation = app.explain(&file).context("explain")?;
+            emit(json, &explanation, render::explain(&explanation))?;
+        }
         Command::Lint => {
             let report = app.lint();
             emit(json, &report, render::lint(&report))?;
@@ -382,4 +393,9 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `--today`: ISO or a written date, as plans write them; the error names the accepted forms.
+fn parse_today(s: &str) -> Result<NaiveDate, String> {
+    storypack::plan::date::parse_or_explain(s)
 }

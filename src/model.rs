@@ -398,25 +398,19 @@ impl Plan {
 
     /// The gate checklist of a sprint: one naming the sprint, else one whose gate name
     /// matches the sprint's gate.
+    /// Every checklist of the sprint's gate, in plan order: those that name the sprint (a
+    /// `Gate evidence` heading in its role plan, a gate file's `sprint:` or file name) and
+    /// those that name no sprint but the sprint's gate. All of them are merged, each item
+    /// keeping its own citation.
     pub fn gate_checklists(&self, sprint: &Sprint) -> Vec<&GateChecklist> {
-        let by_sprint: Vec<&GateChecklist> = self
-            .gates
+        let key = sprint.gate.as_deref().map(gate_key);
+        self.gates
             .iter()
-            .filter(|g| g.sprint.as_deref() == Some(sprint.id.as_str()))
-            .collect();
-        if !by_sprint.is_empty() {
-            return by_sprint;
-        }
-        match &sprint.gate {
-            Some(name) => {
-                let key = gate_key(name);
-                self.gates
-                    .iter()
-                    .filter(|g| g.sprint.is_none() && gate_key(&g.gate) == key)
-                    .collect()
-            }
-            None => Vec::new(),
-        }
+            .filter(|g| match g.sprint.as_deref() {
+                Some(s) => s == sprint.id,
+                None => key.as_ref().is_some_and(|k| gate_key(&g.gate) == *k),
+            })
+            .collect()
     }
 }
 

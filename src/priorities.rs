@@ -43,7 +43,11 @@ pub struct Priorities {
     pub start: Option<NaiveDate>,
     pub end: Option<NaiveDate>,
     pub role: Option<String>,
+    /// The first week shown (see `weeks`).
     pub week: u8,
+    /// The weeks whose priorities are shown: the one asked for or running by the calendar,
+    /// else both (`week_selected_by` is then `default`).
+    pub weeks: Vec<u8>,
     pub week_selected_by: Selection,
     pub focus: Vec<Focus>,
     pub week_priorities: Vec<WeekPriority>,
@@ -66,6 +70,7 @@ pub struct Focus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WeekPriority {
     pub role: String,
+    pub week: u8,
     pub text: String,
     pub citation: Citation,
 }
@@ -169,6 +174,49 @@ pub fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
     ))
 }
 
+/// Checks that an epic id names an epic of the plan (a features file, a sprint's epics, or a
+/// story's `Epic:`), so a typo is an error rather than an empty list.
+pub fn resolve_epic(plan: &Plan, raw: &str) -> Result<(), Error> {
+    check_len("epic", raw)?;
+    let want = raw.trim();
+    let mut known: Vec<&str> = plan
+        .epics
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(
+            plan.sprints
+                .iter()
+                .flat_map(|s| s.epics.iter().map(String::as_str)),
+        )
+        .chain(plan.stories.iter().filter_map(|s| s.epic.as_deref()))
+        .collect();
+    if known.iter().any(|k| k.eq_ignore_ascii_case(want)) {
+        return Ok(());
+    }
+    known.sort_unstable();
+    known.dedup();
+    const SHOWN: usize = 20;
+    let mut list = known
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if known.len() > SHOWN {
+        list.push_str(", …");
+    }
+    if known.is_empty() {
+        list = "none".into();
+    }
+    Err(Error::not_found(
+        "epic",
+        format!(
+            "no epic `{}` in the plan (known: {list})",
+            want.chars().take(64).collect::<String>()
+        ),
+    ))
+}
+
 /// Stories matching every given filter, in plan order.
 pub fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story>, Error> {
     let sprint = f
@@ -182,7 +230,7 @@ pub fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story
         .map(|r| resolve_role(plan, r))
         .transpose()?;
     if let Some(e) = &f.epic {
-        check_len("epic", e)?;
+        resolve_epic(plan, e)?;
     }
     let status = match f.status.as_deref().map(|s| s.trim().to_lowercase()) {
         None => None,
@@ -262,9 +310,16 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
                 let day = (today - start).num_days();
                 (if day < 7 { 1 } else { 2 }, Selection::Calendar)
             }
-            _ => (1, Selection::Default),
+            _ => (0, Selection::Default),
         },
     };
+    // No week asked and no calendar to choose one: both weeks.
+    let weeks: Vec<u8> = if week == 0 {
+        (1..=WEEKS).collect()
+    } else {
+        vec![week]
+    };
+    let week = weeks[0];
     let wants = |r: &str| role.as_deref().is_none_or(|want| want == r);
 
     let focus = sprint
@@ -280,37 +335,8 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
         .collect();
 
     let mut week_priorities = Vec::new();
-    for (slug, r) in sprint.roles.iter().filter(|(slug, _)| wants(slug)) {
-        let text = if week == 1 { &r.week1 } else { &r.week2 };
-        if let (Some(text), Some(citation)) = (text, &r.citation) {
-            week_priorities.push(WeekPriority {
-                role: slug.clone(),
-                text: text.clone(),
-                citation: citation.clone(),
-            });
-        }
-    }
-    for section in plan
-        .role_sections_of(&sprint.id)
-        .into_iter()
-        .filter(|s| s.week == Some(week) && wants(&s.role))
-    {
-        let body = plan.excerpt(&section.citation).unwrap_or("");
-        // Drop the "### Week 1" heading line itself; keep the bullets as written.
-        let text: String = body
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !text.is_empty() {
-            week_priorities.push(WeekPriority {
-                role: section.role.clone(),
-                text,
-                citation: section.citation.clone(),
-            });
-        }
+    for &week in &weeks {
+        week_priorities.extend(week_of(plan, sprint, week, &wants));
     }
 
     let checklists = plan.gate_checklists(sprint);
@@ -345,6 +371,7 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
         end: sprint.end,
         role,
         week,
+        weeks,
         week_selected_by,
         focus,
         week_priorities,
@@ -354,6 +381,52 @@ pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Pr
         counts,
         citation: sprint.citation.clone(),
     })
+}
+
+/// One week's priorities of a sprint: the roadmap's week cells, then the role plans' week
+/// sections, for the roles `wants`.
+fn week_of(
+    plan: &Plan,
+    sprint: &Sprint,
+    week: u8,
+    wants: &dyn Fn(&str) -> bool,
+) -> Vec<WeekPriority> {
+    let mut out = Vec::new();
+    for (slug, r) in sprint.roles.iter().filter(|(slug, _)| wants(slug)) {
+        let text = if week == 1 { &r.week1 } else { &r.week2 };
+        if let (Some(text), Some(citation)) = (text, &r.citation) {
+            out.push(WeekPriority {
+                role: slug.clone(),
+                week,
+                text: text.clone(),
+                citation: citation.clone(),
+            });
+        }
+    }
+    for section in plan
+        .role_sections_of(&sprint.id)
+        .into_iter()
+        .filter(|s| s.week == Some(week) && wants(&s.role))
+    {
+        let body = plan.excerpt(&section.citation).unwrap_or("");
+        // Drop the "### Week 1" heading line itself; keep the bullets as written.
+        let text: String = body
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !text.is_empty() {
+            out.push(WeekPriority {
+                role: section.role.clone(),
+                week,
+                text,
+                citation: section.citation.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Topological order (a story after what it depends on), ties in plan order; stories in a

@@ -112,12 +112,24 @@ pub fn priorities(p: &Priorities) -> String {
     for f in &p.focus {
         let _ = writeln!(out, "Focus ({}): {}", f.label, opt(&f.mission_focus));
     }
-    let _ = writeln!(out, "\nWeek {} priorities:", p.week);
+    let both = p.weeks.len() > 1;
+    if both {
+        let _ = writeln!(
+            out,
+            "\nWeek 1 and week 2 priorities (no week asked, the calendar picks none):"
+        );
+    } else {
+        let _ = writeln!(out, "\nWeek {} priorities:", p.week);
+    }
     if p.week_priorities.is_empty() {
         let _ = writeln!(out, "  (none written)");
     }
     for w in &p.week_priorities {
-        let _ = writeln!(out, "  [{}] {}", w.role, w.citation);
+        if both {
+            let _ = writeln!(out, "  [{}, week {}] {}", w.role, w.week, w.citation);
+        } else {
+            let _ = writeln!(out, "  [{}] {}", w.role, w.citation);
+        }
         for line in w.text.lines() {
             let _ = writeln!(out, "    {}", line.trim());
         }
@@ -321,6 +333,39 @@ pub fn gate(r: &GateReport) -> String {
         let _ = writeln!(out, "\nReasons:");
         for reason in &r.reasons {
             let _ = writeln!(out, "  - {reason}");
+        }
+    }
+    out
+}
+
+pub fn explain(e: &crate::plan::explain::Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({:?})", e.path, e.kind);
+    let lines = |r: &crate::plan::explain::Reading| {
+        if r.line_start == r.line_end {
+            format!("{}", r.line_start)
+        } else {
+            format!("{}-{}", r.line_start, r.line_end)
+        }
+    };
+    let _ = writeln!(out, "\nRead ({}):", e.read.len());
+    if e.read.is_empty() {
+        let _ = writeln!(out, "  nothing");
+    }
+    for r in &e.read {
+        let _ = writeln!(out, "  {:>7}  {:<17} {}", lines(r), r.what, r.detail);
+    }
+    let _ = writeln!(out, "\nSkipped ({}):", e.skipped.len());
+    if e.skipped.is_empty() {
+        let _ = writeln!(out, "  nothing");
+    }
+    for r in &e.skipped {
+        let _ = writeln!(out, "  {:>7}  {:<17} {}", lines(r), r.what, r.detail);
+    }
+    if !e.diagnostics.is_empty() {
+        let _ = writeln!(out, "\nDiagnostics ({}):", e.diagnostics.len());
+        for d in &e.diagnostics {
+            let _ = writeln!(out, "  {d}");
         }
     }
     out

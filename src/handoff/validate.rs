@@ -308,85 +308,170 @@ fn shape(value: &Value, c: &mut Checker) {
     }
 }
 
-fn rules(raw: &RawContract, ctx: &Context<'_>, c: &mut Checker) {
-    let Some(story) = ctx.plan.story(raw.story_id.trim()) else {
+/// What the plan rules read of a contract, taken leniently from the raw JSON: a field of the
+/// wrong type or with an unknown value is `None` (the shape check already reported it), so
+/// one bad field does not hide the rules that other fields break.
+struct View<'v> {
+    story_id: Option<&'v str>,
+    status: Option<HandoffStatus>,
+    acceptance: Vec<Criterion<'v>>,
+    /// (index, kind, reference) of each evidence entry.
+    evidence: Vec<(usize, Option<EvidenceKind>, Option<&'v str>)>,
+    risks: usize,
+    /// (story_id, hash) when `pack` is an object.
+    pack: Option<(Option<&'v str>, Option<&'v str>)>,
+}
+
+struct Criterion<'v> {
+    index: usize,
+    criterion: Option<&'v str>,
+    status: Option<CriterionStatus>,
+    evidence: Vec<(usize, &'v str)>,
+}
+
+impl<'v> View<'v> {
+    fn read(value: &'v Value) -> View<'v> {
+        fn text(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str)
+        }
+        fn choice<T: serde::de::DeserializeOwned>(v: Option<&Value>) -> Option<T> {
+            v.filter(|v| v.is_string())
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+        }
+        fn items(v: Option<&Value>) -> &[Value] {
+            v.and_then(Value::as_array)
+                .filter(|a| a.len() <= MAX_ITEMS)
+                .map_or(&[], Vec::as_slice)
+        }
+        let field = |key: &str| value.get(key);
+        View {
+            story_id: text(field("story_id")),
+            status: choice(field("status")),
+            acceptance: items(field("acceptance"))
+                .iter()
+                .enumerate()
+                .map(|(index, a)| Criterion {
+                    index,
+                    criterion: text(a.get("criterion")),
+                    status: choice(a.get("status")),
+                    evidence: items(a.get("evidence"))
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, r)| r.as_str().map(|r| (j, r)))
+                        .collect(),
+                })
+                .collect(),
+            evidence: items(field("evidence"))
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i, choice(e.get("kind")), text(e.get("ref"))))
+                .collect(),
+            risks: items(field("risks")).len(),
+            pack: field("pack")
+                .filter(|p| p.is_object())
+                .map(|p| (text(p.get("story_id")), text(p.get("hash")))),
+        }
+    }
+}
+
+/// The rules that need the plan. Those about the story (its criteria, its pack) need a known
+/// story; the others (done with an unmet criterion, evidence files, blocked without a risk)
+/// hold whatever the story id says.
+fn rules(view: &View<'_>, ctx: &Context<'_>, c: &mut Checker) {
+    let id = view.story_id.map(str::trim).filter(|id| !id.is_empty());
+    let story = id.and_then(|id| ctx.plan.story(id));
+    if let (Some(id), None) = (id, story) {
         c.error(
             "/story_id",
-            format!("no story `{}` in the plan", shorten(raw.story_id.trim())),
+            format!("no story `{}` in the plan", shorten(id)),
         );
-        return;
-    };
+    }
     // Coverage: every criterion the story lists, and nothing it does not.
     let listed: Vec<String> = story
+        .map(|s| {
+            s.acceptance
+                .iter()
+                .map(|a| normalize_criterion(a))
+                .collect()
+        })
+        .unwrap_or_default();
+    let given: Vec<Option<String>> = view
         .acceptance
         .iter()
-        .map(|a| normalize_criterion(a))
+        .map(|a| a.criterion.map(normalize_criterion))
         .collect();
-    let given: Vec<String> = raw
-        .acceptance
-        .iter()
-        .map(|a| normalize_criterion(&a.criterion))
-        .collect();
-    for (criterion, norm) in story.acceptance.iter().zip(&listed) {
-        if !given.contains(norm) {
-            c.error(
-                "/acceptance",
-                format!("missing the story's criterion \"{criterion}\""),
-            );
+    if let Some(story) = story {
+        for (criterion, norm) in story.acceptance.iter().zip(&listed) {
+            if !given.iter().flatten().any(|g| g == norm) {
+                c.error(
+                    "/acceptance",
+                    format!("missing the story's criterion \"{criterion}\""),
+                );
+            }
         }
     }
     let mut seen = BTreeSet::new();
-    for (i, (a, norm)) in raw.acceptance.iter().zip(&given).enumerate() {
-        if !listed.contains(norm) {
-            c.warning(
-                format!("/acceptance/{i}/criterion"),
+    for (a, norm) in view.acceptance.iter().zip(&given) {
+        let i = a.index;
+        if let (Some(criterion), Some(norm)) = (a.criterion, norm) {
+            if let Some(story) = story
+                && !listed.contains(norm)
+            {
+                c.warning(
+                    format!("/acceptance/{i}/criterion"),
+                    format!(
+                        "\"{}\" is not a criterion of {}",
+                        shorten(criterion),
+                        story.id
+                    ),
+                );
+            }
+            if !seen.insert(norm.clone()) {
+                c.warning(
+                    format!("/acceptance/{i}/criterion"),
+                    "this criterion is listed twice",
+                );
+            }
+        }
+        if view.status == Some(HandoffStatus::Done) && a.status == Some(CriterionStatus::Unmet) {
+            c.error(
+                format!("/acceptance/{i}/status"),
                 format!(
-                    "\"{}\" is not a criterion of {}",
-                    shorten(&a.criterion),
-                    story.id
+                    "status is done but \"{}\" is unmet",
+                    shorten(a.criterion.unwrap_or("this criterion"))
                 ),
             );
         }
-        if !seen.insert(norm.clone()) {
-            c.warning(
-                format!("/acceptance/{i}/criterion"),
-                "this criterion is listed twice",
-            );
-        }
-        if raw.status == HandoffStatus::Done && a.status == CriterionStatus::Unmet {
-            c.error(
-                format!("/acceptance/{i}/status"),
-                format!("status is done but \"{}\" is unmet", shorten(&a.criterion)),
-            );
-        }
-        for (j, r) in a.evidence.iter().enumerate() {
+        for &(j, r) in &a.evidence {
             if evidence::looks_like_path(r) {
                 check_file(ctx, c, &format!("/acceptance/{i}/evidence/{j}"), r);
             }
         }
     }
-    for (i, e) in raw.evidence.iter().enumerate() {
-        if e.kind == EvidenceKind::File {
-            check_file(ctx, c, &format!("/evidence/{i}/ref"), &e.reference);
+    for &(i, kind, reference) in &view.evidence {
+        if let (Some(EvidenceKind::File), Some(reference)) = (kind, reference) {
+            check_file(ctx, c, &format!("/evidence/{i}/ref"), reference);
         }
     }
-    if raw.status == HandoffStatus::Blocked && raw.risks.is_empty() {
+    if view.status == Some(HandoffStatus::Blocked) && view.risks == 0 {
         c.error(
             "/risks",
             "status is blocked: name at least one risk saying what blocks it",
         );
     }
-    if let Some(pack) = &raw.pack {
-        if pack.story_id.trim() != story.id {
+    if let (Some(story), Some((Some(pack_story), hash))) = (story, view.pack) {
+        if pack_story.trim() != story.id {
             c.error(
                 "/pack/story_id",
                 format!(
                     "the pack is for {}, not {}",
-                    shorten(pack.story_id.trim()),
+                    shorten(pack_story.trim()),
                     story.id
                 ),
             );
-        } else if let Some(warning) = (ctx.pack_check)(&story.id, pack.hash.trim()) {
+        } else if let Some(hash) = hash
+            && let Some(warning) = (ctx.pack_check)(&story.id, hash.trim())
+        {
             c.warning("/pack/hash", warning);
         }
     }
@@ -412,60 +497,6 @@ fn check_file(ctx: &Context<'_>, c: &mut Checker, pointer: &str, reference: &str
     }
 }
 
-/// A copy with the fields the contract does not know removed (at every level).
-fn without_unknown_fields(value: &Value) -> Value {
-    fn keep(v: &Value, known: &[&str]) -> Value {
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .filter(|(k, _)| known.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-    let mut top = keep(
-        value,
-        &[
-            "story_id",
-            "from",
-            "to",
-            "status",
-            "summary",
-            "acceptance",
-            "evidence",
-            "remaining",
-            "decisions",
-            "risks",
-            "pack",
-        ],
-    );
-    if let Value::Object(m) = &mut top {
-        for (key, known) in [
-            ("from", &["agent", "role"][..]),
-            ("to", &["agent", "role"][..]),
-            ("pack", &["story_id", "hash"][..]),
-        ] {
-            if let Some(v) = m.get_mut(key) {
-                *v = keep(v, known);
-            }
-        }
-        for (key, known) in [
-            ("acceptance", &["criterion", "status", "evidence"][..]),
-            ("evidence", &["kind", "ref", "note"][..]),
-            ("risks", &["text", "severity"][..]),
-        ] {
-            if let Some(Value::Array(items)) = m.get_mut(key) {
-                for item in items.iter_mut() {
-                    *item = keep(item, known);
-                }
-            }
-        }
-    }
-    top
-}
-
 /// Validates a contract as sent. Returns the report and, when valid, the contract to store.
 pub fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contract>) {
     let mut c = Checker {
@@ -483,30 +514,16 @@ pub fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contrac
         shape(value, &mut c);
     }
     let mut contract = None;
-    if c.problems.is_empty() {
-        match serde_json::from_value::<RawContract>(value.clone()) {
-            Ok(raw) => {
-                rules(&raw, ctx, &mut c);
-                contract = Some(Contract::new(raw));
-            }
-            Err(e) => c.error("", format!("not a handoff contract: {e}")),
-        }
-    } else if size <= MAX_CONTRACT_BYTES {
-        match serde_json::from_value::<RawContract>(without_unknown_fields(value)) {
-            // Unknown fields aside, the contract reads: check the plan rules too, so that one
-            // round trip shows every problem.
-            Ok(raw) => rules(&raw, ctx, &mut c),
-            // Too broken for the plan rules; the story can still be checked.
-            Err(_) => {
-                if let Some(id) = value.get("story_id").and_then(Value::as_str)
-                    && !id.trim().is_empty()
-                    && ctx.plan.story(id.trim()).is_none()
-                {
-                    c.error(
-                        "/story_id",
-                        format!("no story `{}` in the plan", shorten(id.trim())),
-                    );
-                }
+    if size <= MAX_CONTRACT_BYTES {
+        // The plan rules run whatever the shape check found, so one round shows every problem.
+        rules(&View::read(value), ctx, &mut c);
+        if c.problems
+            .iter()
+            .all(|p| p.severity != ProblemSeverity::Error)
+        {
+            match serde_json::from_value::<RawContract>(value.clone()) {
+                Ok(raw) => contract = Some(Contract::new(raw)),
+                Err(e) => c.error("", format!("not a handoff contract: {e}")),
             }
         }
     }

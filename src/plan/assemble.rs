@@ -1,7 +1,7 @@
 //! Per-file facts -> one plan: roadmap rows merged by sprint, role labels linked to slugs,
 //! the calendar filled in, everything else gathered in path order, then checked.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Days;
@@ -22,6 +22,7 @@ pub fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
 
     let mut roles = Roles::new(config, &facts);
     let mut sprints = merge_sprints(&facts, &mut roles, &mut diags);
+    merge_focus(&mut sprints, &facts, &mut diags);
     plan.roles = roles.finish();
     schedule(&mut sprints, config, &mut diags);
     plan.sprints = in_number_order(sprints);
@@ -148,6 +149,50 @@ fn merge_sprints(
         merge_row(sprint, row, roles, diags);
     }
     sprints
+}
+
+/// Role plans' `Mission focus:` lines: the role's focus for that sprint where the roadmap
+/// gives none (the roadmap's own wins; a different one is reported).
+fn merge_focus(
+    sprints: &mut BTreeMap<String, Sprint>,
+    facts: &[&FileFacts],
+    diags: &mut Vec<Diagnostic>,
+) {
+    for line in facts.iter().flat_map(|f| &f.focus) {
+        let Some(sprint) = sprints.get_mut(&line.sprint) else {
+            diags.push(at_citation(
+                &line.citation,
+                Severity::Warning,
+                "unknown-sprint",
+                format!(
+                    "mission focus for sprint {}, which the roadmap does not list; ignored",
+                    line.sprint
+                ),
+            ));
+            continue;
+        };
+        let entry = sprint
+            .roles
+            .entry(line.role.clone())
+            .or_insert_with(|| SprintRole {
+                label: line.role.clone(),
+                citation: Some(line.citation.clone()),
+                ..SprintRole::default()
+            });
+        let first = entry
+            .citation
+            .clone()
+            .unwrap_or_else(|| line.citation.clone());
+        merge_field(
+            &mut entry.mission_focus,
+            &Some(line.text.clone()),
+            "mission focus",
+            &line.sprint,
+            &first,
+            &line.citation,
+            diags,
+        );
+    }
 }
 
 /// One more roadmap row for `sprint`.
@@ -305,6 +350,17 @@ fn gather(
     diags: &mut Vec<Diagnostic>,
 ) -> HashMap<String, usize> {
     let mut story_at: HashMap<String, usize> = HashMap::new();
+    // Ids declared with more than a mention somewhere: their mentions are references.
+    let declared: HashSet<&str> = facts
+        .iter()
+        .flat_map(|f| {
+            f.stories
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !f.mentions.contains(i))
+                .map(|(_, s)| s.id.as_str())
+        })
+        .collect();
     for f in facts {
         diags.extend(f.diagnostics.iter().cloned());
         merge_checklist(&mut plan.checklist, &f.checklist, diags);
@@ -328,7 +384,13 @@ fn gather(
                 diags,
             );
         }
-        for mut story in f.stories.iter().cloned() {
+        for (i, story) in f.stories.iter().enumerate() {
+            if f.mentions.contains(&i)
+                && (declared.contains(story.id.as_str()) || story_at.contains_key(&story.id))
+            {
+                continue;
+            }
+            let mut story = story.clone();
             story.role = roles.of_story(story.role.take(), &story.citation.path);
             add_story(plan, &mut story_at, story, diags);
         }

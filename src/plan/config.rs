@@ -145,7 +145,8 @@ impl Config {
                                         Severity::Error,
                                         line_of_key("first_sprint_start"),
                                         format!(
-                                            "first_sprint_start {s:?} is not a YYYY-MM-DD date"
+                                            "first_sprint_start {s:?} is not a date (write {})",
+                                            super::date::ACCEPTED
                                         ),
                                     ),
                                 }

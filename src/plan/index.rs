@@ -88,6 +88,16 @@ impl Index {
         &self.root
     }
 
+    /// The facts read from one markdown file, by its path relative to the root.
+    pub fn facts(&self, rel_path: &str) -> Option<&Arc<FileFacts>> {
+        self.files.get(rel_path)
+    }
+
+    /// Paths of the markdown files read, relative to the root.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
     /// Joins the files into the plan.
     pub fn parsed(&self) -> Parsed {
         let facts: Vec<Arc<FileFacts>> = self.files.values().cloned().collect();

@@ -10,6 +10,8 @@
 mod assemble;
 mod checks;
 pub mod config;
+pub mod date;
+pub mod explain;
 pub mod extract;
 mod index;
 mod load;

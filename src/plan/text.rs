@@ -172,8 +172,69 @@ pub fn is_empty_marker(s: &str) -> bool {
     )
 }
 
+/// A date as plans write it (see [`super::date`]).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    super::date::parse(s)
+}
+
+/// [`FEATURE_HEAD`] on a heading or item that may open with the word `Epic` or `Feature`
+/// (`Epic F3-E1 — Push notifications`, `Feature F3: Notifications`).
+pub fn feature_caps(s: &str) -> Option<regex::Captures<'_>> {
+    let t = s.trim_start();
+    let rest = ["epic", "feature"].iter().find_map(|w| {
+        let head = t.get(..w.len())?;
+        let after = &t[w.len()..];
+        (head.eq_ignore_ascii_case(w) && after.starts_with([' ', ':']))
+            .then(|| after.trim_start_matches([' ', ':']))
+    });
+    FEATURE_HEAD.captures(rest.unwrap_or(t))
+}
+
+/// A line that only labels the acceptance criteria listed below it: `Acceptance criteria`,
+/// `**Acceptance Criteria:**`, `AC:`, `Definition of done`, `Done when` (markup stripped).
+pub fn is_acceptance_label(line: &str) -> bool {
+    let t = line
+        .trim()
+        .trim_matches(|c: char| c == '*' || c == '_' || c == '#' || c.is_whitespace())
+        .trim_end_matches(':')
+        .trim();
+    ACCEPTANCE_LABELS.contains(&normalize_header(t).as_str())
+}
+
+/// Field names and label lines that mean acceptance criteria.
+pub const ACCEPTANCE_LABELS: &[&str] = &[
+    "acceptance",
+    "acceptance criteria",
+    "acceptance criterion",
+    "acceptance tests",
+    "ac",
+    "acs",
+    "criteria",
+    "definition of done",
+    "dod",
+    "done when",
+];
+
+/// The text without its parenthetical comments: `PAY-12 (needs the transfer table)` ->
+/// `PAY-12 `. Unbalanced parentheses are left as they are.
+pub fn without_comments(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('(') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return s.into();
+    }
+    out.into()
 }
 
 /// Splits "Key: value" at the first colon when the key looks like a field name.
@@ -255,6 +316,40 @@ mod tests {
         }
         assert_eq!(sprint_id("Inception"), None);
         assert_eq!(sprint_id(""), None);
+    }
+
+    #[test]
+    fn epic_and_feature_words_may_lead_a_feature_head() {
+        let c = feature_caps("Epic F3-E1 — Push notifications").unwrap();
+        assert_eq!(
+            (&c[1], &c[2], c[3].trim()),
+            ("F3", "E1", "Push notifications")
+        );
+        let c = feature_caps("Feature F3: Notifications").unwrap();
+        assert_eq!((&c[1], c.get(2)), ("F3", None));
+        assert!(feature_caps("F1-E2 Tenant isolation").is_some());
+        assert!(feature_caps("Epics overview").is_none());
+    }
+
+    #[test]
+    fn acceptance_labels_and_comments() {
+        for l in [
+            "Acceptance criteria",
+            "**Acceptance Criteria:**",
+            "AC:",
+            "Definition of Done",
+            "Done when:",
+        ] {
+            assert!(is_acceptance_label(l), "{l}");
+        }
+        assert!(!is_acceptance_label("Acceptance criteria: all green"));
+        assert!(!is_acceptance_label("Notes"));
+        assert_eq!(
+            without_comments("PAY-12 (needs the transfer table)"),
+            "PAY-12 "
+        );
+        assert_eq!(without_comments("A-1 (x (y)), A-2"), "A-1 , A-2");
+        assert_eq!(without_comments("A-1 (open"), "A-1 (open");
     }
 
     #[test]

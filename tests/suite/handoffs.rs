@@ -612,3 +612,64 @@ fn the_documented_example_contract_is_valid_on_the_example_plan() {
         "status is done but \"DLQ depth above 0 for 15 minutes opens a ticket\" is unmet"
     );
 }
+
+#[test]
+fn one_round_shows_every_problem_whatever_breaks_first() {
+    let plan = copy_plan();
+    let app = App::open(plan.path()).unwrap();
+    let good = valid_contract(&app, "SRE-04-04");
+
+    // A wrong enum value and a wrong type no longer hide the plan rules: the missing
+    // criterion and "done with an unmet criterion" are reported in the same round.
+    let mut c = good.clone();
+    c["risks"] = json!([{"text": "load test pending", "severity": "critical"}]);
+    c["decisions"] = json!("none");
+    c["acceptance"].as_array_mut().unwrap().remove(2);
+    c["acceptance"][0]["status"] = json!("unmet");
+    let v = app.validate_handoff(&c);
+    assert!(!v.valid);
+    assert_eq!(
+        errors_at(&v),
+        [
+            "/decisions",
+            "/risks/0/severity",
+            "/acceptance",
+            "/acceptance/0/status"
+        ],
+        "{v:#?}"
+    );
+    assert_eq!(
+        message(&v, "/acceptance"),
+        "missing the story's criterion \"Bulk import of 50k cases drains in under 15 minutes\""
+    );
+    assert_eq!(
+        message(&v, "/acceptance/0/status"),
+        "status is done but \"Scale-out triggers on queue depth per worker above 50 for 2 minu…\" \
+         is unmet"
+    );
+
+    // An unknown story id no longer hides the checks that do not need the story: blocked
+    // without a risk, evidence outside the root or missing.
+    let mut c = good.clone();
+    c["story_id"] = json!("SRE-99-99");
+    c["status"] = json!("blocked");
+    c["evidence"] = json!([
+        {"kind": "file", "ref": "../../etc/passwd"},
+        {"kind": "file", "ref": "docs/nowhere.md"}
+    ]);
+    let v = app.validate_handoff(&c);
+    assert_eq!(
+        errors_at(&v),
+        ["/story_id", "/evidence/0/ref", "/evidence/1/ref", "/risks"],
+        "{v:#?}"
+    );
+    assert_eq!(message(&v, "/story_id"), "no story `SRE-99-99` in the plan");
+    assert_eq!(
+        message(&v, "/evidence/0/ref"),
+        "file evidence `../../etc/passwd` is outside the plan root"
+    );
+    assert_eq!(
+        message(&v, "/risks"),
+        "status is blocked: name at least one risk saying what blocks it"
+    );
+}

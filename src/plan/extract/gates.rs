@@ -9,6 +9,17 @@ impl Walker<'_> {
     pub(super) fn gate_item(&self, item: &Item, checked: bool) -> GateItem {
         let flat = item.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let (mut body, mut evidence) = split_evidence(&flat);
+        // `evidence: [risk sign-off](https://...)`: the text above has lost the link's target,
+        // which is the reference; read the references from the item's source instead.
+        let source = self.text.get(item.start..item.end).unwrap_or("");
+        let own = source.split("\n").take(item.text.lines().count().max(1));
+        let own = own.collect::<Vec<_>>().join(" ");
+        if own.contains("](") {
+            let (_, linked) = split_evidence(&own);
+            if linked.len() == evidence.len() {
+                evidence = linked.iter().map(|r| link_target(r)).collect();
+            }
+        }
         let mut owner = None;
         let mut due = None;
         // "(owner: @sre, due: day 3)" anywhere in the text.
@@ -17,7 +28,18 @@ impl Walker<'_> {
         {
             let inner = &body[open + 1..close];
             let mut understood = false;
-            for part in inner.split([',', ';']) {
+            // `due: Dec 4, 2026`: a comma not followed by another `key:` belongs to the value.
+            let mut parts: Vec<String> = Vec::new();
+            for piece in inner.split([',', ';']) {
+                match parts.last_mut() {
+                    Some(last) if !piece.contains(':') => {
+                        last.push(',');
+                        last.push_str(piece);
+                    }
+                    _ => parts.push(piece.to_string()),
+                }
+            }
+            for part in &parts {
                 if let Some((k, v)) = part.split_once(':') {
                     match k.trim().to_lowercase().as_str() {
                         "owner" | "owners" => {
@@ -46,7 +68,14 @@ impl Walker<'_> {
             if let BlockKind::List { items, .. } = &child.kind {
                 for i in items {
                     match text::field(&i.text) {
-                        Some((k, v)) if k == "evidence" => evidence.extend(text::split_list(&v)),
+                        Some((k, _)) if k == "evidence" => {
+                            let source = self.text.get(i.start..i.end).unwrap_or("");
+                            let refs = source
+                                .find(':')
+                                .map(|c| text::split_list(&source[c + 1..]))
+                                .unwrap_or_default();
+                            evidence.extend(refs.iter().map(|r| link_target(r)));
+                        }
                         Some((k, v)) if k == "owner" => owner = Some(v),
                         Some((k, v)) if k == "due" => due = Some(v),
                         _ => {}
@@ -63,6 +92,27 @@ impl Walker<'_> {
             citation: self.cite(item.start, item.end),
         }
     }
+}
+
+/// A Markdown link's target (`[risk sign-off](https://x/y)` -> `https://x/y`, also `<...>`
+/// targets and a `"title"`); anything else as written, without emphasis markers.
+fn link_target(reference: &str) -> String {
+    let r = reference.trim().trim_matches('*');
+    if let Some(open) = r.find("](")
+        && r.starts_with('[')
+        && r.ends_with(')')
+    {
+        let target = r[open + 2..r.len() - 1].trim();
+        let target = target.split_once(" \"").map_or(target, |(t, _)| t.trim());
+        return target
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
+    }
+    if r.starts_with('<') && r.ends_with('>') {
+        return r[1..r.len() - 1].to_string();
+    }
+    r.to_string()
 }
 
 /// "Rollback rehearsed - evidence: a.md, https://x" -> ("Rollback rehearsed", [a.md, url]).
@@ -82,6 +132,20 @@ fn split_evidence(text: &str) -> (String, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_targets_are_the_references() {
+        assert_eq!(
+            link_target("[risk sign-off](https://example.com/signoff)"),
+            "https://example.com/signoff"
+        );
+        assert_eq!(
+            link_target("[runbook](docs/runbook.md \"Runbook\")"),
+            "docs/runbook.md"
+        );
+        assert_eq!(link_target("<https://x.y/z>"), "https://x.y/z");
+        assert_eq!(link_target("docs/a.md"), "docs/a.md");
+    }
 
     #[test]
     fn evidence_is_split_off() {

@@ -4,7 +4,7 @@
 use super::{Heading, Walker, front_matter};
 use crate::model::{DocKind, Epic, Feature, GateChecklist, RoleSection, Section};
 use crate::plan::markdown::{Block, BlockKind};
-use crate::plan::text::{self, FEATURE_HEAD};
+use crate::plan::text;
 
 impl Walker<'_> {
     pub(super) fn open_heading(&mut self, level: u8, heading: &str, start: usize, end: usize) {
@@ -29,12 +29,27 @@ impl Walker<'_> {
         if closes(ctx.checklist) {
             ctx.checklist = None;
         }
+        if closes(ctx.area.map(|a| a.1)) {
+            ctx.area = None;
+        }
+        if self.kind == DocKind::Other
+            && let Some(area) = area_of(heading)
+        {
+            self.ctx.area = Some((area, level));
+        }
         self.headings.push(Heading {
             level,
             text: heading.to_string(),
         });
 
-        if let (Some(sprint), Some(role)) = (self.plan_sprint.clone(), self.role.clone()) {
+        // `## Sprint 2` in a role plan names the sprint of the sections below it.
+        if self.kind == DocKind::RolePlans
+            && self.plan_sprint.is_none()
+            && let Some(sprint) = text::sprint_in_text(heading)
+        {
+            self.ctx.sprint = Some((sprint, level));
+        }
+        if let (Some(sprint), Some(role)) = (self.role_plan_sprint(), self.role.clone()) {
             if let Some((_, key)) = text::section_key(heading) {
                 self.ctx.section = Some((key, level));
                 self.ctx.week = None;
@@ -58,16 +73,23 @@ impl Walker<'_> {
                     citation,
                 });
             }
-            if text::lowercase_contains(heading, "gate evidence") {
-                let citation = self.cite(start, end);
-                self.gates.push(GateChecklist {
-                    gate: heading.to_string(),
-                    sprint: self.plan_sprint.clone(),
-                    items: Vec::new(),
-                    citation,
-                });
-                self.ctx.gate = Some((self.gates.len() - 1, level));
-            }
+        }
+        if self.file_gate.is_none() && is_gate_heading(heading) {
+            let citation = self.cite(start, end);
+            let sprint = text::sprint_in_text(heading).or_else(|| {
+                self.ctx
+                    .sprint
+                    .as_ref()
+                    .map(|s| s.0.clone())
+                    .or_else(|| self.plan_sprint.clone())
+            });
+            self.gates.push(GateChecklist {
+                gate: heading.to_string(),
+                sprint,
+                items: Vec::new(),
+                citation,
+            });
+            self.ctx.gate = Some((self.gates.len() - 1, level));
         }
         if let Some(sprint) = text::sprint_in_text(heading) {
             self.ctx.sprint = Some((sprint, level));
@@ -82,8 +104,8 @@ impl Walker<'_> {
         {
             self.gates[g].gate = heading.to_string();
         }
-        if self.kind == DocKind::Features
-            && let Some(caps) = FEATURE_HEAD.captures(heading)
+        if self.kind_here() == DocKind::Features
+            && let Some(caps) = text::feature_caps(heading)
         {
             let feature = caps
                 .get(1)
@@ -156,5 +178,54 @@ impl Walker<'_> {
             });
         }
         out
+    }
+}
+
+/// A heading that opens a gate's checklist: `Gate evidence`, `Launch readiness gate checklist
+/// (sprint 3)` (the word gate, not gateway, with evidence or checklist).
+fn is_gate_heading(heading: &str) -> bool {
+    let lower = heading.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.contains(&"gate") && (words.contains(&"evidence") || words.contains(&"checklist"))
+}
+
+/// The part of a plan a heading names in a file outside the numbered folders.
+fn area_of(heading: &str) -> Option<DocKind> {
+    let lower = heading.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    if has("roadmap") || has("timeline") || words == ["sprints"] {
+        Some(DocKind::Sprints)
+    } else if has("backlog") || words == ["stories"] || words == ["user", "stories"] {
+        Some(DocKind::Backlog)
+    } else if has("features") || has("epics") {
+        Some(DocKind::Features)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_headings_and_areas() {
+        assert!(is_gate_heading("Gate evidence"));
+        assert!(is_gate_heading(
+            "Launch readiness gate checklist (sprint 3)"
+        ));
+        assert!(!is_gate_heading("AI tool gateway checklist"));
+        assert!(!is_gate_heading("Review at the gate"));
+        assert_eq!(area_of("Roadmap"), Some(DocKind::Sprints));
+        assert_eq!(area_of("Backlog"), Some(DocKind::Backlog));
+        assert_eq!(area_of("Features and epics"), Some(DocKind::Features));
+        assert_eq!(area_of("Notes"), None);
     }
 }

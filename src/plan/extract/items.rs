@@ -8,15 +8,27 @@ use crate::model::{
     ChecklistStep, Citation, DocKind, Epic, RoleSection, Severity, Story, StoryStatus,
 };
 use crate::plan::markdown::{BlockKind, Item};
-use crate::plan::text::{self, FEATURE_HEAD};
+use crate::plan::text;
 
 impl Walker<'_> {
     pub(super) fn list(&mut self, items: &[Item]) {
         for item in items {
             let first = || item.text.lines().next().unwrap_or("");
+            if self.mission_focus(&item.text, item.start, item.end) {
+                continue;
+            }
             if self.in_backlog()
                 && let Some(story) = self.story_from_item(item)
             {
+                // An id and no fields (`- MOB-7 and MOB-8 (see backlog.md)`): a mention.
+                let fieldless = item.text.lines().count() == 1
+                    && !item
+                        .children
+                        .iter()
+                        .any(|c| matches!(c.kind, BlockKind::List { .. }));
+                if fieldless {
+                    self.mentions.push(self.stories.len());
+                }
                 self.stories.push(story);
                 continue;
             }
@@ -27,7 +39,7 @@ impl Walker<'_> {
                 self.gates[g].items.push(gi);
                 continue;
             }
-            if self.is_roadmap_file
+            if self.in_roadmap()
                 && self.ctx.checklist.is_some()
                 && let Some((section, rule)) = text::leading_section_key(first())
             {
@@ -41,11 +53,11 @@ impl Walker<'_> {
                 continue;
             }
             if let (Some(sprint), Some(role), Some((key, _))) =
-                (&self.plan_sprint, &self.role, self.ctx.section)
+                (self.role_plan_sprint(), &self.role, self.ctx.section)
                 && let Some(week) = text::week_of(first())
             {
                 let section = RoleSection {
-                    sprint: sprint.clone(),
+                    sprint,
                     role: role.clone(),
                     section: key.to_string(),
                     week: Some(week),
@@ -53,8 +65,8 @@ impl Walker<'_> {
                 };
                 self.role_sections.push(section);
             }
-            if self.kind == DocKind::Features
-                && let Some(caps) = FEATURE_HEAD.captures(first())
+            if self.kind_here() == DocKind::Features
+                && let Some(caps) = text::feature_caps(first())
                 && let Some(e) = caps.get(2)
             {
                 let feature = caps
@@ -109,31 +121,171 @@ impl Walker<'_> {
         if item.checked == Some(true) {
             story.status = StoryStatus::Done;
         }
+        // Lines of the item after the first: `**Epic:** F1-E2` fields, or a label line
+        // (`**Acceptance criteria**`) for the list below.
+        let mut criteria_below = false;
+        for line in item.text.lines().skip(1) {
+            criteria_below |= self.story_line(&mut story, line, item.start);
+        }
         for child in &item.children {
             let BlockKind::List { items, .. } = &child.kind else {
                 continue;
             };
+            if criteria_below {
+                criteria_below = false;
+                story.acceptance.extend(items.iter().map(flat_text));
+                continue;
+            }
             for field_item in items {
                 let line = field_item.text.lines().next().unwrap_or("");
                 let Some((key, value)) = text::field(line) else {
                     continue;
                 };
-                let nested: Vec<String> = field_item
-                    .children
-                    .iter()
-                    .filter_map(|b| match &b.kind {
-                        BlockKind::List { items, .. } => Some(items),
-                        _ => None,
-                    })
-                    .flatten()
-                    .map(|i| i.text.split_whitespace().collect::<Vec<_>>().join(" "))
-                    .filter(|t| !t.is_empty())
-                    .collect();
+                let nested = nested_texts(field_item);
                 self.apply_field(&mut story, &key, &value, nested, field_item.start);
             }
         }
         self.finish_story(&mut story, item.start);
         Some(story)
+    }
+
+    /// A heading that opens a story in a backlog: `### PAY-30: Payments dashboard`.
+    pub(super) fn open_heading_story(
+        &mut self,
+        heading: &str,
+        start: usize,
+        end: usize,
+        level: u8,
+    ) {
+        if !self.in_backlog() {
+            return;
+        }
+        let (token, rest) = heading
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((heading.trim(), ""));
+        let id = token.trim_end_matches([':', ',', '.', ';']);
+        if !self.config.story_id.is_match(id) {
+            return;
+        }
+        self.close_heading_story();
+        let title = rest
+            .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '—' | '–'))
+            .trim()
+            .to_string();
+        let story = new_story(id, title, self.cite(start, end));
+        self.open_story = Some(super::OpenStory {
+            story,
+            level,
+            at: start,
+            criteria_below: false,
+            place: self.ctx.clone(),
+        });
+    }
+
+    /// A heading below an open heading story: an `Acceptance criteria` subheading announces
+    /// the list below; a heading at the story's level or above ends it.
+    pub(super) fn story_heading_below(&mut self, level: u8, heading: &str) {
+        match &mut self.open_story {
+            Some(open) if level > open.level => {
+                open.criteria_below = text::is_acceptance_label(heading);
+            }
+            Some(_) => self.close_heading_story(),
+            None => {}
+        }
+    }
+
+    /// A paragraph under an open heading story: its `**Field:** value` and label lines.
+    pub(super) fn heading_story_paragraph(&mut self, block: &crate::plan::markdown::Block) {
+        let source = self.text.get(block.start..block.end).unwrap_or("");
+        let plain = source.replace("**", "").replace("__", "");
+        if self.mission_focus(plain.trim(), block.start, block.end) {
+            return;
+        }
+        let Some(mut open) = self.open_story.take() else {
+            return;
+        };
+        for line in source.lines() {
+            let line = line.replace("**", "").replace("__", "");
+            let line = line.trim_end_matches('\\').trim();
+            if self.story_line(&mut open.story, line, block.start) {
+                open.criteria_below = true;
+            }
+        }
+        self.open_story = Some(open);
+    }
+
+    /// A list under an open heading story: its criteria after a label, else its fields when
+    /// every item is one. Returns false when the list is not the story's.
+    pub(super) fn heading_story_list(&mut self, items: &[crate::plan::markdown::Item]) -> bool {
+        let Some(mut open) = self.open_story.take() else {
+            return false;
+        };
+        let mut taken = true;
+        if open.criteria_below {
+            open.criteria_below = false;
+            open.story.acceptance.extend(items.iter().map(flat_text));
+        } else if !items.is_empty()
+            && items
+                .iter()
+                .all(|i| text::field(i.text.lines().next().unwrap_or("")).is_some())
+        {
+            for field_item in items {
+                let line = field_item.text.lines().next().unwrap_or("");
+                if let Some((key, value)) = text::field(line) {
+                    let nested = nested_texts(field_item);
+                    self.apply_field(&mut open.story, &key, &value, nested, field_item.start);
+                }
+            }
+        } else {
+            taken = false;
+        }
+        self.open_story = Some(open);
+        taken
+    }
+
+    /// Ends the open heading story, if any: its place gives sprint and role.
+    pub(super) fn close_heading_story(&mut self) {
+        if let Some(mut open) = self.open_story.take() {
+            let now = std::mem::replace(&mut self.ctx, open.place);
+            self.finish_story(&mut open.story, open.at);
+            self.ctx = now;
+            self.stories.push(open.story);
+        }
+    }
+
+    /// A role plan's `Mission focus: ...` line under a sprint: that role's focus for the
+    /// sprint. Returns whether the text was one.
+    pub(super) fn mission_focus(&mut self, text: &str, start: usize, end: usize) -> bool {
+        let Some((key, value)) = text::field(text.lines().next().unwrap_or("")) else {
+            return false;
+        };
+        if !matches!(key.as_str(), "mission focus" | "focus" | "mission") || value.is_empty() {
+            return false;
+        }
+        let (Some(sprint), Some(role)) = (self.role_plan_sprint(), self.role.clone()) else {
+            return false;
+        };
+        let citation = self.cite(start, end);
+        self.focus.push(super::FocusLine {
+            sprint,
+            role,
+            text: value,
+            citation,
+        });
+        true
+    }
+
+    /// One line under a story's declaration: a field, or a label line saying that the list
+    /// below holds the acceptance criteria (returns true then).
+    pub(super) fn story_line(&mut self, story: &mut Story, line: &str, at: usize) -> bool {
+        if text::is_acceptance_label(line) {
+            return true;
+        }
+        if let Some((key, value)) = text::field(line) {
+            self.apply_field(story, &key, &value, Vec::new(), at);
+        }
+        false
     }
 
     /// Sprint and role come from the story's place (a `Sprint NN` heading, front matter, the
@@ -189,7 +341,11 @@ impl Walker<'_> {
             "depends on" | "depends" | "dependencies" | "depends_on" | "deps" | "blocked by"
             | "after" => {
                 let mut ids = Vec::new();
-                for raw in list(value).iter().flat_map(|v| text::split_ids(v)) {
+                // `PAY-12 (needs the transfer table)`: what is in parentheses is a comment.
+                for raw in list(&text::without_comments(value))
+                    .iter()
+                    .flat_map(|v| text::split_ids(&text::without_comments(v)))
+                {
                     if text::is_empty_marker(&raw) {
                         continue;
                     }
@@ -218,7 +374,7 @@ impl Walker<'_> {
                     }
                 }
             }
-            "acceptance" | "acceptance criteria" | "ac" | "criteria" => {
+            k if text::ACCEPTANCE_LABELS.contains(&k) => {
                 let mut out: Vec<String> = value
                     .split(';')
                     .map(str::trim)
@@ -269,6 +425,25 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// The texts of the items listed under an item (a field's values, one per line).
+fn nested_texts(item: &crate::plan::markdown::Item) -> Vec<String> {
+    item.children
+        .iter()
+        .filter_map(|b| match &b.kind {
+            BlockKind::List { items, .. } => Some(items),
+            _ => None,
+        })
+        .flatten()
+        .map(flat_text)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// An item's text on one line, whitespace collapsed.
+pub(super) fn flat_text(item: &crate::plan::markdown::Item) -> String {
+    item.text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A story with only what its declaration line gives; fields fill in the rest.

@@ -39,7 +39,21 @@ pub struct FileFacts {
     pub role_sections: Vec<RoleSection>,
     /// Role slug the file belongs to (role-plan path or `role:` front matter).
     pub role: Option<String>,
+    /// Indexes into `stories` of items that only mention a story (an id, no fields): they
+    /// declare it only if no other place does.
+    pub mentions: Vec<usize>,
+    /// `Mission focus:` lines of a role plan, per sprint.
+    pub focus: Vec<FocusLine>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A role plan's `Mission focus: ...` line for one sprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FocusLine {
+    pub sprint: String,
+    pub role: String,
+    pub text: String,
+    pub citation: Citation,
 }
 
 /// One row of a roadmap table, before rows are merged by sprint id.
@@ -165,6 +179,8 @@ pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileF
         gates,
         role_sections,
         role,
+        mentions,
+        focus,
         diagnostics,
         ..
     } = w;
@@ -187,6 +203,8 @@ pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileF
         gates,
         role_sections,
         role,
+        mentions,
+        focus,
         diagnostics,
     }
 }
@@ -210,6 +228,20 @@ struct Context {
     gate: Option<(usize, u8)>,
     /// Heading level of an open "checklist" heading.
     checklist: Option<u8>,
+    /// In a file outside the numbered folders (a single-file plan): the part of the plan a
+    /// heading opened (`## Roadmap`, `## Backlog`, `## Features and epics`), with its level.
+    area: Option<(DocKind, u8)>,
+}
+
+/// A heading story being read: its heading level, and whether the next list holds its
+/// acceptance criteria (after an `Acceptance criteria` label line or subheading).
+struct OpenStory {
+    story: Story,
+    level: u8,
+    at: usize,
+    criteria_below: bool,
+    /// The context at the heading: the story's place (its sprint).
+    place: Context,
 }
 
 struct Walker<'a> {
@@ -226,6 +258,9 @@ struct Walker<'a> {
     /// The whole file is one gate's checklist (`00-governance/gates/*.md`).
     file_gate: Option<usize>,
     headings: Vec<Heading>,
+    /// A story declared by a heading (`### PAY-30: Payments dashboard`), still taking the
+    /// fields and criteria of the blocks below it.
+    open_story: Option<OpenStory>,
     ctx: Context,
     roadmap_rows: Vec<RoadmapRow>,
     checklist: Vec<ChecklistStep>,
@@ -234,6 +269,8 @@ struct Walker<'a> {
     stories: Vec<Story>,
     gates: Vec<GateChecklist>,
     role_sections: Vec<RoleSection>,
+    mentions: Vec<usize>,
+    focus: Vec<FocusLine>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -251,6 +288,13 @@ impl<'a> Walker<'a> {
         } else {
             (None, None)
         };
+        // One file per role (`07-role-sprint-plans/backend-engineer.md`): the role is the
+        // file's name, the sprint comes from `## Sprint N` headings.
+        let path_role = path_role.or_else(|| {
+            (kind == DocKind::RolePlans && plan_sprint.is_none())
+                .then(|| role_file_slug(path))
+                .flatten()
+        });
         let role = path_role.or_else(|| front.get("role").map(|r| text::slugify(r)));
         let is_roadmap_file = kind == DocKind::Sprints || config.roadmap.iter().any(|p| p == path);
         let mut w = Walker {
@@ -265,6 +309,7 @@ impl<'a> Walker<'a> {
             is_roadmap_file,
             file_gate: None,
             headings: Vec::new(),
+            open_story: None,
             ctx: Context::default(),
             roadmap_rows: Vec::new(),
             checklist: Vec::new(),
@@ -273,10 +318,17 @@ impl<'a> Walker<'a> {
             stories: Vec::new(),
             gates: Vec::new(),
             role_sections: Vec::new(),
+            mentions: Vec::new(),
+            focus: Vec::new(),
             diagnostics: Vec::new(),
         };
         if kind == DocKind::Governance && path.split('/').any(|s| s == "gates") {
-            let sprint = front.get("sprint").and_then(|s| text::sprint_id(s));
+            // `sprint:` front matter, else the file name (`sprint-2-pilot-readiness.md`).
+            let stem = path.rsplit('/').next().unwrap_or(path);
+            let sprint = front
+                .get("sprint")
+                .and_then(|s| text::sprint_id(s))
+                .or_else(|| text::sprint_in_text(stem));
             w.gates.push(GateChecklist {
                 gate: front.get("gate").cloned().unwrap_or_default(),
                 sprint,
@@ -344,13 +396,21 @@ impl<'a> Walker<'a> {
                 BlockKind::Heading { level, text } => {
                     let end = Self::extent_end(&all, heading_idx, self.text.len());
                     heading_idx += 1;
+                    self.story_heading_below(*level, text);
                     self.open_heading(*level, text, block.start, end);
+                    self.open_heading_story(text, block.start, end, *level);
                 }
-                BlockKind::List { items, .. } => self.list(items),
+                BlockKind::List { items, .. } => {
+                    if !self.heading_story_list(items) {
+                        self.list(items);
+                    }
+                }
                 BlockKind::Table { header, rows } => self.table(header, rows, block),
-                BlockKind::Paragraph | BlockKind::Other => {}
+                BlockKind::Paragraph => self.heading_story_paragraph(block),
+                BlockKind::Other => {}
             }
         }
+        self.close_heading_story();
         if let Some(g) = self.file_gate
             && self.gates[g].gate.is_empty()
         {
@@ -361,13 +421,45 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The kind of plan text here: the file's folder, else (outside the numbered folders)
+    /// the part a heading opened.
+    fn kind_here(&self) -> DocKind {
+        match (self.kind, self.ctx.area) {
+            (DocKind::Other, Some((area, _))) => area,
+            (kind, _) => kind,
+        }
+    }
+
+    fn in_roadmap(&self) -> bool {
+        self.is_roadmap_file || self.kind_here() == DocKind::Sprints
+    }
+
     fn in_backlog(&self) -> bool {
-        self.kind == DocKind::Backlog || self.ctx.section.is_some_and(|s| s.0 == "03-backlog")
+        self.kind_here() == DocKind::Backlog
+            || self.ctx.section.is_some_and(|s| s.0 == "03-backlog")
+    }
+
+    /// The sprint a role plan's section belongs to: its folder's, else the `Sprint N`
+    /// heading above it.
+    fn role_plan_sprint(&self) -> Option<String> {
+        self.plan_sprint.clone().or_else(|| {
+            (self.kind == DocKind::RolePlans)
+                .then(|| self.ctx.sprint.as_ref().map(|s| s.0.clone()))
+                .flatten()
+        })
     }
 
     fn gate_target(&self) -> Option<usize> {
         self.ctx.gate.map(|g| g.0).or(self.file_gate)
     }
+}
+
+/// `07-role-sprint-plans/backend-engineer.md` -> `backend-engineer` (not `README`/`index`).
+fn role_file_slug(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next()?;
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let slug = text::slugify(stem);
+    (!slug.is_empty() && !matches!(slug.as_str(), "readme" | "index" | "overview")).then_some(slug)
 }
 
 /// `docs/07-role-sprint-plans/sprint-04/devops-sre-engineer/plan.md` -> ("04", role slug).

@@ -45,11 +45,11 @@ impl Walker<'_> {
             );
         }
         // Only roadmap files and backlogs read their tables' columns.
-        if !self.is_roadmap_file && !self.in_backlog() {
+        if !self.in_roadmap() && !self.in_backlog() {
             return;
         }
         let cols: Vec<String> = header.iter().map(|h| text::normalize_header(h)).collect();
-        if self.is_roadmap_file && cols.iter().any(|c| is_sprint_header(c)) {
+        if self.in_roadmap() && cols.iter().any(|c| is_sprint_header(c)) {
             self.roadmap(header, &cols, rows);
         } else if self.in_backlog() {
             self.story_table(&cols, rows);
@@ -81,6 +81,32 @@ impl Walker<'_> {
                 "roadmap-role",
                 at,
                 "mission focus / week columns name no role (write `<Role> Mission Focus` or add `role:` front matter); ignored".into(),
+            );
+        }
+        // A sprint table with columns storypack keeps only as extras, and none for the theme
+        // (a per-role table of mission focus and weeks needs none): the theme may be hiding
+        // under a name storypack does not know.
+        let extras: Vec<&str> = kinds
+            .iter()
+            .zip(header)
+            .filter(|(k, _)| **k == RoadmapCol::Extra)
+            .map(|(_, h)| &**h)
+            .collect();
+        let per_role = kinds
+            .iter()
+            .any(|k| matches!(k, RoadmapCol::Mission(_) | RoadmapCol::Week(..)));
+        if !kinds.contains(&RoadmapCol::Theme) && !per_role && !extras.is_empty() {
+            let at = rows.first().map(|r| r.start).unwrap_or(0);
+            let seen: Vec<&str> = header.iter().map(|h| &**h).collect();
+            self.diag(
+                Severity::Warning,
+                "roadmap-theme",
+                at,
+                format!(
+                    "roadmap table has no theme column (saw: {}; kept as extras: {}); name the theme column Theme, Goal, Sprint Goal, Focus or Objective",
+                    seen.join(", "),
+                    extras.join(", ")
+                ),
             );
         }
         for row in rows {
@@ -150,8 +176,10 @@ impl Walker<'_> {
                             "bad-date",
                             row.start,
                             format!(
-                                "sprint {}: `{cell}` in column `{}` is not a YYYY-MM-DD date",
-                                out.sprint, header[i]
+                                "sprint {}: `{cell}` in column `{}` is not a date (write {})",
+                                out.sprint,
+                                header[i],
+                                crate::plan::date::ACCEPTED
                             ),
                         ),
                     },
@@ -233,6 +261,25 @@ impl Walker<'_> {
     }
 }
 
+/// What teams call the column saying what a sprint is about: Theme, Goal, Sprint Goal,
+/// Focus, Objective, Outcome, Mission (a per-role "Mission Focus" column is not one).
+pub(super) const THEME_WORDS: &[&str] = &[
+    "theme",
+    "themes",
+    "goal",
+    "goals",
+    "focus",
+    "objective",
+    "objectives",
+    "outcome",
+    "outcomes",
+    "mission",
+];
+
+fn is_theme_header(norm: &str) -> bool {
+    norm.split(' ').any(|w| THEME_WORDS.contains(&w))
+}
+
 fn is_sprint_header(norm: &str) -> bool {
     matches!(
         norm,
@@ -274,7 +321,7 @@ impl RoadmapCol {
             RoadmapCol::Week(1, label_before(w))
         } else if let Some(w) = ["week 2", "week2"].iter().find(|n| norm.contains(*n)) {
             RoadmapCol::Week(2, label_before(w))
-        } else if norm.contains("theme") {
+        } else if is_theme_header(norm) {
             RoadmapCol::Theme
         } else if norm.contains("epic") {
             RoadmapCol::Epics
