@@ -411,6 +411,21 @@ impl<'a> Walker<'a> {
             }
         }
         self.close_heading_story();
+        if self.kind == DocKind::RolePlans
+            && self.plan_sprint.is_none()
+            && self.role.is_some()
+            && self.role_sections.is_empty()
+            && self.focus.is_empty()
+            && self.gates.is_empty()
+            && self.stories.is_empty()
+        {
+            self.diag(
+                Severity::Warning,
+                "role-plan-unplaced",
+                0,
+                "role plan names no sprint, so nothing in it reaches priorities; write `## Sprint N` headings above its sections, or put it under `sprint-NN/<role>/`".into(),
+            );
+        }
         if let Some(g) = self.file_gate
             && self.gates[g].gate.is_empty()
         {

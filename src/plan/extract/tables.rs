@@ -74,7 +74,9 @@ impl Walker<'_> {
         let needs_role = kinds
             .iter()
             .any(|k| matches!(k, RoadmapCol::Mission(None) | RoadmapCol::Week(_, None)));
-        if needs_role && table_role.is_none() {
+        // A `Role` column names the role of each row's unlabelled columns.
+        let role_col = kinds.iter().position(|k| *k == RoadmapCol::Role);
+        if needs_role && table_role.is_none() && role_col.is_none() {
             let at = rows.first().map(|r| r.start).unwrap_or(0);
             self.diag(
                 Severity::Warning,
@@ -127,6 +129,11 @@ impl Walker<'_> {
                 }
                 continue;
             };
+            let row_role = role_col
+                .and_then(|i| row.cells.get(i))
+                .map(|c| c.trim().to_string())
+                .filter(|c| !text::is_empty_marker(c));
+            let table_role = row_role.or_else(|| table_role.clone());
             let mut out = RoadmapRow {
                 sprint,
                 theme: None,
@@ -155,7 +162,7 @@ impl Walker<'_> {
                     }))
                 };
                 match kind {
-                    RoadmapCol::Sprint => {}
+                    RoadmapCol::Sprint | RoadmapCol::Role => {}
                     RoadmapCol::Theme => out.theme = Some(cell.to_string()),
                     RoadmapCol::Epics => {
                         let ids: Vec<String> = text::split_ids(cell)
@@ -296,6 +303,7 @@ fn is_sprint_header(norm: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum RoadmapCol {
     Sprint,
+    Role,
     Theme,
     Epics,
     Gate,
@@ -315,6 +323,8 @@ impl RoadmapCol {
         };
         if is_sprint_header(norm) {
             RoadmapCol::Sprint
+        } else if matches!(norm, "role" | "team" | "owner role" | "discipline") {
+            RoadmapCol::Role
         } else if norm.contains("mission focus") {
             RoadmapCol::Mission(label_before("mission focus"))
         } else if let Some(w) = ["week 1", "week1"].iter().find(|n| norm.contains(*n)) {
