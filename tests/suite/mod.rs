@@ -7,5 +7,6 @@ mod handoffs;
 mod mcp;
 mod no_panic;
 pub mod packs;
+mod reading;
 mod seed;
 pub mod util;

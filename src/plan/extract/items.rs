@@ -21,7 +21,9 @@ impl Walker<'_> {
                 && let Some(story) = self.story_from_item(item)
             {
                 // An id and no fields (`- MOB-7 and MOB-8 (see backlog.md)`): a mention.
-                let fieldless = item.text.lines().count() == 1
+                let fieldless = story.acceptance.is_empty()
+                    && story.epic.is_none()
+                    && story.extra.is_empty()
                     && !item
                         .children
                         .iter()
@@ -117,6 +119,28 @@ impl Walker<'_> {
             .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '—' | '–'))
             .trim()
             .to_string();
+        // Lines of the item after the first, read from the source (the item's text joins
+        // soft-broken lines with a space): field lines (`**Epic:** F1-E2`) or a label line
+        // (`**Acceptance criteria**`) for the list below. Their text is not the title's.
+        let own_end = item
+            .children
+            .iter()
+            .filter(|c| matches!(c.kind, BlockKind::List { .. }))
+            .map(|c| c.start)
+            .next()
+            .unwrap_or(item.end);
+        let own = self.text.get(item.start..own_end).unwrap_or("");
+        let more: Vec<String> = own
+            .lines()
+            .skip(1)
+            .map(|l| l.replace("**", "").replace("__", "").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let joined = more.join(" ");
+        let title = match title.strip_suffix(joined.as_str()) {
+            Some(t) if !joined.is_empty() => t.trim_end().to_string(),
+            _ => title,
+        };
         let mut story = new_story(id, title, self.cite(item.start, item.end));
         if item.checked == Some(true) {
             story.status = StoryStatus::Done;
@@ -124,7 +148,7 @@ impl Walker<'_> {
         // Lines of the item after the first: `**Epic:** F1-E2` fields, or a label line
         // (`**Acceptance criteria**`) for the list below.
         let mut criteria_below = false;
-        for line in item.text.lines().skip(1) {
+        for line in &more {
             criteria_below |= self.story_line(&mut story, line, item.start);
         }
         for child in &item.children {
