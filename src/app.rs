@@ -24,11 +24,11 @@ use crate::sync::lock;
 use crate::tokens::{Encoding, Tiktoken};
 
 /// Longest search query accepted, in bytes.
-pub const MAX_QUERY_LEN: usize = 1_000;
+pub(crate) const MAX_QUERY_LEN: usize = 1_000;
 /// Most search results returned at once.
-pub const MAX_SEARCH_LIMIT: usize = 100;
+const MAX_SEARCH_LIMIT: usize = 100;
 /// Packs one snapshot keeps for repeats (see [`App::pack`]): a few MB at most.
-pub const PACK_MEMO: usize = 32;
+const PACK_MEMO: usize = 32;
 
 /// One consistent view of the plan. Immutable: a changed file gives a new `App` (see
 /// [`App::refresh`]) that adapters swap in whole, so no request sees a half-updated plan.
@@ -131,7 +131,8 @@ impl App {
         App::from_index(self.index.refresh(changed), Arc::clone(&self.handoffs))
     }
 
-    pub fn recipes(&self) -> &Recipes {
+    #[cfg(test)]
+    pub(crate) fn recipes(&self) -> &Recipes {
         &self.recipes
     }
 
@@ -151,7 +152,7 @@ impl App {
     }
 
     /// Whether the whole search index is built (a pack then needs no indexing step).
-    pub fn index_ready(&self) -> bool {
+    pub(crate) fn index_ready(&self) -> bool {
         self.search.get().is_some()
     }
 

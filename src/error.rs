@@ -39,15 +39,19 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: String) -> Self {
+    pub(crate) fn invalid(field: &'static str, message: String) -> Self {
         Error::Invalid { field, message }
     }
 
-    pub fn not_found(field: &'static str, message: String) -> Self {
+    pub(crate) fn not_found(field: &'static str, message: String) -> Self {
         Error::NotFound { field, message }
     }
 
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             action,
             path: path.into(),
@@ -65,7 +69,7 @@ impl Error {
 
 /// An error and its causes on one line, `outer: cause: root cause`, for adapters that show
 /// a message rather than an error value (the MCP error text, logs).
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut next = e.source();
     while let Some(cause) = next {

@@ -21,7 +21,7 @@ pub enum EvidenceState {
 
 impl EvidenceState {
     /// The name the JSON spells (serde's snake_case).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EvidenceState::Exists => "exists",
             EvidenceState::Missing => "missing",
@@ -31,13 +31,13 @@ impl EvidenceState {
     }
 }
 
-pub fn is_url(reference: &str) -> bool {
+fn is_url(reference: &str) -> bool {
     let r = reference.trim();
     r.contains("://") || r.starts_with("mailto:")
 }
 
 /// Whether a reference reads as a file path (rather than a commit id, a test name or prose).
-pub fn looks_like_path(reference: &str) -> bool {
+pub(crate) fn looks_like_path(reference: &str) -> bool {
     let r = reference.trim();
     if r.is_empty() || is_url(r) || r.contains(char::is_whitespace) {
         return false;
@@ -53,7 +53,7 @@ pub fn looks_like_path(reference: &str) -> bool {
 }
 
 /// Where a reference points, checked against the plan root (`root` should be canonical).
-pub fn state(root: &Path, reference: &str) -> EvidenceState {
+pub(crate) fn state(root: &Path, reference: &str) -> EvidenceState {
     let r = reference.trim();
     if is_url(r) {
         return EvidenceState::External;

@@ -13,7 +13,7 @@ use crate::evidence::{self, EvidenceState};
 use crate::model::{Citation, GateItem, Plan, Sprint, StoryStatus};
 
 /// The checklist day by which gate evidence is due when an item names none.
-pub const DEFAULT_DUE_DAY: u64 = 3;
+const DEFAULT_DUE_DAY: u64 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -95,7 +95,7 @@ pub struct GateReport {
 
 /// What the gate check needs besides the plan: evidence is looked up under `root`; packs
 /// and handoffs are looked up by story id (absent means missing / none).
-pub struct GateInput<'a> {
+pub(crate) struct GateInput<'a> {
     pub plan: &'a Plan,
     pub root: &'a Path,
     pub today: NaiveDate,
@@ -145,7 +145,7 @@ fn at(c: &Citation) -> String {
     format!("{}:{}", c.path, c.line_start)
 }
 
-pub fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
+pub(crate) fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
     let plan = input.plan;
     let checklists = plan.gate_checklists(sprint);
     let items: Vec<ItemReport> = checklists

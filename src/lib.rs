@@ -10,7 +10,7 @@
 //! - [`plan`]: markdown -> model. Only `plan::markdown` uses pulldown-cmark. Never fails.
 //! - [`priorities`]: sprint selection, dependency order, blocked flags, story filters.
 //! - [`app`]: the facade adapters call; owns the loaded plan.
-//! - [`search`]: the BM25 index over plan sections (packs and `search` share it).
+//! - `search`: the BM25 index over plan sections (packs and `search` share it).
 //! - [`tokens`]: token counting (tiktoken o200k_base / cl100k_base) behind a trait, cached.
 //! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
@@ -18,10 +18,10 @@
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
-//! - [`error`]: what a caller asked for that cannot be given, naming the field.
+//! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
 
 pub mod app;
-pub mod error;
+mod error;
 pub mod evidence;
 pub mod gate;
 pub mod handoff;
@@ -31,7 +31,7 @@ pub mod pack;
 pub mod plan;
 pub mod priorities;
 pub mod render;
-pub mod search;
+mod search;
 mod sync;
 pub mod tokens;
 

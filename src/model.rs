@@ -214,15 +214,15 @@ const _: () = assert!(DocKind::Other.index() + 1 == DocKind::COUNT);
 
 impl DocKind {
     /// How many kinds there are: the length of an array with a slot per kind.
-    pub const COUNT: usize = 9;
+    pub(crate) const COUNT: usize = 9;
 
     /// This kind's slot in an array of [`DocKind::COUNT`].
-    pub const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 
     /// The section key the folder corresponds to, as plans write it.
-    pub fn from_number(n: u32) -> DocKind {
+    pub(crate) fn from_number(n: u32) -> DocKind {
         match n {
             0 => DocKind::Governance,
             1 => DocKind::Architecture,
@@ -269,12 +269,12 @@ pub struct Section {
 
 impl Doc {
     /// The section's text.
-    pub fn section_text(&self, section: &Section) -> &str {
+    pub(crate) fn section_text(&self, section: &Section) -> &str {
         self.text.get(section.start..section.end).unwrap_or("")
     }
 
     /// Lines `line_start..=line_end` (1-based) of the document, as written.
-    pub fn lines(&self, line_start: u32, line_end: u32) -> &str {
+    fn lines(&self, line_start: u32, line_end: u32) -> &str {
         let n = self.line_starts.len();
         let a = (line_start.max(1) as usize - 1).min(n);
         let b = (line_end as usize).min(n);
@@ -289,7 +289,7 @@ impl Doc {
 
 impl Plan {
     /// Rebuilds the lookups; call after changing the collections.
-    pub fn reindex(&mut self) {
+    pub(crate) fn reindex(&mut self) {
         fn positions<T>(items: &[T], key: impl Fn(&T) -> &str) -> FxHashMap<String, usize> {
             let mut map = FxHashMap::default();
             map.reserve(items.len());
@@ -316,7 +316,7 @@ impl Plan {
     }
 
     /// The role plan sections of one sprint, in plan order.
-    pub fn role_sections_of<'a>(&'a self, sprint: &str) -> Vec<&'a RoleSection> {
+    pub(crate) fn role_sections_of<'a>(&'a self, sprint: &str) -> Vec<&'a RoleSection> {
         if self.lookup.indexed_role_sections == self.role_sections.len() {
             return self
                 .lookup
@@ -360,7 +360,7 @@ impl Plan {
     }
 
     /// Position of a document in `docs`.
-    pub fn doc_index(&self, path: &str) -> Option<usize> {
+    pub(crate) fn doc_index(&self, path: &str) -> Option<usize> {
         if self.lookup.docs.len() == self.docs.len() && !self.docs.is_empty() {
             return self.lookup.docs.get(path).copied();
         }
@@ -378,7 +378,7 @@ impl Plan {
     }
 
     /// A citation's text, and its lines after its own heading line (if it starts with one).
-    pub fn excerpt_after_heading(&self, c: &Citation) -> (&str, std::str::Lines<'_>) {
+    pub(crate) fn excerpt_after_heading(&self, c: &Citation) -> (&str, std::str::Lines<'_>) {
         let text = self.excerpt(c).unwrap_or("");
         let mut lines = text.lines();
         let mut rest = lines.clone();
@@ -392,7 +392,7 @@ impl Plan {
     }
 
     /// Whether a citation holds nothing but its heading (and blank lines).
-    pub fn excerpt_is_bodiless(&self, c: &Citation) -> bool {
+    pub(crate) fn excerpt_is_bodiless(&self, c: &Citation) -> bool {
         self.excerpt_after_heading(c).1.all(|l| l.trim().is_empty())
     }
 
@@ -416,7 +416,7 @@ impl Plan {
 
 /// A gate name reduced to what identifies it: "CI/CD Gate evidence" and "ci/cd gate" are
 /// the same gate.
-pub fn gate_key(name: &str) -> String {
+pub(crate) fn gate_key(name: &str) -> String {
     name.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| w.to_lowercase())
@@ -462,7 +462,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// Report order: errors first, then by file and line.
-    pub fn report_order(&self, other: &Diagnostic) -> std::cmp::Ordering {
+    pub(crate) fn report_order(&self, other: &Diagnostic) -> std::cmp::Ordering {
         (
             self.severity,
             &self.path,

@@ -12,9 +12,9 @@ use crate::model::{Citation, Plan, Sprint, Story, StoryStatus};
 use crate::plan::text;
 
 /// Longest id or name argument (sprint, role, epic, story, recipe) accepted from a client.
-pub const MAX_ARG_LEN: usize = 128;
+pub(crate) const MAX_ARG_LEN: usize = 128;
 /// Weeks in a sprint (role plans give week 1 and week 2 priorities).
-pub const WEEKS: u8 = 2;
+pub(crate) const WEEKS: u8 = 2;
 
 #[derive(Debug, Clone, Default)]
 pub struct PriorityQuery {
@@ -120,7 +120,7 @@ fn check_len(field: &'static str, value: &str) -> Result<(), Error> {
 }
 
 /// A sprint argument ("5", "05", "Sprint 05", "S05") -> the plan's sprint.
-pub fn resolve_sprint<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Sprint, Error> {
+pub(crate) fn resolve_sprint<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Sprint, Error> {
     check_len("sprint", raw)?;
     let known = || {
         plan.sprints
@@ -144,7 +144,7 @@ pub fn resolve_sprint<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Sprint, Error
 }
 
 /// A role argument, by slug or label ("devops-sre-engineer", "DevOps/SRE", "devops").
-pub fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
+fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
     check_len("role", raw)?;
     let slug = text::slugify(raw);
     if let Some(r) = plan
@@ -218,7 +218,7 @@ pub fn resolve_epic(plan: &Plan, raw: &str) -> Result<(), Error> {
 }
 
 /// Stories matching every given filter, in plan order.
-pub fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story>, Error> {
+pub(crate) fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story>, Error> {
     let sprint = f
         .sprint
         .as_deref()
@@ -266,7 +266,7 @@ pub fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'p Story
 
 /// The sprint running on `today` by the calendar, else the first with open stories, else the
 /// first sprint.
-pub fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selection)> {
+fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selection)> {
     if let Some(s) = plan
         .sprints
         .iter()
@@ -286,7 +286,11 @@ pub fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selecti
     plan.sprints.first().map(|s| (s, Selection::First))
 }
 
-pub fn priorities(plan: &Plan, q: &PriorityQuery, today: NaiveDate) -> Result<Priorities, Error> {
+pub(crate) fn priorities(
+    plan: &Plan,
+    q: &PriorityQuery,
+    today: NaiveDate,
+) -> Result<Priorities, Error> {
     let (sprint, sprint_selected_by) = match &q.sprint {
         Some(raw) => (resolve_sprint(plan, raw)?, Selection::Requested),
         None => current_sprint(plan, today)
@@ -431,7 +435,7 @@ fn week_of(
 
 /// Topological order (a story after what it depends on), ties in plan order; stories in a
 /// cycle come last, in plan order. A story is blocked while any dependency is not done.
-pub fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
+fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
     let status: HashMap<&str, StoryStatus> = plan
         .stories
         .iter()

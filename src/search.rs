@@ -98,7 +98,7 @@ pub struct Hit {
 /// stopwords and bare numbers dropped) plus whole hyphenated ids with a digit (`sre-04-01`,
 /// `f3-e1`), so ids match exactly. Runs over every byte of the plan: words are slices of the
 /// text, copied only when they need lowercasing or stemming.
-pub fn tokenize(text: &str, emit: impl FnMut(&str)) {
+fn tokenize(text: &str, emit: impl FnMut(&str)) {
     tokenize_into(text, &mut EveryTerm(emit));
 }
 
@@ -259,10 +259,10 @@ fn is_stopword_any_case(w: &str) -> bool {
 }
 
 /// Terms with their counts, in first-seen order.
-pub type TermCounts = Vec<(String, u32)>;
+type TermCounts = Vec<(String, u32)>;
 
 /// Terms of a text, with counts, in first-seen order.
-pub fn term_counts(text: &str) -> TermCounts {
+fn term_counts(text: &str) -> TermCounts {
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
     let mut out: Vec<(String, u32)> = Vec::new();
     tokenize(text, |t| match index.get(t) {
@@ -338,7 +338,7 @@ fn units_of(plan: &Plan, doc_idx: usize) -> Vec<Unit> {
 }
 
 /// Query terms kept (by idf x count): enough for ranking, bounded for speed.
-pub const MAX_QUERY_TERMS: usize = 24;
+const MAX_QUERY_TERMS: usize = 24;
 
 /// A BM25 inverted index over the plan's units, in compressed-row form: for term `t`,
 /// `post_units[offsets[t]..offsets[t + 1]]` are the units holding it (ascending) and
@@ -366,29 +366,27 @@ pub struct SearchIndex {
     offsets: Vec<u32>,
     post_units: Vec<u32>,
     post_impact: Vec<f32>,
-    /// Set when only these terms were indexed.
-    only: Option<FxHashSet<u64>>,
 }
 
 /// BM25 scores of one query, dense by unit (zero where no query term occurs).
 #[derive(Debug, Clone, Default)]
-pub struct Scores {
+pub(crate) struct Scores {
     dense: Vec<f32>,
     max: f64,
 }
 
 impl Scores {
-    pub fn get(&self, unit: u32) -> f64 {
+    pub(crate) fn get(&self, unit: u32) -> f64 {
         self.dense.get(unit as usize).map_or(0.0, |&s| f64::from(s))
     }
 
     /// Every unit's score, by unit.
-    pub fn dense(&self) -> &[f32] {
+    pub(crate) fn dense(&self) -> &[f32] {
         &self.dense
     }
 
     /// Units with a score, ascending.
-    pub fn units(&self) -> Vec<u32> {
+    fn units(&self) -> Vec<u32> {
         (0u32..)
             .zip(&self.dense)
             .filter(|&(_, &s)| s > 0.0)
@@ -396,7 +394,7 @@ impl Scores {
             .collect()
     }
 
-    pub fn max(&self) -> f64 {
+    pub(crate) fn max(&self) -> f64 {
         self.max
     }
 }
@@ -483,12 +481,12 @@ fn unit_terms(
 
 impl SearchIndex {
     /// The whole index: every term of every unit.
-    pub fn build(plan: &Plan) -> SearchIndex {
+    pub(crate) fn build(plan: &Plan) -> SearchIndex {
         Self::build_with(plan, None)
     }
 
     /// An index of these terms only (words or ids, as a query would give them).
-    pub fn for_terms(plan: &Plan, terms: &[String]) -> SearchIndex {
+    pub(crate) fn for_terms(plan: &Plan, terms: &[String]) -> SearchIndex {
         let mut set = FxHashSet::default();
         let mut pairs = Box::new([0u64; 1024]);
         for t in terms {
@@ -517,10 +515,7 @@ impl SearchIndex {
                     .collect()
             })
             .collect();
-        let mut index = SearchIndex {
-            only: only.map(|(set, _)| set),
-            ..SearchIndex::default()
-        };
+        let mut index = SearchIndex::default();
         let mut start = 0u32;
         for units in &per_doc {
             let end = start + units.len() as u32;
@@ -592,7 +587,7 @@ impl SearchIndex {
     }
 
     /// The units of one document (by its index in `plan.docs`).
-    pub fn units_of_doc(&self, doc: usize) -> std::ops::Range<usize> {
+    pub(crate) fn units_of_doc(&self, doc: usize) -> std::ops::Range<usize> {
         self.doc_units
             .get(doc)
             .map(|&(a, b)| a as usize..b as usize)
@@ -600,17 +595,17 @@ impl SearchIndex {
     }
 
     /// The kind of document a unit is in.
-    pub fn kind(&self, unit: u32) -> DocKind {
+    pub(crate) fn kind(&self, unit: u32) -> DocKind {
         self.kinds[unit as usize]
     }
 
     /// Every unit's kind of document, by unit.
-    pub fn kinds(&self) -> &[DocKind] {
+    pub(crate) fn kinds(&self) -> &[DocKind] {
         &self.kinds
     }
 
     /// The units in runs of one kind, in order: each run's units and their kind.
-    pub fn kind_runs(&self) -> impl Iterator<Item = (std::ops::Range<usize>, DocKind)> + '_ {
+    pub(crate) fn kind_runs(&self) -> impl Iterator<Item = (std::ops::Range<usize>, DocKind)> + '_ {
         self.kind_runs
             .iter()
             .enumerate()
@@ -624,11 +619,11 @@ impl SearchIndex {
     }
 
     /// Whether a unit's citation holds nothing but its heading ([`Plan::excerpt_is_bodiless`]).
-    pub fn bodiless(&self, unit: usize) -> bool {
+    pub(crate) fn bodiless(&self, unit: usize) -> bool {
         self.bodiless[unit]
     }
 
-    pub fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
+    fn text<'p>(&self, plan: &'p Plan, unit: usize) -> &'p str {
         let u = &self.units[unit];
         plan.docs[u.doc].text.get(u.start..u.end).unwrap_or("")
     }
@@ -641,7 +636,7 @@ impl SearchIndex {
     }
 
     /// Units holding a term (an id like `F3-E1` matches whole), ascending.
-    pub fn postings(&self, term: &str) -> &[u32] {
+    pub(crate) fn postings(&self, term: &str) -> &[u32] {
         let mut whole = None;
         tokenize(term, |t| whole = Some(t.to_string()));
         let range = whole
@@ -652,7 +647,7 @@ impl SearchIndex {
 
     /// BM25 of the units matching the query's most telling terms (at most
     /// [`MAX_QUERY_TERMS`], by idf x count in the query).
-    pub fn bm25(&self, query: &str) -> Scores {
+    pub(crate) fn bm25(&self, query: &str) -> Scores {
         let n = self.units.len() as f64;
         let mut picked: Vec<(std::ops::Range<usize>, f64, f64)> = term_counts(query)
             .into_iter()
@@ -687,7 +682,7 @@ impl SearchIndex {
     }
 
     /// The unit holding a line of a document.
-    pub fn unit_at(&self, path: &str, line: u32) -> Option<u32> {
+    fn unit_at(&self, path: &str, line: u32) -> Option<u32> {
         self.units
             .iter()
             .position(|u| {
@@ -701,7 +696,13 @@ impl SearchIndex {
     /// The best units for a query, highest score first, ties in plan order. Units holding an
     /// `anchor` (where an id named in the query is declared) come first: explicit links
     /// before text relevance.
-    pub fn search(&self, plan: &Plan, query: &str, limit: usize, anchors: &[Citation]) -> Vec<Hit> {
+    pub(crate) fn search(
+        &self,
+        plan: &Plan,
+        query: &str,
+        limit: usize,
+        anchors: &[Citation],
+    ) -> Vec<Hit> {
         let scores = self.bm25(query);
         let mut ranked: Vec<(u32, f64)> = scores
             .units()
@@ -731,20 +732,15 @@ impl SearchIndex {
             })
             .collect()
     }
-
-    /// Whether this index holds every term (else only those it was built for).
-    pub fn is_complete(&self) -> bool {
-        self.only.is_none()
-    }
 }
 
 /// Scores are shown with 4 decimals so output is stable and readable.
-pub fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
 /// The first `max` characters of a unit's prose, headings and blank lines left out.
-pub fn snippet(text: &str, max: usize) -> String {
+fn snippet(text: &str, max: usize) -> String {
     let flat = text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())

@@ -44,7 +44,7 @@ pub enum Encoding {
 impl Encoding {
     pub const ALL: [Encoding; 2] = [Encoding::O200kBase, Encoding::Cl100kBase];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Encoding::O200kBase => "o200k_base",
             Encoding::Cl100kBase => "cl100k_base",
@@ -317,7 +317,7 @@ impl TokenCounter for Tiktoken {
 ///   leading character of the letter and punctuation alternatives starts a piece. And since
 ///   `a` ends with no whitespace, no whitespace alternative (nor its look-ahead) is at its
 ///   end.
-pub fn joins_cleanly(a: &str, b: &str) -> bool {
+pub(crate) fn joins_cleanly(a: &str, b: &str) -> bool {
     let after_line_break = a.ends_with('\n')
         && b.chars()
             .next()
@@ -329,7 +329,7 @@ pub fn joins_cleanly(a: &str, b: &str) -> bool {
 /// Tokens of the concatenation of `pieces`, counted piece by piece where they join cleanly
 /// ([`joins_cleanly`]), so pieces shared by many texts hit the cache; pieces that do not join
 /// cleanly are counted together.
-pub fn count_concat(counter: &dyn TokenCounter, pieces: &[&str]) -> usize {
+pub(crate) fn count_concat(counter: &dyn TokenCounter, pieces: &[&str]) -> usize {
     let mut total = 0;
     // The pieces not yet counted: one borrowed piece, or several joined.
     let mut run: Cow<'_, str> = Cow::Borrowed("");
@@ -350,7 +350,7 @@ pub fn count_concat(counter: &dyn TokenCounter, pieces: &[&str]) -> usize {
 /// after each blank line, and before each space that follows one of the bytes `after`
 /// (`b".!?"` cuts at sentences, `b","` at list items). Texts that share such pieces share
 /// their counts.
-pub fn count_pieces(counter: &dyn TokenCounter, text: &str, after: &[u8]) -> usize {
+pub(crate) fn count_pieces(counter: &dyn TokenCounter, text: &str, after: &[u8]) -> usize {
     let bytes = text.as_bytes();
     let mut pieces = Vec::new();
     let mut start = 0;

@@ -27,7 +27,7 @@ pub enum HandoffStatus {
 
 impl HandoffStatus {
     /// The name the JSON spells (serde's snake_case).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HandoffStatus::InProgress => "in_progress",
             HandoffStatus::ReadyForReview => "ready_for_review",
@@ -47,7 +47,7 @@ pub enum CriterionStatus {
 
 impl CriterionStatus {
     /// The name the JSON spells (serde's snake_case).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CriterionStatus::Met => "met",
             CriterionStatus::Unmet => "unmet",
@@ -80,7 +80,8 @@ pub enum EvidenceKind {
 
 impl EvidenceKind {
     /// The name the JSON spells (serde's snake_case).
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    fn as_str(self) -> &'static str {
         match self {
             EvidenceKind::File => "file",
             EvidenceKind::Commit => "commit",
@@ -112,7 +113,7 @@ pub enum RiskSeverity {
 
 impl RiskSeverity {
     /// The name the JSON spells (serde's snake_case).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RiskSeverity::Low => "low",
             RiskSeverity::Medium => "medium",
@@ -200,16 +201,12 @@ impl Contract {
         Contract(raw)
     }
 
-    pub fn raw(&self) -> &RawContract {
+    pub(crate) fn raw(&self) -> &RawContract {
         &self.0
     }
 
     pub fn story_id(&self) -> &str {
         &self.0.story_id
-    }
-
-    pub fn status(&self) -> HandoffStatus {
-        self.0.status
     }
 }
 

@@ -10,7 +10,7 @@ use crate::pack::HandoffExcerpt;
 impl HandoffRecord {
     /// The record as a pack shows it: who handed what to whom, the criteria and their status,
     /// what remains, decisions and risks; the citation spans the whole record file.
-    pub fn excerpt(&self) -> HandoffExcerpt {
+    pub(crate) fn excerpt(&self) -> HandoffExcerpt {
         let c = self.contract.raw();
         let mut text = String::new();
         let _ = writeln!(

@@ -4,10 +4,10 @@
 //! - [`validate`]: every problem at once, with JSON pointers.
 //! - [`store`]: the store trait and the embedded file store.
 
-pub mod contract;
+mod contract;
 mod excerpt;
-pub mod store;
-pub mod validate;
+pub(crate) mod store;
+pub(crate) mod validate;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ pub struct HandoffList {
     pub handoffs: Vec<HandoffRecord>,
 }
 
-pub fn contract_hash(contract: &Contract) -> String {
+pub(crate) fn contract_hash(contract: &Contract) -> String {
     #[allow(
         clippy::expect_used,
         reason = "a contract is strings and enums: it always serializes"
@@ -65,7 +65,7 @@ pub fn contract_hash(contract: &Contract) -> String {
 }
 
 /// `SRE-04-01#2` -> ("SRE-04-01", 2).
-pub fn parse_id(id: &str) -> Result<(&str, u64), Error> {
+pub(crate) fn parse_id(id: &str) -> Result<(&str, u64), Error> {
     let bad = || {
         Error::invalid(
             "id",

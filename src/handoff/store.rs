@@ -15,7 +15,7 @@ use thiserror::Error;
 use super::HandoffRecord;
 use crate::pack::files::sync_dir;
 
-pub const HANDOFFS_DIR: &str = ".storypack/handoffs";
+pub(crate) const HANDOFFS_DIR: &str = ".storypack/handoffs";
 const TEMP_PREFIX: &str = ".tmp-";
 /// Temp files older than this are debris of a crashed writer.
 const STALE_TEMP: Duration = Duration::from_secs(600);
@@ -60,7 +60,7 @@ pub struct FileStore {
 }
 
 /// Story ids name folders: letters, digits, `-`, `_`, `.`; not `.`-led; at most 128.
-pub fn check_story_id(story_id: &str) -> Result<(), StoreError> {
+pub(crate) fn check_story_id(story_id: &str) -> Result<(), StoreError> {
     let ok = !story_id.is_empty()
         && story_id.len() <= 128
         && !story_id.starts_with('.')
@@ -82,7 +82,7 @@ fn io(path: &Path, source: std::io::Error) -> StoreError {
 }
 
 /// `n` of a record's file name `<n>.json`; temp files and strays have none.
-pub fn record_number(file_name: &str) -> Option<u64> {
+pub(crate) fn record_number(file_name: &str) -> Option<u64> {
     file_name.strip_suffix(".json")?.parse().ok()
 }
 
@@ -94,7 +94,7 @@ impl FileStore {
         }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -115,7 +115,10 @@ impl FileStore {
 
     /// The records present, of one story or of all, as (story id, n) without reading them:
     /// by story, then number.
-    pub fn record_ids(&self, story_id: Option<&str>) -> Result<Vec<(String, u64)>, StoreError> {
+    pub(crate) fn record_ids(
+        &self,
+        story_id: Option<&str>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let stories: Vec<String> = match story_id {
             Some(s) => {
                 check_story_id(s)?;

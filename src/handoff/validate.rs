@@ -14,11 +14,11 @@ use crate::evidence::{self, EvidenceState};
 use crate::model::Plan;
 
 /// Most bytes of a whole contract (as JSON).
-pub const MAX_CONTRACT_BYTES: usize = 64 * 1024;
-pub const MAX_SUMMARY: usize = 4_000;
-pub const MAX_TEXT: usize = 1_000;
-pub const MAX_NAME: usize = 128;
-pub const MAX_ITEMS: usize = 100;
+const MAX_CONTRACT_BYTES: usize = 64 * 1024;
+const MAX_SUMMARY: usize = 4_000;
+const MAX_TEXT: usize = 1_000;
+const MAX_NAME: usize = 128;
+const MAX_ITEMS: usize = 100;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -45,7 +45,7 @@ pub struct Validation {
 }
 
 /// What validation needs besides the contract.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub plan: &'a Plan,
     /// Canonical plan root: file evidence is looked up under it.
     pub root: &'a Path,
@@ -229,7 +229,7 @@ fn shorten(s: &str) -> String {
 }
 
 /// Criteria compare without case, spacing or final punctuation.
-pub fn normalize_criterion(s: &str) -> String {
+fn normalize_criterion(s: &str) -> String {
     s.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -498,7 +498,7 @@ fn check_file(ctx: &Context<'_>, c: &mut Checker, pointer: &str, reference: &str
 }
 
 /// Validates a contract as sent. Returns the report and, when valid, the contract to store.
-pub fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contract>) {
+pub(crate) fn validate(value: &Value, ctx: &Context<'_>) -> (Validation, Option<Contract>) {
     let mut c = Checker {
         problems: Vec::new(),
     };

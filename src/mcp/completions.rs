@@ -7,7 +7,7 @@ use rmcp::model::CompletionInfo;
 use crate::app::App;
 
 /// Completions for argument `name` whose value so far is `prefix`.
-pub fn complete(app: &App, name: &str, prefix: &str) -> CompletionInfo {
+pub(crate) fn complete(app: &App, name: &str, prefix: &str) -> CompletionInfo {
     let plan = app.plan();
     let want = prefix.trim().to_lowercase();
     let matches = |candidate: &str| candidate.to_lowercase().starts_with(&want);

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 /// A tool call that ran and failed: shown to the caller as `isError` with this text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError(pub String);
+pub(crate) struct ToolError(pub String);
 
 impl From<Error> for ToolError {
     fn from(e: Error) -> Self {
@@ -24,7 +24,7 @@ impl From<Error> for ToolError {
 
 impl ToolError {
     /// An argument the protocol layer rejects before the library sees it.
-    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
         ToolError(format!("{field}: {message}"))
     }
 }
@@ -37,7 +37,7 @@ impl IntoCallToolResult for ToolError {
 
 /// A library error met while serving a resource or a prompt: not-found ids are
 /// `resource_not_found` (-32002), everything else invalid parameters (-32602).
-pub fn protocol_error(e: &Error) -> ErrorData {
+pub(crate) fn protocol_error(e: &Error) -> ErrorData {
     match e {
         Error::NotFound { .. } => ErrorData::resource_not_found(e.to_string(), None),
         Error::Invalid { .. } => ErrorData::invalid_params(e.to_string(), None),

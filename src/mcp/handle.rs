@@ -44,12 +44,12 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn prompts_changed(&self) -> bool {
+    pub(crate) fn prompts_changed(&self) -> bool {
         matches!(self, Event::Plan(c) if c.prompts_changed)
     }
 
     /// Whether the resource behind `uri` reads differently now. May build packs: blocking.
-    pub fn affects(&self, uri: &str) -> bool {
+    pub(crate) fn affects(&self, uri: &str) -> bool {
         match self {
             Event::Plan(c) => resources::changed(uri, &c.old.app, &c.new.app),
             Event::Recorded { packs } => packs.contains(uri),
@@ -90,7 +90,7 @@ impl PlanHandle {
     }
 
     /// Wraps an already opened plan.
-    pub fn new(app: App) -> Arc<PlanHandle> {
+    fn new(app: App) -> Arc<PlanHandle> {
         let root = app.root().to_path_buf();
         let prompts = Arc::new(Prompts::load(&root));
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
@@ -107,12 +107,12 @@ impl PlanHandle {
         })
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The current snapshot; hold it for the whole request.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         sync::read(&self.current).clone()
     }
 
@@ -203,7 +203,7 @@ impl PlanHandle {
     /// Tells the sessions about handoff records not announced yet (`(story_id, n)`, recorded
     /// through this server or by another process): a new handoff resource, and the packs
     /// that now include them (of their stories and of the stories depending on those).
-    pub async fn publish_recorded(&self, records: &[(String, u64)]) {
+    pub(crate) async fn publish_recorded(&self, records: &[(String, u64)]) {
         let stories: BTreeSet<&str> = {
             let mut announced = lock(&self.announced);
             records

@@ -25,7 +25,7 @@ use super::server::StorypackServer;
 /// The endpoint path.
 pub const MCP_PATH: &str = "/mcp";
 /// Largest request body accepted (a handoff contract is a few KiB).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Host names always accepted: the loopback names.
 const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];

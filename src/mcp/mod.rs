@@ -18,16 +18,16 @@
 //! `tokio::io::duplex` pair), [`serve_http`] on a bound listener with a shutdown future.
 //! The binary calls [`run`].
 
-pub mod completions;
-pub mod errors;
-pub mod handle;
+mod completions;
+mod errors;
+mod handle;
 mod hot;
 pub mod http;
-pub mod prompts;
-pub mod resources;
-pub mod server;
-pub mod tools;
-pub mod watch;
+mod prompts;
+mod resources;
+mod server;
+mod tools;
+mod watch;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -38,14 +38,14 @@ use rmcp::service::{RoleServer, RunningService};
 use rmcp::transport::IntoTransport;
 use rmcp::transport::async_rw::AsyncRwTransport;
 
-pub use errors::{ServerError, ToolError};
+pub(crate) use errors::ServerError;
 pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
 pub use http::{HttpOptions, MCP_PATH, serve_http};
-pub use server::StorypackServer;
+pub(crate) use server::StorypackServer;
 pub use watch::{DEBOUNCE, PlanWatcher, watch};
 
 /// Largest JSON-RPC message accepted over stdio (one line), as over HTTP.
-pub const MAX_MESSAGE_BYTES: usize = http::MAX_BODY_BYTES;
+pub(crate) const MAX_MESSAGE_BYTES: usize = http::MAX_BODY_BYTES;
 
 /// Serves one MCP session over `transport`: returns once the client has initialized; the
 /// returned service runs until the client goes or it is cancelled.
@@ -62,7 +62,7 @@ where
 
 /// Serves one session over stdin/stdout until the client closes stdin or `shutdown`
 /// completes.
-pub async fn serve_stdio(
+async fn serve_stdio(
     handle: Arc<PlanHandle>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
@@ -234,7 +234,7 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

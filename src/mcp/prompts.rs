@@ -31,12 +31,12 @@ use crate::pack::{self, PackRequest};
 use crate::priorities::{PriorityQuery, StoryFilter};
 use crate::render;
 
-pub const PROMPTS_DIR: &str = "prompts";
+pub(crate) const PROMPTS_DIR: &str = "prompts";
 
 /// Token budget of a pack rendered into a prompt (leaves room for the rest of the prompt).
-pub const PROMPT_PACK_BUDGET: usize = 6_000;
+const PROMPT_PACK_BUDGET: usize = 6_000;
 /// Longest prompt argument value accepted.
-pub const MAX_ARGUMENT_LEN: usize = 128;
+const MAX_ARGUMENT_LEN: usize = 128;
 /// Largest prompt template file read from a plan repo.
 const MAX_TEMPLATE_BYTES: u64 = 64 * 1024;
 
@@ -56,7 +56,7 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// Placeholders filled from the plan, and the argument each needs.
-pub const BLOCKS: &[(&str, &str)] = &[
+const BLOCKS: &[(&str, &str)] = &[
     ("story", "story_id"),
     ("dependencies", "story_id"),
     ("pack", "story_id"),
@@ -69,14 +69,14 @@ pub const BLOCKS: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgumentDef {
+pub(crate) struct ArgumentDef {
     pub name: String,
     pub description: String,
     pub required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PromptDef {
+pub(crate) struct PromptDef {
     pub name: String,
     pub description: String,
     pub arguments: Vec<ArgumentDef>,
@@ -93,7 +93,7 @@ pub struct Prompts {
 
 impl Prompts {
     /// The shipped prompts, then the plan's `prompts/*.md` over them.
-    pub fn load(root: &Path) -> Prompts {
+    pub(crate) fn load(root: &Path) -> Prompts {
         let mut defs = BTreeMap::new();
         for (path, text) in SHIPPED {
             match parse(text, "shipped") {
@@ -114,11 +114,11 @@ impl Prompts {
         Prompts { defs }
     }
 
-    pub fn get(&self, name: &str) -> Option<&PromptDef> {
+    pub(crate) fn get(&self, name: &str) -> Option<&PromptDef> {
         self.defs.get(name)
     }
 
-    pub fn list(&self) -> Vec<Prompt> {
+    pub(crate) fn list(&self) -> Vec<Prompt> {
         self.defs
             .values()
             .map(|d| {
@@ -165,7 +165,7 @@ fn is_name(s: &str) -> bool {
 }
 
 /// Parses one template file: front matter, then the body.
-pub fn parse(text: &str, source: &str) -> Result<PromptDef, String> {
+fn parse(text: &str, source: &str) -> Result<PromptDef, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines();
     if lines.next().map(str::trim_end) != Some("---") {
@@ -269,7 +269,7 @@ fn placeholders(body: &str) -> Vec<String> {
 }
 
 /// Renders a prompt with its arguments against the plan.
-pub fn render(
+pub(crate) fn render(
     def: &PromptDef,
     arguments: &HashMap<String, String>,
     app: &App,

@@ -18,17 +18,17 @@ use super::tools::parse_cursor;
 use crate::app::App;
 use crate::pack::{self, PackRequest};
 
-pub const SCHEME: &str = "storypack://";
-pub const PLAN_PREFIX: &str = "storypack://plan/";
-pub const PACK_PREFIX: &str = "storypack://pack/";
-pub const PACK_TEMPLATE: &str = "storypack://pack/{story_id}";
-pub const SCHEMA_URI: &str = "storypack://schema/handoff-contract";
-pub const HANDOFF_PREFIX: &str = "storypack://handoff/";
-pub const HANDOFF_TEMPLATE: &str = "storypack://handoff/{id}";
+const SCHEME: &str = "storypack://";
+const PLAN_PREFIX: &str = "storypack://plan/";
+const PACK_PREFIX: &str = "storypack://pack/";
+pub(crate) const PACK_TEMPLATE: &str = "storypack://pack/{story_id}";
+const SCHEMA_URI: &str = "storypack://schema/handoff-contract";
+const HANDOFF_PREFIX: &str = "storypack://handoff/";
+pub(crate) const HANDOFF_TEMPLATE: &str = "storypack://handoff/{id}";
 /// Longest resource URI accepted.
-pub const MAX_URI_LEN: usize = 2_048;
+const MAX_URI_LEN: usize = 2_048;
 /// Resources per `resources/list` page.
-pub const LIST_PAGE: usize = 200;
+const LIST_PAGE: usize = 200;
 
 const MARKDOWN: &str = "text/markdown";
 const JSON: &str = "application/json";
@@ -36,7 +36,7 @@ const SCHEMA_JSON: &str = "application/schema+json";
 
 /// What a URI names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// A plan document, by its path relative to the plan root.
     Doc(String),
     /// The context pack of a story (default budget and encoding).
@@ -78,7 +78,7 @@ fn percent_decode(s: &str) -> Result<String, ErrorData> {
 }
 
 /// Parses a `storypack://` URI into what it names.
-pub fn parse(uri: &str) -> Result<Target, ErrorData> {
+pub(crate) fn parse(uri: &str) -> Result<Target, ErrorData> {
     if uri.len() > MAX_URI_LEN {
         return Err(invalid(format!("longer than {MAX_URI_LEN} bytes")));
     }
@@ -114,16 +114,16 @@ pub fn parse(uri: &str) -> Result<Target, ErrorData> {
     }
 }
 
-pub fn doc_uri(path: &str) -> String {
+fn doc_uri(path: &str) -> String {
     format!("{PLAN_PREFIX}{path}")
 }
 
-pub fn pack_uri(story_id: &str) -> String {
+pub(crate) fn pack_uri(story_id: &str) -> String {
     format!("{PACK_PREFIX}{story_id}")
 }
 
 /// A handoff's URI: `#` is percent-encoded so that it is not read as a fragment.
-pub fn handoff_uri(id: &str) -> String {
+fn handoff_uri(id: &str) -> String {
     format!(
         "{HANDOFF_PREFIX}{}",
         id.replace('%', "%25").replace('#', "%23")
@@ -132,7 +132,7 @@ pub fn handoff_uri(id: &str) -> String {
 
 /// All concrete resources, one page at a time: the plan documents, the contract schema,
 /// the recorded handoffs.
-pub fn list(app: &App, cursor: Option<&str>) -> Result<ListResourcesResult, ErrorData> {
+pub(crate) fn list(app: &App, cursor: Option<&str>) -> Result<ListResourcesResult, ErrorData> {
     let docs = &app.plan().docs;
     let handoffs = match app.list_handoffs(None) {
         Ok(l) => l.handoffs,
@@ -171,7 +171,7 @@ pub fn list(app: &App, cursor: Option<&str>) -> Result<ListResourcesResult, Erro
     Ok(result)
 }
 
-pub fn templates() -> ListResourceTemplatesResult {
+pub(crate) fn templates() -> ListResourceTemplatesResult {
     let pack = ResourceTemplate::new(PACK_TEMPLATE, "pack")
         .with_title("Context pack of a story")
         .with_description(format!(
@@ -187,7 +187,7 @@ pub fn templates() -> ListResourceTemplatesResult {
 }
 
 /// Reads one resource from the plan in memory (or the handoff store).
-pub fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+pub(crate) fn read(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let library = |e: crate::Error| super::errors::protocol_error(&e);
     let (text, mime) = match parse(uri)? {
         Target::Doc(path) => match app.plan().doc(&path) {
@@ -226,7 +226,7 @@ fn pretty<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Whether `uri` reads differently in `new` than in `old` (what `resources/updated` says).
-pub fn changed(uri: &str, old: &App, new: &App) -> bool {
+pub(crate) fn changed(uri: &str, old: &App, new: &App) -> bool {
     match parse(uri) {
         Ok(Target::Doc(path)) => {
             old.plan().doc(&path).map(|d| &d.hash) != new.plan().doc(&path).map(|d| &d.hash)

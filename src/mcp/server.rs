@@ -47,7 +47,7 @@ pub struct StorypackServer {
 }
 
 impl StorypackServer {
-    pub fn new(handle: Arc<PlanHandle>) -> StorypackServer {
+    pub(crate) fn new(handle: Arc<PlanHandle>) -> StorypackServer {
         StorypackServer {
             handle,
             tool_router: TOOLS.clone(),
@@ -60,13 +60,8 @@ impl StorypackServer {
         self.handle.app()
     }
 
-    pub fn handle(&self) -> &Arc<PlanHandle> {
+    pub(crate) fn handle(&self) -> &Arc<PlanHandle> {
         &self.handle
-    }
-
-    /// The tools as `tools/list` shows them.
-    pub fn tools() -> Vec<rmcp::model::Tool> {
-        TOOLS.list_all()
     }
 }
 

@@ -11,11 +11,11 @@ use super::{Pack, render};
 use crate::error::Error;
 use crate::model::Plan;
 
-pub const PACKS_DIR: &str = ".storypack/packs";
+const PACKS_DIR: &str = ".storypack/packs";
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
 /// a temp file in the same folder, fsynced, renamed over, then the folder fsynced.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
@@ -26,12 +26,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(unix)]
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-pub fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -53,13 +53,13 @@ fn file_stem(story_id: &str) -> Result<&str, Error> {
 }
 
 /// Where packs go: `--out DIR`, else `<plan>/.storypack/packs`.
-pub fn packs_dir(root: &Path, out: Option<&Path>) -> PathBuf {
+pub(crate) fn packs_dir(root: &Path, out: Option<&Path>) -> PathBuf {
     out.map(Path::to_path_buf)
         .unwrap_or_else(|| root.join(PACKS_DIR))
 }
 
 /// Writes the pack's Markdown and JSON; returns both paths.
-pub fn write(pack: &Pack, dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
+pub(crate) fn write(pack: &Pack, dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let stem = file_stem(&pack.story_id)?;
     let md = dir.join(format!("{stem}.md"));
     let json = dir.join(format!("{stem}.json"));
@@ -88,7 +88,7 @@ pub struct PackCheck {
 }
 
 /// Compares every written pack's source hashes with the plan as it is now.
-pub fn check(plan: &Plan, dir: &Path) -> Result<PackCheck, Error> {
+pub(crate) fn check(plan: &Plan, dir: &Path) -> Result<PackCheck, Error> {
     let mut out = PackCheck {
         dir: dir.display().to_string(),
         packs: Vec::new(),

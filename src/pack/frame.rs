@@ -135,7 +135,7 @@ fn count_body(counter: &dyn TokenCounter, body: &str, cut: bool) -> usize {
 /// as a footer's source, so later packs find those counts in the counter's cache and count
 /// only what is their own (a frame's score, header, footer, cuts). Long-lived processes
 /// (the server) call it in the background after indexing. Returns the excerpts counted.
-pub fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
+pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
     let body = |c: &Citation| {
         counter.count(&render::section_body(
             &excerpt_without_heading(plan, c),

@@ -10,12 +10,12 @@
 //! the budget. What is left out is counted and listed in `omitted.rs`.
 
 mod candidates;
-pub mod files;
+pub(crate) mod files;
 mod fitting;
 mod frame;
 mod omitted;
 mod ranking;
-pub mod recipe;
+mod recipe;
 pub mod render;
 
 use std::collections::BTreeSet;
@@ -27,15 +27,15 @@ use crate::error::Error;
 use crate::model::{Citation, Plan, Story, StoryStatus};
 use crate::search::SearchIndex;
 use crate::tokens::{self, Encoding, TokenCounter};
-pub use frame::warm_counts;
+pub(crate) use frame::warm_counts;
 pub use recipe::{Part, Recipe, Recipes};
 
 use omitted::{Left, PreOmitted};
 
 pub const DEFAULT_BUDGET: usize = 8_000;
-pub const MAX_BUDGET: usize = 200_000;
+const MAX_BUDGET: usize = 200_000;
 /// Omitted excerpts listed in a pack (the rest are counted in `omitted_more`).
-pub const OMITTED_LIST_LIMIT: usize = 50;
+const OMITTED_LIST_LIMIT: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Pack {
@@ -140,7 +140,7 @@ pub struct PackRequest {
 
 /// An earlier handoff to show in a pack (supplied by the handoff store once it exists).
 #[derive(Debug, Clone, PartialEq)]
-pub struct HandoffExcerpt {
+pub(crate) struct HandoffExcerpt {
     pub story_id: String,
     pub received_at: String,
     pub title: String,
@@ -149,14 +149,14 @@ pub struct HandoffExcerpt {
 }
 
 /// Everything a pack build needs from the plan.
-pub struct PackInput<'a> {
+pub(crate) struct PackInput<'a> {
     pub plan: &'a Plan,
     pub index: &'a SearchIndex,
     pub recipes: &'a Recipes,
     pub handoffs: &'a [HandoffExcerpt],
 }
 
-pub fn check_budget(budget: usize) -> Result<usize, Error> {
+pub(crate) fn check_budget(budget: usize) -> Result<usize, Error> {
     if budget == 0 || budget > MAX_BUDGET {
         return Err(Error::invalid(
             "budget_tokens",
@@ -167,7 +167,7 @@ pub fn check_budget(budget: usize) -> Result<usize, Error> {
 }
 
 /// Builds the pack for one story.
-pub fn build(
+pub(crate) fn build(
     input: &PackInput<'_>,
     req: &PackRequest,
     counter: &dyn TokenCounter,
@@ -202,7 +202,7 @@ pub fn build(
 
 /// Every term a pack of this story looks up: its query and the ids it links by. An index of
 /// just these ([`SearchIndex::for_terms`]) ranks the pack exactly as the whole index does.
-pub fn index_terms(plan: &Plan, story: &Story) -> Vec<String> {
+pub(crate) fn index_terms(plan: &Plan, story: &Story) -> Vec<String> {
     let mut terms = vec![candidates::story_query(plan, story), story.id.clone()];
     terms.extend(story.epic.iter().cloned());
     terms.extend(story.depends_on.iter().cloned());
@@ -210,7 +210,7 @@ pub fn index_terms(plan: &Plan, story: &Story) -> Vec<String> {
 }
 
 /// A story id argument: bounded, and an existing story.
-pub fn find_story<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Story, Error> {
+pub(crate) fn find_story<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Story, Error> {
     let id = raw.trim();
     if id.is_empty() || id.len() > 128 || id.contains(['/', '\\', '\0']) || id.contains("..") {
         return Err(Error::invalid(
@@ -228,7 +228,7 @@ pub fn find_story<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Story, Error> {
 
 /// The story as an agent reads it: fields and acceptance criteria, from the model. The pack's
 /// own story leaves out sprint and role (the pack header states them).
-pub fn story_block(story: &Story, with_place: bool) -> String {
+pub(crate) fn story_block(story: &Story, with_place: bool) -> String {
     let mut out = String::new();
     let mut field = |k: &str, v: &str| {
         if !v.is_empty() {

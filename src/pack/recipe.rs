@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::model::{Diagnostic, Severity};
 
 /// The recipes shipped with storypack (`packs/*.toml`).
-pub const SHIPPED: &[(&str, &str)] = &[
+const SHIPPED: &[(&str, &str)] = &[
     (
         "packs/default.toml",
         include_str!("../../packs/default.toml"),
@@ -64,7 +64,7 @@ pub enum Part {
 }
 
 impl Part {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Part::Story => "story",
             Part::Dependencies => "dependencies",
@@ -115,7 +115,7 @@ fn default_min_score() -> f64 {
 }
 
 impl Recipe {
-    pub fn part(&self, part: Part) -> Option<&PartSpec> {
+    pub(crate) fn part(&self, part: Part) -> Option<&PartSpec> {
         self.parts.iter().find(|p| p.part == part)
     }
 
@@ -178,7 +178,7 @@ pub struct Recipes {
 impl Recipes {
     /// Shipped recipes plus the plan's (`(path, text)` of each `packs/*.toml`); a recipe that
     /// does not parse is a diagnostic and the shipped one of that name stays in force.
-    pub fn load(overrides: &[(String, String)], diags: &mut Vec<Diagnostic>) -> Recipes {
+    pub(crate) fn load(overrides: &[(String, String)], diags: &mut Vec<Diagnostic>) -> Recipes {
         let mut recipes: Vec<Recipe> = Vec::new();
         let shipped = SHIPPED
             .iter()
@@ -211,11 +211,11 @@ impl Recipes {
         Recipes { recipes, matchers }
     }
 
-    pub fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         self.recipes.iter().map(|r| r.name.as_str()).collect()
     }
 
-    pub fn get(&self, name: &str) -> Result<&Recipe, Error> {
+    pub(crate) fn get(&self, name: &str) -> Result<&Recipe, Error> {
         self.recipes.iter().find(|r| r.name == name).ok_or_else(|| {
             Error::not_found(
                 "recipe",
@@ -229,7 +229,7 @@ impl Recipes {
     }
 
     /// The recipe for a role: the first (by name) whose patterns match, else `default`.
-    pub fn for_role(&self, role: Option<&str>) -> Result<&Recipe, Error> {
+    pub(crate) fn for_role(&self, role: Option<&str>) -> Result<&Recipe, Error> {
         if let Some(role) = role
             && let Some(i) = self.matchers.iter().position(|m| m.is_match(role))
         {

@@ -22,7 +22,7 @@ pub fn section(
 
 /// A section's heading and source line, ending in a blank line: [`frame_head`], then the
 /// tail (this pack's own): [`frame_tail_count`] and [`frame_tail_rest`].
-pub fn section_frame(
+pub(crate) fn section_frame(
     title: &str,
     citation: &Citation,
     tokens: usize,
@@ -37,7 +37,7 @@ pub fn section_frame(
 
 /// The part of a frame that is the same in every pack citing this excerpt: the heading and
 /// the source line's citation and heading path (so its token count is cached across packs).
-pub fn frame_head(title: &str, citation: &Citation) -> String {
+pub(crate) fn frame_head(title: &str, citation: &Citation) -> String {
     let mut out = String::with_capacity(title.len() + citation.path.len() + 48);
     let _ = write!(out, "## {title}\n> source: {citation}");
     if !citation.heading.is_empty() {
@@ -47,13 +47,13 @@ pub fn frame_head(title: &str, citation: &Citation) -> String {
 }
 
 /// A frame tail's first part: the section's token count.
-pub fn frame_tail_count(tokens: usize) -> String {
+pub(crate) fn frame_tail_count(tokens: usize) -> String {
     format!(" · {tokens}")
 }
 
 /// A frame tail's second part: the score, the cut mark, the end of the line and a blank
 /// line; the same for every section with this score and cut mark.
-pub fn frame_tail_rest(score: f64, cut: bool) -> String {
+pub(crate) fn frame_tail_rest(score: f64, cut: bool) -> String {
     format!(
         " tokens · score {score}{}\n\n",
         if cut { " · cut to fit" } else { "" }
@@ -62,7 +62,7 @@ pub fn frame_tail_rest(score: f64, cut: bool) -> String {
 
 /// A section's excerpt as rendered: the text, the cut mark, a blank line. The same for every
 /// pack that uses the excerpt whole, so its token count is cached across packs.
-pub fn section_body(text: &str, cut: bool) -> String {
+pub(crate) fn section_body(text: &str, cut: bool) -> String {
     let text = text.trim_end();
     let mut out = String::with_capacity(text.len() + 8);
     out.push_str(text);
@@ -76,7 +76,7 @@ pub fn section_body(text: &str, cut: bool) -> String {
 
 /// The pack's title and its line of facts (story, sprint, role, recipe, encoding, tokens,
 /// hash), then a blank line.
-pub fn header(pack: &Pack) -> String {
+pub(crate) fn header(pack: &Pack) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Context pack: {} — {}", pack.story_id, pack.title);
     let _ = writeln!(
@@ -96,7 +96,7 @@ pub fn header(pack: &Pack) -> String {
 }
 
 /// The rule after the sections, what was left out, and the sources (short hashes).
-pub fn footer(pack: &Pack) -> String {
+pub(crate) fn footer(pack: &Pack) -> String {
     let mut out = String::from("---\n");
     let left = pack.omitted.len() + pack.omitted_more;
     if left > 0 {
@@ -121,12 +121,12 @@ pub fn footer(pack: &Pack) -> String {
 }
 
 /// A source as the footer names it: its path and short hash.
-pub fn source_ref(path: &str, hash: &str) -> String {
+pub(crate) fn source_ref(path: &str, hash: &str) -> String {
     format!("{path}@{}", hash.get(..8).unwrap_or(hash))
 }
 
 /// One chosen section of a pack, as rendered.
-pub fn pack_section(s: &super::PackSection) -> String {
+fn pack_section(s: &super::PackSection) -> String {
     section(&s.title, &s.citation, s.tokens, s.score, s.cut, &s.text)
 }
 

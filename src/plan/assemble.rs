@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// Joins per-file facts into one plan and checks what only the whole plan can tell.
-pub fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
+pub(crate) fn assemble(config: &Config, facts: &[Arc<FileFacts>]) -> Parsed {
     let mut facts: Vec<&FileFacts> = facts.iter().map(|f| f.as_ref()).collect();
     facts.sort_by(|a, b| a.doc.path.cmp(&b.doc.path));
     let mut diags: Vec<Diagnostic> = Vec::new();

@@ -89,7 +89,7 @@ pub(super) fn check_stories(
 /// One cycle per strongly connected component of two or more stories: the shortest path
 /// from the component's first story (in plan order) back to itself. Iterative throughout,
 /// so long chains cannot overflow the stack.
-pub fn dependency_cycles(plan: &Plan, index: &HashMap<String, usize>) -> Vec<Vec<usize>> {
+fn dependency_cycles(plan: &Plan, index: &HashMap<String, usize>) -> Vec<Vec<usize>> {
     let n = plan.stories.len();
     let edges: Vec<Vec<usize>> = plan
         .stories

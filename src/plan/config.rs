@@ -8,13 +8,13 @@ use regex::Regex;
 
 use crate::model::{Diagnostic, Severity};
 
-pub const CONFIG_FILE: &str = "storypack.toml";
+pub(crate) const CONFIG_FILE: &str = "storypack.toml";
 /// FORMATS.md section 4: `SRE-04-01` and `DEV-123` are story ids, `F1-E1` is not.
-pub const DEFAULT_STORY_ID: &str = r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-[0-9]+";
-pub const DEFAULT_SPRINT_DAYS: u32 = 14;
+const DEFAULT_STORY_ID: &str = r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-[0-9]+";
+const DEFAULT_SPRINT_DAYS: u32 = 14;
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Anchored story id pattern.
     pub story_id: Regex,
     /// Extra files (relative to the plan root) whose tables are read as roadmaps.
@@ -49,7 +49,7 @@ fn never() -> Regex {
 
 impl Config {
     /// Reads `storypack.toml` text; `None` means there is no such file.
-    pub fn parse(text: Option<&str>, diags: &mut Vec<Diagnostic>) -> Config {
+    pub(crate) fn parse(text: Option<&str>, diags: &mut Vec<Diagnostic>) -> Config {
         let mut config = Config::default();
         let Some(text) = text else { return config };
         let diag = |diags: &mut Vec<Diagnostic>, severity, line: u32, message: String| {

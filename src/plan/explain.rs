@@ -48,7 +48,7 @@ fn or_dash(s: &Option<String>) -> &str {
 }
 
 /// Explains one file from its facts and the plan's diagnostics.
-pub fn explain(facts: &FileFacts, diagnostics: &[Diagnostic]) -> Explanation {
+pub(crate) fn explain(facts: &FileFacts, diagnostics: &[Diagnostic]) -> Explanation {
     let mut read = Vec::new();
     for r in &facts.roadmap_rows {
         let dates = match (r.start, r.end) {

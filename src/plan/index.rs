@@ -14,7 +14,7 @@ use crate::model::Diagnostic;
 /// The plan as per-file facts: what [`assemble`] joins. Re-reading one changed file and
 /// re-assembling gives the same result as parsing the whole plan again.
 #[derive(Debug, Clone, Default)]
-pub struct Index {
+pub(crate) struct Index {
     root: PathBuf,
     config: Config,
     config_diags: Vec<Diagnostic>,
@@ -27,14 +27,14 @@ pub struct Index {
 
 impl Index {
     /// Reads the plan under `root`.
-    pub fn load(root: &Path) -> Index {
+    pub(crate) fn load(root: &Path) -> Index {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         let read = load::read_plan(&root);
         Index::from_read(root, read)
     }
 
     /// The index of sources already read (no IO).
-    pub fn from_loaded(root: PathBuf, loaded: Loaded) -> Index {
+    pub(crate) fn from_loaded(root: PathBuf, loaded: Loaded) -> Index {
         let mut config_diags = Vec::new();
         let config = Config::parse(loaded.config.as_deref(), &mut config_diags);
         let files = loaded
@@ -84,7 +84,7 @@ impl Index {
         }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -99,7 +99,7 @@ impl Index {
     }
 
     /// Joins the files into the plan.
-    pub fn parsed(&self) -> Parsed {
+    pub(crate) fn parsed(&self) -> Parsed {
         let facts: Vec<Arc<FileFacts>> = self.files.values().cloned().collect();
         let mut parsed = assemble(&self.config, &facts);
         parsed.diagnostics.extend(self.config_diags.iter().cloned());
@@ -114,7 +114,7 @@ impl Index {
     /// the same read path as a full load; files that are gone are dropped. A change to
     /// `storypack.toml`, to a folder, or to anything this index cannot place re-reads the
     /// whole plan.
-    pub fn refresh(&self, changed: &[PathBuf]) -> Index {
+    pub(crate) fn refresh(&self, changed: &[PathBuf]) -> Index {
         let mut next = self.clone();
         let walk_rel = if self.root.join("docs").is_dir() {
             "docs/"

@@ -64,7 +64,7 @@ pub(super) fn read_listed(
 }
 
 /// Decodes one source and extracts its facts; a file that is not UTF-8 is a diagnostic.
-pub fn read_source(source: Source, config: &Config) -> Result<FileFacts, Diagnostic> {
+pub(crate) fn read_source(source: Source, config: &Config) -> Result<FileFacts, Diagnostic> {
     let path = source.path.clone();
     decode(source).map(|text| extract::extract_owned(&path, text, config))
 }

@@ -15,17 +15,17 @@ use std::borrow::Cow;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// Deepest nesting of lists, items and block quotes that is kept.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block<'a> {
+pub(crate) struct Block<'a> {
     pub kind: BlockKind<'a>,
     pub start: usize,
     pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockKind<'a> {
+pub(crate) enum BlockKind<'a> {
     Heading {
         level: u8,
         text: Cow<'a, str>,
@@ -45,7 +45,7 @@ pub enum BlockKind<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item<'a> {
+pub(crate) struct Item<'a> {
     /// `Some(checked)` for a task-list item.
     pub checked: Option<bool>,
     /// The item's own text (its paragraphs, joined by newlines), markup stripped.
@@ -57,7 +57,7 @@ pub struct Item<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row<'a> {
+pub(crate) struct Row<'a> {
     pub cells: Vec<Cow<'a, str>>,
     /// How many cells the row has in the source (pulldown-cmark pads or truncates rows to
     /// the header's width; this is what the author wrote).
@@ -67,7 +67,7 @@ pub struct Row<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct Parsed<'a> {
+pub(crate) struct Parsed<'a> {
     pub blocks: Vec<Block<'a>>,
     /// Byte offset of the first construct dropped for being nested too deep.
     pub too_deep_at: Option<usize>,
@@ -207,7 +207,7 @@ enum Frame<'a> {
 }
 
 /// Parses `text`, whose first byte sits at `base` in the file (offsets are file offsets).
-pub fn parse(text: &str, base: usize) -> Parsed<'_> {
+pub(crate) fn parse(text: &str, base: usize) -> Parsed<'_> {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
     opts.insert(Options::ENABLE_TASKLISTS);

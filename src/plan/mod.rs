@@ -9,28 +9,27 @@
 
 mod assemble;
 mod checks;
-pub mod config;
+pub(crate) mod config;
 pub mod date;
 pub mod explain;
-pub mod extract;
+mod extract;
 mod index;
 mod load;
-pub mod markdown;
-pub mod text;
+mod markdown;
+pub(crate) mod text;
 
 use std::path::{Path, PathBuf};
 
-pub use assemble::assemble;
-pub use checks::dependency_cycles;
-pub use config::Config;
-pub use extract::FileFacts;
-pub use index::Index;
-pub use load::read_source;
+pub(crate) use assemble::assemble;
+pub(crate) use config::Config;
+pub(crate) use extract::FileFacts;
+pub(crate) use index::Index;
+pub(crate) use load::read_source;
 
 use crate::model::{Citation, Diagnostic, Plan, Severity};
 
 /// Files larger than this are reported and skipped.
-pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The parse result: the model and everything worth telling about how it was read.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +43,7 @@ impl Parsed {
         self.count(Severity::Error)
     }
 
-    pub fn count(&self, severity: Severity) -> usize {
+    pub(crate) fn count(&self, severity: Severity) -> usize {
         self.diagnostics
             .iter()
             .filter(|d| d.severity == severity)

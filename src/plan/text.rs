@@ -18,12 +18,12 @@ static SECTION_KEY: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(0[0-7])(?:\s*[-_.:]\s*|\s+)([A-Za-z]).*$"));
 static WEEK: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)^week\s*([12])\b"));
 static EPIC_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z]+\d+-[A-Za-z]+\d+$"));
-pub static FEATURE_HEAD: LazyLock<Regex> =
+pub(crate) static FEATURE_HEAD: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(F\d+)(?:-(E\d+))?(?:$|[\s:.—–-]+(.*)$)"));
 
 /// Byte offset of an ASCII `needle` in `haystack`, ignoring ASCII case. Unlike searching a
 /// lowercased copy, the offset is valid in `haystack` whatever non-ASCII text it holds.
-pub fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+pub(crate) fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
     if n.is_empty() || h.len() < n.len() {
         return None;
@@ -33,7 +33,7 @@ pub fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
 
 /// `s.to_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the copy
 /// when `s` is ASCII (its lowercase is then its ASCII lowercase).
-pub fn lowercase_contains(s: &str, needle: &str) -> bool {
+pub(crate) fn lowercase_contains(s: &str, needle: &str) -> bool {
     if s.is_ascii() {
         find_ascii_ci(s, needle).is_some()
     } else {
@@ -42,7 +42,7 @@ pub fn lowercase_contains(s: &str, needle: &str) -> bool {
 }
 
 /// Lowercased, whitespace-collapsed header text without trailing colons.
-pub fn normalize_header(s: &str) -> String {
+pub(crate) fn normalize_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {
@@ -54,14 +54,14 @@ pub fn normalize_header(s: &str) -> String {
 }
 
 /// `00`, `3`, `Sprint 03`, `S03`, `Sprint #3` -> "03". None when the text is not a sprint id.
-pub fn sprint_id(s: &str) -> Option<String> {
+pub(crate) fn sprint_id(s: &str) -> Option<String> {
     let caps = SPRINT_ID.captures(s.trim())?;
     let n: u32 = caps.get(1)?.as_str().parse().ok()?;
     Some(format!("{n:02}"))
 }
 
 /// The first "sprint NN" / "sprint-NN" mentioned in a text or path.
-pub fn sprint_in_text(s: &str) -> Option<String> {
+pub(crate) fn sprint_in_text(s: &str) -> Option<String> {
     // Every match holds "print" in ASCII letters of either case (`(?i)` folds no other
     // character to p, r, i, n or t; a test checks it), so most texts skip the regex.
     find_ascii_ci(s, "print")?;
@@ -71,7 +71,7 @@ pub fn sprint_in_text(s: &str) -> Option<String> {
 }
 
 /// "DevOps/SRE" -> "devops-sre".
-pub fn slugify(s: &str) -> String {
+pub(crate) fn slugify(s: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in s.chars() {
@@ -89,7 +89,7 @@ pub fn slugify(s: &str) -> String {
 }
 
 /// "devops-sre-engineer" -> "Devops Sre Engineer".
-pub fn label_from_slug(slug: &str) -> String {
+pub(crate) fn label_from_slug(slug: &str) -> String {
     slug.split('-')
         .filter(|w| !w.is_empty())
         .map(|w| {
@@ -105,7 +105,7 @@ pub fn label_from_slug(slug: &str) -> String {
 
 /// The canonical section key for a heading that opens a role-plan section, with its
 /// number: "03 Backlog", "03-backlog", "03. Backlog (one-day tasks)" -> (3, "03-backlog").
-pub fn section_key(heading: &str) -> Option<(u8, &'static str)> {
+pub(crate) fn section_key(heading: &str) -> Option<(u8, &'static str)> {
     let caps = SECTION_KEY.captures(heading.trim())?;
     let n: u8 = caps.get(1)?.as_str().parse().ok()?;
     let key = match n {
@@ -123,7 +123,7 @@ pub fn section_key(heading: &str) -> Option<(u8, &'static str)> {
 
 /// A section key written at the start of a line: "`00-governance`: confirm ..." ->
 /// ("00-governance", "confirm ...").
-pub fn leading_section_key(text: &str) -> Option<(&'static str, String)> {
+pub(crate) fn leading_section_key(text: &str) -> Option<(&'static str, String)> {
     let t = text.trim();
     let end = t
         .find(|c: char| c == ':' || c.is_whitespace())
@@ -138,16 +138,16 @@ pub fn leading_section_key(text: &str) -> Option<(&'static str, String)> {
 }
 
 /// "Week 1", "Week 2 priorities" -> 1 / 2.
-pub fn week_of(text: &str) -> Option<u8> {
+pub(crate) fn week_of(text: &str) -> Option<u8> {
     WEEK.captures(text.trim())?.get(1)?.as_str().parse().ok()
 }
 
-pub fn is_epic_id(s: &str) -> bool {
+pub(crate) fn is_epic_id(s: &str) -> bool {
     EPIC_ID.is_match(s)
 }
 
 /// Splits a list of ids written with `,` `;` `+` `/` or whitespace between them.
-pub fn split_ids(s: &str) -> Vec<String> {
+pub(crate) fn split_ids(s: &str) -> Vec<String> {
     s.split(|c: char| c == ',' || c == ';' || c == '+' || c == '/' || c.is_whitespace())
         .map(|t| t.trim_matches(|c: char| c == '`' || c == '*' || c == '.'))
         .filter(|t| !t.is_empty())
@@ -156,7 +156,7 @@ pub fn split_ids(s: &str) -> Vec<String> {
 }
 
 /// Splits a list of references or phrases on `,` and `;`; `-`, `—`, `none` alone mean empty.
-pub fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split([',', ';'])
         .map(|t| t.trim().trim_matches('`').trim())
         .filter(|t| !t.is_empty() && !is_empty_marker(t))
@@ -165,7 +165,7 @@ pub fn split_list(s: &str) -> Vec<String> {
 }
 
 /// "-", "—", "n/a", "none": a cell or field that says "nothing".
-pub fn is_empty_marker(s: &str) -> bool {
+pub(crate) fn is_empty_marker(s: &str) -> bool {
     matches!(
         s.trim().to_lowercase().as_str(),
         "" | "-" | "—" | "–" | "n/a" | "na" | "none" | "tbd"
@@ -173,13 +173,13 @@ pub fn is_empty_marker(s: &str) -> bool {
 }
 
 /// A date as plans write it (see [`super::date`]).
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     super::date::parse(s)
 }
 
 /// [`FEATURE_HEAD`] on a heading or item that may open with the word `Epic` or `Feature`
 /// (`Epic F3-E1 — Push notifications`, `Feature F3: Notifications`).
-pub fn feature_caps(s: &str) -> Option<regex::Captures<'_>> {
+pub(crate) fn feature_caps(s: &str) -> Option<regex::Captures<'_>> {
     let t = s.trim_start();
     let rest = ["epic", "feature"].iter().find_map(|w| {
         let head = t.get(..w.len())?;
@@ -192,7 +192,7 @@ pub fn feature_caps(s: &str) -> Option<regex::Captures<'_>> {
 
 /// A line that only labels the acceptance criteria listed below it: `Acceptance criteria`,
 /// `**Acceptance Criteria:**`, `AC:`, `Definition of done`, `Done when` (markup stripped).
-pub fn is_acceptance_label(line: &str) -> bool {
+pub(crate) fn is_acceptance_label(line: &str) -> bool {
     let t = line
         .trim()
         .trim_matches(|c: char| c == '*' || c == '_' || c == '#' || c.is_whitespace())
@@ -202,7 +202,7 @@ pub fn is_acceptance_label(line: &str) -> bool {
 }
 
 /// Field names and label lines that mean acceptance criteria.
-pub const ACCEPTANCE_LABELS: &[&str] = &[
+pub(crate) const ACCEPTANCE_LABELS: &[&str] = &[
     "acceptance",
     "acceptance criteria",
     "acceptance criterion",
@@ -217,7 +217,7 @@ pub const ACCEPTANCE_LABELS: &[&str] = &[
 
 /// The text without its parenthetical comments: `PAY-12 (needs the transfer table)` ->
 /// `PAY-12 `. Unbalanced parentheses are left as they are.
-pub fn without_comments(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn without_comments(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('(') {
         return s.into();
     }
@@ -238,7 +238,7 @@ pub fn without_comments(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Splits "Key: value" at the first colon when the key looks like a field name.
-pub fn field(text: &str) -> Option<(String, String)> {
+pub(crate) fn field(text: &str) -> Option<(String, String)> {
     let (key, value) = text.split_once(':')?;
     let key = key.trim();
     if key.is_empty() || key.len() > 40 || key.contains(['[', '(', '`']) {
@@ -254,7 +254,7 @@ pub fn field(text: &str) -> Option<(String, String)> {
 }
 
 /// Line starts of a text, for offset -> 1-based line lookups.
-pub fn line_starts(text: &str) -> Vec<usize> {
+pub(crate) fn line_starts(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     // Counting first sizes the vector exactly: one allocation, no regrowth (large files
     // have millions of lines).
@@ -269,13 +269,13 @@ pub fn line_starts(text: &str) -> Vec<usize> {
 }
 
 /// 1-based line of a byte offset.
-pub fn line_of(line_starts: &[usize], offset: usize) -> u32 {
+pub(crate) fn line_of(line_starts: &[usize], offset: usize) -> u32 {
     line_starts.partition_point(|&s| s <= offset).max(1) as u32
 }
 
 /// 1-based line of the last non-blank byte of `start..end` (blocks often end after their
 /// newline or a blank line).
-pub fn last_line_of(text: &str, line_starts: &[usize], start: usize, end: usize) -> u32 {
+pub(crate) fn last_line_of(text: &str, line_starts: &[usize], start: usize, end: usize) -> u32 {
     let bytes = text.as_bytes();
     let mut e = end.min(bytes.len());
     while e > start + 1 && bytes[e - 1].is_ascii_whitespace() {
@@ -289,7 +289,7 @@ const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
 /// FNV-1a 64-bit, hex. Stable across platforms and releases: each document's hash, which
 /// packs cite in their `sources` and stored packs are checked against.
-pub fn fnv64(bytes: &[u8]) -> String {
+pub(crate) fn fnv64(bytes: &[u8]) -> String {
     let h = bytes.iter().fold(FNV_OFFSET, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
     });

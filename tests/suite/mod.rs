@@ -9,4 +9,5 @@ mod no_panic;
 pub mod packs;
 mod reading;
 mod seed;
+mod styles;
 pub mod util;

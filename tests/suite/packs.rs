@@ -3,7 +3,7 @@
 
 #[path = "../common/copy_dir.rs"]
 mod copy_dir;
-use copy_dir::copy_dir;
+pub use copy_dir::copy_dir;
 use std::fs;
 
 use storypack::app::App;

@@ -141,7 +141,13 @@ fn gate_evidence_links_and_due_dates_with_commas() {
     .unwrap();
     let app = App::open(root).unwrap();
     let report = app.check_gate("1", date(2026, 11, 20)).unwrap();
-    let items: Vec<(&str, Vec<(&str, EvidenceState)>, Option<NaiveDate>, bool)> = report
+    type Item<'a> = (
+        &'a str,
+        Vec<(&'a str, EvidenceState)>,
+        Option<NaiveDate>,
+        bool,
+    );
+    let items: Vec<Item> = report
         .items
         .iter()
         .map(|i| {

@@ -15,7 +15,7 @@ use crate::render;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GateArgs {
+struct GateArgs {
     /// Sprint id ("05", "5").
     #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub sprint: String,
@@ -29,10 +29,7 @@ impl StorypackServer {
         input_schema = input_schema::<GateArgs>(),
         output_schema = output_schema::<GateReport>()
     )]
-    pub async fn check_gate(
-        &self,
-        Parameters(args): Parameters<GateArgs>,
-    ) -> ToolResult<GateReport> {
+    async fn check_gate(&self, Parameters(args): Parameters<GateArgs>) -> ToolResult<GateReport> {
         let app = self.app();
         let report = off_runtime("gate check", Pool::Blocking, move || {
             app.check_gate(&args.sprint, app::today())

@@ -20,7 +20,7 @@ use crate::render;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ContractArgs {
+struct ContractArgs {
     /// The contract (JSON Schema: resource storypack://schema/handoff-contract).
     #[schemars(with = "RawContract")]
     pub contract: Value,
@@ -28,7 +28,7 @@ pub struct ContractArgs {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListHandoffsArgs {
+struct ListHandoffsArgs {
     /// Only this story's handoffs ("SRE-04-01"); default: every story's.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub story_id: Option<String>,
@@ -38,7 +38,7 @@ pub struct ListHandoffsArgs {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct HandoffPage {
+struct HandoffPage {
     /// Records on this page.
     pub count: usize,
     /// Records matching (all pages).
@@ -57,7 +57,7 @@ impl StorypackServer {
         input_schema = input_schema::<ContractArgs>(),
         output_schema = output_schema::<Validation>()
     )]
-    pub async fn validate_handoff(
+    async fn validate_handoff(
         &self,
         Parameters(args): Parameters<ContractArgs>,
     ) -> ToolResult<Validation> {
@@ -81,7 +81,7 @@ impl StorypackServer {
         input_schema = input_schema::<ContractArgs>(),
         output_schema = output_schema::<RecordOutcome>()
     )]
-    pub async fn record_handoff(
+    async fn record_handoff(
         &self,
         Parameters(args): Parameters<ContractArgs>,
     ) -> ToolResult<RecordOutcome> {
@@ -110,7 +110,7 @@ impl StorypackServer {
         input_schema = input_schema::<ListHandoffsArgs>(),
         output_schema = output_schema::<HandoffPage>()
     )]
-    pub async fn list_handoffs(
+    async fn list_handoffs(
         &self,
         Parameters(args): Parameters<ListHandoffsArgs>,
     ) -> ToolResult<HandoffPage> {

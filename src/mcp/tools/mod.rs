@@ -3,10 +3,10 @@
 //! result. Shared here: [`Output`] (structured content plus a readable text), output schemas
 //! kept lean, cursor paging, and the argument pre-check that names the field at fault.
 
-pub mod gate;
-pub mod handoffs;
-pub mod packs;
-pub mod plan;
+mod gate;
+mod handoffs;
+mod packs;
+mod plan;
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use super::errors::ToolError;
 
 /// What a tool returns: the value (structured content; its JSON Schema is the tool's output
 /// schema) and a short readable rendering of it (the text content).
-pub struct Output<T> {
+struct Output<T> {
     pub value: T,
     pub text: String,
     /// The tool ran but did not do what was asked (a contract not recorded): `isError`,
@@ -30,7 +30,7 @@ pub struct Output<T> {
 }
 
 impl<T> Output<T> {
-    pub fn new(value: T, text: String) -> Self {
+    fn new(value: T, text: String) -> Self {
         Output {
             value,
             text,
@@ -54,14 +54,14 @@ impl<T: Serialize> IntoCallToolResult for Output<T> {
 }
 
 /// What every tool method returns.
-pub type ToolResult<T> = Result<Output<T>, ToolError>;
+type ToolResult<T> = Result<Output<T>, ToolError>;
 
 /// The output schema of `T` as `tools/list` shows it: the top level only, each property
 /// with its JSON type (`null` among them when it may be absent), without prose, nested
 /// definitions or the `required` list. Every result validates against it; the full shapes
 /// are in docs/results.md. This keeps the whole `tools/list` response small
 /// (a test holds it under 3,000 o200k tokens).
-pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let full = schema_for_output::<T>();
     let defs = full.get("$defs").and_then(Value::as_object);
     let mut out = Map::new();
@@ -138,7 +138,7 @@ fn collect_types(
 /// The input schema of `T`: every argument with its type, bounds and description; shapes
 /// it refers to (`$defs`, the handoff contract) keep their structure without their prose.
 /// No `$schema` URI, no integer formats.
-pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let mut schema = schema_for_type::<T>().as_ref().clone();
     for key in ["$schema", "title", "description"] {
         schema.remove(key);
@@ -214,22 +214,22 @@ where
 }
 
 /// Longest page cursor accepted (cursors are decimal offsets).
-pub const MAX_CURSOR_LEN: usize = 32;
+const MAX_CURSOR_LEN: usize = 32;
 /// Longest `status` filter accepted ("todo", "done").
-pub const MAX_STATUS_LEN: usize = 16;
+const MAX_STATUS_LEN: usize = 16;
 /// Longest `encoding` accepted ("o200k_base", "cl100k_base").
-pub const MAX_ENCODING_LEN: usize = 32;
+const MAX_ENCODING_LEN: usize = 32;
 
 /// Largest page of a list result, in bytes of JSON (about 8,000 tokens): with its text
 /// rendering a page stays well under the 25,000-token tool output limit of clients.
-pub const PAGE_BYTES: usize = 32_000;
+const PAGE_BYTES: usize = 32_000;
 /// Most items on one page.
-pub const PAGE_ITEMS: usize = 100;
+const PAGE_ITEMS: usize = 100;
 
 /// One page of `items` from `cursor` (an offset a previous page handed out): as many items
 /// as fit in `PAGE_BYTES` of JSON, at least one, at most `limit`. Returns the page and the
 /// cursor of the next one.
-pub fn page<T: Serialize + Clone>(
+fn page<T: Serialize + Clone>(
     items: &[T],
     cursor: Option<&str>,
     limit: usize,
@@ -251,7 +251,7 @@ pub fn page<T: Serialize + Clone>(
 }
 
 /// A cursor is the offset of the first item of the page, as handed out in `next_cursor`.
-pub fn parse_cursor(cursor: Option<&str>, len: usize) -> Result<usize, String> {
+pub(crate) fn parse_cursor(cursor: Option<&str>, len: usize) -> Result<usize, String> {
     let Some(c) = cursor else {
         return Ok(0);
     };
@@ -266,7 +266,7 @@ pub fn parse_cursor(cursor: Option<&str>, len: usize) -> Result<usize, String> {
 }
 
 /// The readable line that tells a caller how to get the next page.
-pub fn more_line(next: &Option<String>, shown: usize, total: usize) -> String {
+fn more_line(next: &Option<String>, shown: usize, total: usize) -> String {
     match next {
         Some(c) => format!("Showing {shown} of {total}; pass cursor \"{c}\" for more.\n"),
         None => String::new(),
@@ -277,7 +277,10 @@ pub fn more_line(next: &Option<String>, shown: usize, total: usize) -> String {
 /// wrong type, a missing or unknown field, a too-long string or an out-of-range number is
 /// reported with the field's name. Arguments the schema describes by reference (a handoff
 /// contract) are left to the library's own validation.
-pub fn check_arguments(schema: &JsonObject, arguments: Option<&JsonObject>) -> Result<(), String> {
+pub(crate) fn check_arguments(
+    schema: &JsonObject,
+    arguments: Option<&JsonObject>,
+) -> Result<(), String> {
     let empty = Map::new();
     let args = arguments.unwrap_or(&empty);
     let props = schema.get("properties").and_then(Value::as_object);

@@ -20,11 +20,11 @@ use crate::priorities::MAX_ARG_LEN;
 /// Largest budget over MCP. The rendered pack is the text content and the structured
 /// content repeats its sections, so this keeps a result well under the 25,000-token tool
 /// output limit of clients (the CLI allows up to `pack::MAX_BUDGET`).
-pub const MAX_MCP_BUDGET: usize = 12_000;
+const MAX_MCP_BUDGET: usize = 12_000;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PackArgs {
+struct PackArgs {
     /// Story id ("SRE-04-01").
     #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub story_id: String,
@@ -83,7 +83,7 @@ impl StorypackServer {
         input_schema = input_schema::<PackArgs>(),
         output_schema = output_schema::<Pack>()
     )]
-    pub async fn build_context_pack(
+    async fn build_context_pack(
         &self,
         Parameters(args): Parameters<PackArgs>,
         meta: RequestMetaObject,

@@ -18,18 +18,18 @@ use crate::priorities::{MAX_ARG_LEN, Priorities, PriorityQuery, StoryFilter, WEE
 use crate::render;
 
 /// Most search results over MCP (the library allows more; this keeps a result small).
-pub const MAX_SEARCH_LIMIT: usize = 50;
+const MAX_SEARCH_LIMIT: usize = 50;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListSprintsArgs {
+struct ListSprintsArgs {
     /// Page cursor (a previous next_cursor).
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct SprintPage {
+struct SprintPage {
     pub sprints: Vec<Sprint>,
     /// Sprints in the roadmap (all pages).
     pub total: usize,
@@ -39,7 +39,7 @@ pub struct SprintPage {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PrioritiesArgs {
+struct PrioritiesArgs {
     /// Sprint id ("05"); default: current by calendar, else first open.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
@@ -55,7 +55,7 @@ pub struct PrioritiesArgs {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct PrioritiesPage {
+struct PrioritiesPage {
     #[serde(flatten)]
     pub priorities: Priorities,
     /// Pass as `cursor` for the next page of stories; absent on the last page.
@@ -64,7 +64,7 @@ pub struct PrioritiesPage {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListStoriesArgs {
+struct ListStoriesArgs {
     /// Sprint id ("05", "5").
     #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
@@ -83,7 +83,7 @@ pub struct ListStoriesArgs {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct StoryPage {
+struct StoryPage {
     /// Stories on this page.
     pub count: usize,
     /// Stories matching the filters (all pages).
@@ -95,7 +95,7 @@ pub struct StoryPage {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SearchArgs {
+struct SearchArgs {
     /// Words or ids to look for ("worker runtime", "SRE-04-01").
     #[schemars(length(min = 1, max = MAX_QUERY_LEN))]
     pub query: String,
@@ -112,7 +112,7 @@ impl StorypackServer {
         input_schema = input_schema::<ListSprintsArgs>(),
         output_schema = output_schema::<SprintPage>()
     )]
-    pub async fn list_sprints(
+    async fn list_sprints(
         &self,
         Parameters(args): Parameters<ListSprintsArgs>,
     ) -> ToolResult<SprintPage> {
@@ -138,7 +138,7 @@ impl StorypackServer {
         input_schema = input_schema::<PrioritiesArgs>(),
         output_schema = output_schema::<PrioritiesPage>()
     )]
-    pub async fn get_priorities(
+    async fn get_priorities(
         &self,
         Parameters(args): Parameters<PrioritiesArgs>,
     ) -> ToolResult<PrioritiesPage> {
@@ -168,7 +168,7 @@ impl StorypackServer {
         input_schema = input_schema::<ListStoriesArgs>(),
         output_schema = output_schema::<StoryPage>()
     )]
-    pub async fn list_stories(
+    async fn list_stories(
         &self,
         Parameters(args): Parameters<ListStoriesArgs>,
     ) -> ToolResult<StoryPage> {
@@ -203,7 +203,7 @@ impl StorypackServer {
         input_schema = input_schema::<SearchArgs>(),
         output_schema = output_schema::<SearchResult>()
     )]
-    pub async fn search_plan(
+    async fn search_plan(
         &self,
         Parameters(args): Parameters<SearchArgs>,
     ) -> ToolResult<SearchResult> {

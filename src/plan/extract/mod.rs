@@ -28,7 +28,7 @@ use crate::model::{
 
 /// What one file says.
 #[derive(Debug, Clone)]
-pub struct FileFacts {
+pub(crate) struct FileFacts {
     pub doc: Arc<Doc>,
     pub roadmap_rows: Vec<RoadmapRow>,
     pub checklist: Vec<ChecklistStep>,
@@ -58,7 +58,7 @@ pub struct FocusLine {
 
 /// One row of a roadmap table, before rows are merged by sprint id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoadmapRow {
+pub(crate) struct RoadmapRow {
     pub sprint: String,
     pub theme: Option<String>,
     pub epics: Vec<String>,
@@ -72,7 +72,7 @@ pub struct RoadmapRow {
 
 /// What a roadmap row says about one role; the label is resolved to a slug later.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowRole {
+pub(crate) struct RowRole {
     pub label: String,
     pub mission_focus: Option<String>,
     pub week1: Option<String>,
@@ -81,7 +81,7 @@ pub struct RowRole {
 
 /// The top-level `docs/` folder a path lives in, by numeric prefix: `04-sprints`,
 /// `04_sprints` and `04 Sprints` are all [`DocKind::Sprints`].
-pub fn doc_kind(rel_path: &str) -> DocKind {
+fn doc_kind(rel_path: &str) -> DocKind {
     let mut segments = rel_path.split('/');
     let mut first = segments.next().unwrap_or("");
     if first.eq_ignore_ascii_case("docs") {
@@ -104,7 +104,7 @@ pub fn doc_kind(rel_path: &str) -> DocKind {
 
 /// Reads `key: value` front matter between `---` lines at the top of a file. Returns the
 /// attributes and the byte offset where the markdown body starts.
-pub fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
+pub(crate) fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
     let mut attrs = BTreeMap::new();
     let first_end = text.find('\n').map(|i| i + 1).unwrap_or(text.len());
     if text[..first_end].trim_end() != "---" {
@@ -134,14 +134,15 @@ pub fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
 }
 
 /// Reads one markdown file. `rel_path` uses `/` and is relative to the plan root.
-pub fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
+#[cfg(test)]
+pub(crate) fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts {
     extract_owned(rel_path, text.to_string(), config)
 }
 
-/// [`extract`] for a text the caller gives away: the document keeps it as it is, without
+/// `extract` for a text the caller gives away: the document keeps it as it is, without
 /// a copy (a leading byte-order mark is removed in place). The document's hash is the
 /// [`text::fnv64`] of the text without its byte-order mark.
-pub fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
+pub(crate) fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
