@@ -184,6 +184,9 @@ impl Walker<'_> {
 /// A heading that opens a gate's checklist: `Gate evidence`, `Launch readiness gate checklist
 /// (sprint 3)` (the word gate, not gateway, with evidence or checklist).
 fn is_gate_heading(heading: &str) -> bool {
+    if text::find_ascii_ci(heading, "gate").is_none() {
+        return false;
+    }
     let lower = heading.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric())

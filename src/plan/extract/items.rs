@@ -221,6 +221,10 @@ impl Walker<'_> {
 
     /// A paragraph under an open heading story: its `**Field:** value` and label lines.
     pub(super) fn heading_story_paragraph(&mut self, block: &crate::plan::markdown::Block) {
+        // Most paragraphs are prose outside any story or role plan: nothing to read.
+        if self.open_story.is_none() && self.role.is_none() {
+            return;
+        }
         let source = self.text.get(block.start..block.end).unwrap_or("");
         let plain = source.replace("**", "").replace("__", "");
         if self.mission_focus(plain.trim(), block.start, block.end) {
@@ -281,10 +285,13 @@ impl Walker<'_> {
     /// A role plan's `Mission focus: ...` line under a sprint: that role's focus for the
     /// sprint. Returns whether the text was one.
     pub(super) fn mission_focus(&mut self, text: &str, start: usize, end: usize) -> bool {
+        if self.role.is_none() || text::find_ascii_ci(text, "focus").is_none() {
+            return false;
+        }
         let Some((key, value)) = text::field(text.lines().next().unwrap_or("")) else {
             return false;
         };
-        if !matches!(key.as_str(), "mission focus" | "focus" | "mission") || value.is_empty() {
+        if !matches!(key.as_str(), "mission focus" | "focus") || value.is_empty() {
             return false;
         }
         let (Some(sprint), Some(role)) = (self.role_plan_sprint(), self.role.clone()) else {
