@@ -9,7 +9,7 @@ use regex::Regex;
 use crate::model::{Diagnostic, Severity};
 
 pub(crate) const CONFIG_FILE: &str = "storypack.toml";
-/// FORMATS.md section 4: `SRE-04-01` and `DEV-123` are story ids, `F1-E1` is not.
+/// docs/plan-format.md, section 6: `SRE-04-01` and `DEV-123` are story ids, `F1-E1` is not.
 const DEFAULT_STORY_ID: &str = r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-[0-9]+";
 const DEFAULT_SPRINT_DAYS: u32 = 14;
 

@@ -177,6 +177,11 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     super::date::parse(s)
 }
 
+/// A source line without its bold and strong-emphasis markers (`**Epic:** F1` -> `Epic: F1`).
+pub(crate) fn without_emphasis(line: &str) -> String {
+    line.replace("**", "").replace("__", "")
+}
+
 /// [`FEATURE_HEAD`] on a heading or item that may open with the word `Epic` or `Feature`
 /// (`Epic F3-E1 — Push notifications`, `Feature F3: Notifications`).
 pub(crate) fn feature_caps(s: &str) -> Option<regex::Captures<'_>> {

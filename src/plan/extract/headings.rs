@@ -187,22 +187,24 @@ fn is_gate_heading(heading: &str) -> bool {
     if text::find_ascii_ci(heading, "gate").is_none() {
         return false;
     }
-    let lower = heading.to_lowercase();
-    let words: Vec<&str> = lower
+    let words = lowercase_words(heading);
+    let has = |w: &str| words.iter().any(|x| x == w);
+    has("gate") && (has("evidence") || has("checklist"))
+}
+
+/// A heading's words, lowercased, punctuation dropped.
+fn lowercase_words(heading: &str) -> Vec<String> {
+    heading
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .collect();
-    words.contains(&"gate") && (words.contains(&"evidence") || words.contains(&"checklist"))
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// The part of a plan a heading names in a file outside the numbered folders.
 fn area_of(heading: &str) -> Option<DocKind> {
-    let lower = heading.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let has = |w: &str| words.contains(&w);
+    let words = lowercase_words(heading);
+    let has = |w: &str| words.iter().any(|x| x == w);
     if has("roadmap") || has("timeline") || words == ["sprints"] {
         Some(DocKind::Sprints)
     } else if has("backlog") || words == ["stories"] || words == ["user", "stories"] {

@@ -54,9 +54,9 @@ impl Walker<'_> {
                 });
                 continue;
             }
-            if let (Some(sprint), Some(role), Some((key, _))) =
-                (self.role_plan_sprint(), &self.role, self.ctx.section)
+            if let (Some(role), Some((key, _))) = (&self.role, self.ctx.section)
                 && let Some(week) = text::week_of(first())
+                && let Some(sprint) = self.role_plan_sprint()
             {
                 let section = RoleSection {
                     sprint,
@@ -108,9 +108,11 @@ impl Walker<'_> {
             .or_else(|| text::sprint_in_text(self.path))
     }
 
-    fn story_from_item(&mut self, item: &Item) -> Option<Story> {
-        let first = item.text.lines().next().unwrap_or("");
-        let (token, rest) = first.split_once(char::is_whitespace).unwrap_or((first, ""));
+    /// A story's declaration line, `PAY-12: Title` or `PAY-12 — Title`: its id and title,
+    /// when it starts with a story id.
+    fn story_head<'t>(&self, line: &'t str) -> Option<(&'t str, String)> {
+        let line = line.trim();
+        let (token, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let id = token.trim_end_matches([':', ',', '.', ';']);
         if !self.config.story_id.is_match(id) {
             return None;
@@ -119,6 +121,11 @@ impl Walker<'_> {
             .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '—' | '–'))
             .trim()
             .to_string();
+        Some((id, title))
+    }
+
+    fn story_from_item(&mut self, item: &Item) -> Option<Story> {
+        let (id, title) = self.story_head(item.text.lines().next().unwrap_or(""))?;
         // Lines of the item after the first, read from the source (the item's text joins
         // soft-broken lines with a space): field lines (`**Epic:** F1-E2`) or a label line
         // (`**Acceptance criteria**`) for the list below. Their text is not the title's.
@@ -133,7 +140,7 @@ impl Walker<'_> {
         let more: Vec<String> = own
             .lines()
             .skip(1)
-            .map(|l| l.replace("**", "").replace("__", "").trim().to_string())
+            .map(|l| text::without_emphasis(l).trim().to_string())
             .filter(|l| !l.is_empty())
             .collect();
         let joined = more.join(" ");
@@ -160,14 +167,7 @@ impl Walker<'_> {
                 story.acceptance.extend(items.iter().map(flat_text));
                 continue;
             }
-            for field_item in items {
-                let line = field_item.text.lines().next().unwrap_or("");
-                let Some((key, value)) = text::field(line) else {
-                    continue;
-                };
-                let nested = nested_texts(field_item);
-                self.apply_field(&mut story, &key, &value, nested, field_item.start);
-            }
+            self.apply_field_items(&mut story, items);
         }
         self.finish_story(&mut story, item.start);
         Some(story)
@@ -184,19 +184,10 @@ impl Walker<'_> {
         if !self.in_backlog() {
             return;
         }
-        let (token, rest) = heading
-            .trim()
-            .split_once(char::is_whitespace)
-            .unwrap_or((heading.trim(), ""));
-        let id = token.trim_end_matches([':', ',', '.', ';']);
-        if !self.config.story_id.is_match(id) {
+        let Some((id, title)) = self.story_head(heading) else {
             return;
-        }
+        };
         self.close_heading_story();
-        let title = rest
-            .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '—' | '–'))
-            .trim()
-            .to_string();
         let story = new_story(id, title, self.cite(start, end));
         self.open_story = Some(super::OpenStory {
             story,
@@ -226,7 +217,7 @@ impl Walker<'_> {
             return;
         }
         let source = self.text.get(block.start..block.end).unwrap_or("");
-        let plain = source.replace("**", "").replace("__", "");
+        let plain = text::without_emphasis(source);
         if self.mission_focus(plain.trim(), block.start, block.end) {
             return;
         }
@@ -234,7 +225,7 @@ impl Walker<'_> {
             return;
         };
         for line in source.lines() {
-            let line = line.replace("**", "").replace("__", "");
+            let line = text::without_emphasis(line);
             let line = line.trim_end_matches('\\').trim();
             if self.story_line(&mut open.story, line, block.start) {
                 open.criteria_below = true;
@@ -258,18 +249,24 @@ impl Walker<'_> {
                 .iter()
                 .all(|i| text::field(i.text.lines().next().unwrap_or("")).is_some())
         {
-            for field_item in items {
-                let line = field_item.text.lines().next().unwrap_or("");
-                if let Some((key, value)) = text::field(line) {
-                    let nested = nested_texts(field_item);
-                    self.apply_field(&mut open.story, &key, &value, nested, field_item.start);
-                }
-            }
+            self.apply_field_items(&mut open.story, items);
         } else {
             taken = false;
         }
         self.open_story = Some(open);
         taken
+    }
+
+    /// `Field: value` items under a story (each with its nested values); other items are
+    /// not the story's fields and are passed over.
+    fn apply_field_items(&mut self, story: &mut Story, items: &[Item]) {
+        for field_item in items {
+            let line = field_item.text.lines().next().unwrap_or("");
+            if let Some((key, value)) = text::field(line) {
+                let nested = nested_texts(field_item);
+                self.apply_field(story, &key, &value, nested, field_item.start);
+            }
+        }
     }
 
     /// Ends the open heading story, if any: its place gives sprint and role.
@@ -320,7 +317,8 @@ impl Walker<'_> {
     }
 
     /// Sprint and role come from the story's place (a `Sprint NN` heading, front matter, the
-    /// path, a role plan), else from its own `Sprint:` / `Role:` fields (FORMATS.md 4). A
+    /// path, a role plan), else from its own `Sprint:` / `Role:` fields (docs/plan-format.md,
+    /// "Sprint of a story"). A
     /// field that disagrees with the place is reported.
     pub(super) fn finish_story(&mut self, story: &mut Story, at: usize) {
         if let Some(place) = self.context_sprint() {
