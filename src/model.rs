@@ -244,7 +244,7 @@ pub struct Doc {
     pub kind: DocKind,
     pub title: Option<String>,
     pub front_matter: BTreeMap<String, String>,
-    /// FNV-1a 64 of the file's bytes, hex: changes whenever the file does.
+    /// XXH3-64 of the file's bytes, hex: changes whenever the file does.
     pub hash: String,
     pub sections: Vec<Section>,
     /// The text (BOM removed, CRLF kept as read: line numbers stay true).

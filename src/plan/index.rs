@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(next.parsed().plan.stories[0].title, "first, renamed");
         assert_eq!(
             next.files["docs/03-backlog/a.md"].doc.hash,
-            text::fnv64(edited.as_bytes())
+            text::doc_hash(edited.as_bytes())
         );
         // Only the changed file was read again.
         for unchanged in ["docs/03-backlog/b.md", "docs/04-sprints/r.md"] {

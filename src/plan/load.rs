@@ -459,7 +459,7 @@ mod tests {
         // The byte-order mark is dropped before hashing: the hash is of the text kept.
         let kept = text.trim_start_matches('\u{feff}');
         assert_eq!(on_disk.doc.text, kept);
-        assert_eq!(on_disk.doc.hash, text::fnv64(kept.as_bytes()));
+        assert_eq!(on_disk.doc.hash, text::doc_hash(kept.as_bytes()));
     }
 
     #[test]

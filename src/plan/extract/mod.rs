@@ -141,12 +141,12 @@ pub(crate) fn extract(rel_path: &str, text: &str, config: &Config) -> FileFacts 
 
 /// `extract` for a text the caller gives away: the document keeps it as it is, without
 /// a copy (a leading byte-order mark is removed in place). The document's hash is the
-/// [`text::fnv64`] of the text without its byte-order mark.
+/// [`text::doc_hash`] of the text without its byte-order mark.
 pub(crate) fn extract_owned(rel_path: &str, mut text: String, config: &Config) -> FileFacts {
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
-    let hash = text::fnv64(text.as_bytes());
+    let hash = text::doc_hash(text.as_bytes());
     let line_starts = text::line_starts(&text);
     let (front, body_start) = front_matter(&text);
     let parsed = markdown::parse(&text[body_start..], body_start);
