@@ -413,24 +413,79 @@ fn week_of(
         .filter(|s| s.week == Some(week) && wants(&s.role))
     {
         let body = plan.excerpt(&section.citation).unwrap_or("");
-        // Drop the "### Week 1" heading line itself; keep the bullets as written.
-        let text: String = body
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !text.is_empty() {
+        for (offset, lines, text) in week_items(body) {
+            let line_start = section.citation.line_start + offset;
             out.push(WeekPriority {
                 role: section.role.clone(),
                 week,
                 text,
-                citation: section.citation.clone(),
+                citation: Citation {
+                    line_start,
+                    line_end: line_start + lines - 1,
+                    ..section.citation.clone()
+                },
             });
         }
     }
     out
+}
+
+/// The priorities of a week section's body: each top-level list item (with what is nested
+/// or continued under it) is one, and so is each paragraph; heading lines are dropped.
+/// Each comes as (its first line's offset in `body`, how many lines it spans, its text
+/// without the item's marker).
+fn week_items(body: &str) -> Vec<(u32, u32, String)> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let marker_len = |l: &str| {
+        let t = l.trim_start();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let after = if t.starts_with(['-', '*', '+']) {
+            1
+        } else if digits > 0 && t[digits..].starts_with(['.', ')']) {
+            digits + 1
+        } else {
+            return None;
+        };
+        (t.len() == after || t[after..].starts_with([' ', '\t'])).then_some(after)
+    };
+    let top = body
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && marker_len(l).is_some())
+        .map(indent)
+        .min()
+        .unwrap_or(0);
+    // (offset, lines, text lines)
+    let mut items: Vec<(u32, u32, Vec<String>)> = Vec::new();
+    let mut after_blank = true;
+    for (i, line) in body.lines().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            after_blank = true;
+            continue;
+        }
+        let starts_item = marker_len(line).is_some() && indent(line) <= top;
+        let continues = !starts_item && (indent(line) > top || !after_blank);
+        match items.last_mut() {
+            Some((first, lines, text)) if continues => {
+                *lines = i - *first + 1;
+                text.push(t.to_string());
+            }
+            _ => {
+                let first_text = match marker_len(line).filter(|_| starts_item) {
+                    Some(m) => line.trim_start()[m..].trim().to_string(),
+                    None => t.to_string(),
+                };
+                items.push((i, 1, vec![first_text]));
+            }
+        }
+        after_blank = false;
+    }
+    items
+        .into_iter()
+        .map(|(offset, lines, text)| (offset, lines, text.join("\n")))
+        .filter(|(_, _, text)| !text.is_empty())
+        .collect()
 }
 
 /// Topological order (a story after what it depends on), ties in plan order; stories in a
@@ -495,4 +550,29 @@ fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::week_items;
+
+    #[test]
+    fn week_items_are_top_level_items_and_paragraphs() {
+        let body = "#### Week 1\n- first\n  - nested under first\n- second\n  continued\n\n1. third\n\nA paragraph\non two lines.\n";
+        assert_eq!(
+            week_items(body),
+            vec![
+                (1, 2, "first\n- nested under first".to_string()),
+                (3, 2, "second\ncontinued".to_string()),
+                (6, 1, "third".to_string()),
+                (8, 2, "A paragraph\non two lines.".to_string()),
+            ]
+        );
+        assert_eq!(week_items("### Week 2\n\n"), vec![]);
+        // Indented lists: the least indented items are the top level.
+        assert_eq!(
+            week_items("  * a\n    * b\n  * c"),
+            vec![(0, 2, "a\n* b".to_string()), (2, 1, "c".to_string())]
+        );
+    }
 }

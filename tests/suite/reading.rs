@@ -337,12 +337,13 @@ fn priorities_of_a_sprint_not_running_today_show_both_weeks() {
     };
     let p = app.priorities(&q, date(2026, 1, 1)).unwrap();
     assert_eq!(p.weeks, [1, 2]);
-    let weeks: Vec<(u8, usize)> = p
+    // Each item under `#### Week N` is one priority, cited at its own line.
+    let weeks: Vec<(u8, u32)> = p
         .week_priorities
         .iter()
-        .map(|w| (w.week, w.text.lines().count()))
+        .map(|w| (w.week, w.citation.line_start))
         .collect();
-    assert_eq!(weeks, [(1, 2), (2, 3)]);
+    assert_eq!(weeks, [(1, 17), (1, 18), (2, 21), (2, 22), (2, 23)]);
     let running = app.priorities(&q, date(2026, 10, 13)).unwrap();
     assert_eq!((running.week, running.weeks.clone()), (2, vec![2]));
 }

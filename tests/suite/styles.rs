@@ -612,7 +612,6 @@ fn single_file_plan_ledgerly() {
 // ---- 2. per-role: Parcelbox ------------------------------------------------------------
 
 #[test]
-#[ignore = "open gap (issue 15): each bullet under `#### Week N` should be its own priority, cited at its line; the reader gives one priority per week heading"]
 fn per_role_plan_parcelbox() {
     let name = "per-role";
     let app = open(name);
