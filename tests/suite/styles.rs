@@ -832,7 +832,6 @@ fn per_role_plan_parcelbox() {
 // ---- 3. tables: Spokes fleet console ---------------------------------------------------
 
 #[test]
-#[ignore = "open gap (issue 15): an epics table (ID | Feature | Title) in 02-features is not read yet"]
 fn tables_plan_spokes() {
     let name = "tables";
     let app = open(name);

@@ -6,9 +6,17 @@ use std::collections::BTreeMap;
 
 use super::items::new_story;
 use super::{RoadmapRow, RowRole, Walker};
-use crate::model::Severity;
+use crate::model::{DocKind, Epic, Feature, Severity};
 use crate::plan::markdown::{Block, Row};
 use crate::plan::text;
+
+/// A row's cell `i`, trimmed ("" when the row has none).
+fn cell<'r>(row: &'r Row, i: usize) -> &'r str {
+    row.cells.get(i).map(|c| c.trim()).unwrap_or("")
+}
+
+/// Headers of a features table's title column (normalized).
+const TITLE_HEADERS: &[&str] = &["title", "name", "epic name", "epic title", "summary"];
 
 /// Most ragged-row warnings reported per table; the rest are summed up in one more.
 const RAGGED_REPORT_LIMIT: usize = 5;
@@ -44,15 +52,94 @@ impl Walker<'_> {
                 ),
             );
         }
+        let cols: Vec<String> = header.iter().map(|h| text::normalize_header(h)).collect();
+        if self.kind_here() == DocKind::Features {
+            self.features_table(&cols, rows);
+            return;
+        }
         // Only roadmap files and backlogs read their tables' columns.
         if !self.in_roadmap() && !self.in_backlog() {
             return;
         }
-        let cols: Vec<String> = header.iter().map(|h| text::normalize_header(h)).collect();
         if self.in_roadmap() && cols.iter().any(|c| is_sprint_header(c)) {
             self.roadmap(header, &cols, rows);
         } else if self.in_backlog() {
             self.story_table(&cols, rows);
+        }
+    }
+
+    /// A features file's table of epics (`Epic | Title | Feature`) or of features
+    /// (`Feature | Title`): the column whose cells are all epic ids (`F1-E2`), else all
+    /// feature ids (`F1`), declares one per row; the title is the `Title` / `Name` column's,
+    /// else the first other column's. A `Feature` cell such as `F1 Fleet visibility`
+    /// declares that feature too, once, at the first row naming it.
+    fn features_table(&mut self, cols: &[String], rows: &[Row]) {
+        let all_ids = |i: usize, epic: bool| {
+            let mut cells = rows.iter().map(|r| cell(r, i)).filter(|c| !c.is_empty());
+            let first = cells.next();
+            first.is_some()
+                && first.into_iter().chain(cells).all(|c| {
+                    text::FEATURE_HEAD
+                        .captures(c)
+                        .is_some_and(|m| m.get(2).is_some() == epic && m.get(3).is_none())
+                })
+        };
+        let Some((id_col, epic)) = (0..cols.len())
+            .find(|&i| all_ids(i, true))
+            .map(|i| (i, true))
+            .or_else(|| (0..cols.len()).find(|&i| all_ids(i, false)).map(|i| (i, false)))
+        else {
+            return;
+        };
+        let title_col = cols
+            .iter()
+            .position(|c| TITLE_HEADERS.contains(&c.as_str()))
+            .filter(|&i| i != id_col)
+            .or_else(|| {
+                (0..cols.len()).find(|&i| i != id_col && !cols[i].contains("feature"))
+            });
+        let feature_col = cols
+            .iter()
+            .position(|c| c.contains("feature"))
+            .filter(|&i| epic && i != id_col);
+        let mut declared: Vec<String> = Vec::new();
+        for row in rows {
+            let id = cell(row, id_col);
+            if id.is_empty() {
+                continue;
+            }
+            let title = title_col.map(|i| cell(row, i)).unwrap_or("").to_string();
+            let citation = self.cite(row.start, row.end);
+            if !epic {
+                self.features.push(Feature {
+                    id: id.to_string(),
+                    title,
+                    epics: Vec::new(),
+                    citation,
+                });
+                continue;
+            }
+            let feature = id.split('-').next().unwrap_or(id).to_string();
+            if let Some(caps) = feature_col.and_then(|i| text::feature_caps(cell(row, i)))
+                && caps.get(2).is_none()
+                && let (Some(f), Some(t)) = (caps.get(1), caps.get(3))
+                && f.as_str() == feature
+                && !declared.contains(&feature)
+            {
+                declared.push(feature.clone());
+                self.features.push(Feature {
+                    id: feature.clone(),
+                    title: t.as_str().trim().to_string(),
+                    epics: Vec::new(),
+                    citation: citation.clone(),
+                });
+            }
+            self.epics.push(Epic {
+                id: id.to_string(),
+                feature,
+                title,
+                citation,
+            });
         }
     }
 
@@ -347,5 +434,53 @@ impl RoadmapCol {
         } else {
             RoadmapCol::Extra
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::config::Config;
+    use crate::plan::extract::extract;
+
+    fn read(text: &str) -> super::super::FileFacts {
+        extract("docs/02-features/epics.md", text, &Config::default())
+    }
+
+    #[test]
+    fn an_epics_table_declares_epics_and_the_features_it_names() {
+        let f = read(
+            "# Epics\n\n| Epic | Feature | Title |\n|---|---|---|\n| F1-E1 | F1 Fleet visibility | Dock feed |\n| F1-E2 | F1 Fleet visibility | Live map |\n| F2-E1 | F2 | Work orders |\n",
+        );
+        let epics: Vec<(&str, &str, &str, u32)> = f
+            .epics
+            .iter()
+            .map(|e| (&*e.id, &*e.feature, &*e.title, e.citation.line_start))
+            .collect();
+        assert_eq!(
+            epics,
+            [
+                ("F1-E1", "F1", "Dock feed", 5),
+                ("F1-E2", "F1", "Live map", 6),
+                ("F2-E1", "F2", "Work orders", 7)
+            ]
+        );
+        // `F1 Fleet visibility` declares F1 once; a bare `F2` declares nothing.
+        let features: Vec<(&str, &str, u32)> = f
+            .features
+            .iter()
+            .map(|x| (&*x.id, &*x.title, x.citation.line_start))
+            .collect();
+        assert_eq!(features, [("F1", "Fleet visibility", 5)]);
+    }
+
+    #[test]
+    fn a_features_table_declares_features_and_other_tables_nothing() {
+        let f = read("| ID | Name |\n|---|---|\n| F1 | Fleet |\n| F2 | Rebalancing |\n");
+        let features: Vec<(&str, &str)> =
+            f.features.iter().map(|x| (&*x.id, &*x.title)).collect();
+        assert_eq!(features, [("F1", "Fleet"), ("F2", "Rebalancing")]);
+        // A column that mixes ids and prose is not an id column.
+        let f = read("| Epic | Title |\n|---|---|\n| F1-E1 | A |\n| later | B |\n");
+        assert!(f.epics.is_empty() && f.features.is_empty());
     }
 }
