@@ -47,6 +47,9 @@ pub enum HandoffState {
 pub struct EvidenceCheck {
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The link text, when the reference was written as a Markdown link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub state: EvidenceState,
 }
 
@@ -130,6 +133,7 @@ fn item_report(item: &GateItem, input: &GateInput<'_>, start: Option<NaiveDate>)
             .iter()
             .map(|r| EvidenceCheck {
                 reference: r.clone(),
+                label: item.labels.get(r).cloned(),
                 state: evidence::state(input.root, r),
             })
             .collect(),

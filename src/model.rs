@@ -174,6 +174,9 @@ pub struct GateItem {
     pub text: String,
     pub checked: bool,
     pub evidence: Vec<String>,
+    /// The text of each reference written as a Markdown link, by its target.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub owner: Option<String>,
     /// As written: "day 3" or an ISO date.
     pub due: Option<String>,

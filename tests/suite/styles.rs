@@ -1135,7 +1135,6 @@ fn heading_stories_plan_paylane() {
 // ---- 5. mixed-labels: Brightside -------------------------------------------------------
 
 #[test]
-#[ignore = "open gap (issue 15): the gate report does not show a Markdown link's text as the evidence label"]
 fn mixed_labels_plan_brightside() {
     let name = "mixed-labels";
     let app = open(name);

@@ -1,5 +1,7 @@
 //! Gate checklist items: text, evidence, owner and due date.
 
+use std::collections::BTreeMap;
+
 use super::Walker;
 use crate::model::GateItem;
 use crate::plan::markdown::{BlockKind, Item};
@@ -9,6 +11,7 @@ impl Walker<'_> {
     pub(super) fn gate_item(&self, item: &Item, checked: bool) -> GateItem {
         let flat = item.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let (mut body, mut evidence) = split_evidence(&flat);
+        let mut labels = BTreeMap::new();
         // `evidence: [risk sign-off](https://...)`: the text above has lost the link's target,
         // which is the reference; read the references from the item's source instead.
         let source = self.text.get(item.start..item.end).unwrap_or("");
@@ -17,7 +20,7 @@ impl Walker<'_> {
         if own.contains("](") {
             let (_, linked) = split_evidence(&own);
             if linked.len() == evidence.len() {
-                evidence = linked.iter().map(|r| link_target(r)).collect();
+                evidence = linked.iter().map(|r| link(r, &mut labels)).collect();
             }
         }
         let mut owner = None;
@@ -74,7 +77,7 @@ impl Walker<'_> {
                                 .find(':')
                                 .map(|c| text::split_list(&source[c + 1..]))
                                 .unwrap_or_default();
-                            evidence.extend(refs.iter().map(|r| link_target(r)));
+                            evidence.extend(refs.iter().map(|r| link(r, &mut labels)));
                         }
                         Some((k, v)) if k == "owner" => owner = Some(v),
                         Some((k, v)) if k == "due" => due = Some(v),
@@ -87,6 +90,7 @@ impl Walker<'_> {
             text: body,
             checked,
             evidence,
+            labels,
             owner,
             due,
             citation: self.cite(item.start, item.end),
@@ -95,8 +99,9 @@ impl Walker<'_> {
 }
 
 /// A Markdown link's target (`[risk sign-off](https://x/y)` -> `https://x/y`, also `<...>`
-/// targets and a `"title"`); anything else as written, without emphasis markers.
-fn link_target(reference: &str) -> String {
+/// targets and a `"title"`), its text kept in `labels` under the target; anything else as
+/// written, without emphasis markers.
+fn link(reference: &str, labels: &mut BTreeMap<String, String>) -> String {
     let r = reference.trim().trim_matches('*');
     if let Some(open) = r.find("](")
         && r.starts_with('[')
@@ -104,10 +109,15 @@ fn link_target(reference: &str) -> String {
     {
         let target = r[open + 2..r.len() - 1].trim();
         let target = target.split_once(" \"").map_or(target, |(t, _)| t.trim());
-        return target
+        let target = target
             .trim_start_matches('<')
             .trim_end_matches('>')
             .to_string();
+        let label = r[1..open].trim();
+        if !label.is_empty() && label != target {
+            labels.insert(target.clone(), label.to_string());
+        }
+        return target;
     }
     if r.starts_with('<') && r.ends_with('>') {
         return r[1..r.len() - 1].to_string();
@@ -134,17 +144,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn link_targets_are_the_references() {
+    fn link_targets_are_the_references_and_texts_the_labels() {
+        let mut labels = BTreeMap::new();
         assert_eq!(
-            link_target("[risk sign-off](https://example.com/signoff)"),
+            link("[risk sign-off](https://example.com/signoff)", &mut labels),
             "https://example.com/signoff"
         );
         assert_eq!(
-            link_target("[runbook](docs/runbook.md \"Runbook\")"),
+            link("[runbook](docs/runbook.md \"Runbook\")", &mut labels),
             "docs/runbook.md"
         );
-        assert_eq!(link_target("<https://x.y/z>"), "https://x.y/z");
-        assert_eq!(link_target("docs/a.md"), "docs/a.md");
+        assert_eq!(link("<https://x.y/z>", &mut labels), "https://x.y/z");
+        assert_eq!(link("docs/a.md", &mut labels), "docs/a.md");
+        assert_eq!(link("[docs/b.md](docs/b.md)", &mut labels), "docs/b.md");
+        let want = [
+            ("docs/runbook.md", "runbook"),
+            ("https://example.com/signoff", "risk sign-off"),
+        ];
+        assert_eq!(
+            labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+            want
+        );
     }
 
     #[test]

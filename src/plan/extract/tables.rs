@@ -87,7 +87,11 @@ impl Walker<'_> {
         let Some((id_col, epic)) = (0..cols.len())
             .find(|&i| all_ids(i, true))
             .map(|i| (i, true))
-            .or_else(|| (0..cols.len()).find(|&i| all_ids(i, false)).map(|i| (i, false)))
+            .or_else(|| {
+                (0..cols.len())
+                    .find(|&i| all_ids(i, false))
+                    .map(|i| (i, false))
+            })
         else {
             return;
         };
@@ -95,9 +99,7 @@ impl Walker<'_> {
             .iter()
             .position(|c| TITLE_HEADERS.contains(&c.as_str()))
             .filter(|&i| i != id_col)
-            .or_else(|| {
-                (0..cols.len()).find(|&i| i != id_col && !cols[i].contains("feature"))
-            });
+            .or_else(|| (0..cols.len()).find(|&i| i != id_col && !cols[i].contains("feature")));
         let feature_col = cols
             .iter()
             .position(|c| c.contains("feature"))
@@ -476,8 +478,7 @@ mod tests {
     #[test]
     fn a_features_table_declares_features_and_other_tables_nothing() {
         let f = read("| ID | Name |\n|---|---|\n| F1 | Fleet |\n| F2 | Rebalancing |\n");
-        let features: Vec<(&str, &str)> =
-            f.features.iter().map(|x| (&*x.id, &*x.title)).collect();
+        let features: Vec<(&str, &str)> = f.features.iter().map(|x| (&*x.id, &*x.title)).collect();
         assert_eq!(features, [("F1", "Fleet"), ("F2", "Rebalancing")]);
         // A column that mixes ids and prose is not an id column.
         let f = read("| Epic | Title |\n|---|---|\n| F1-E1 | A |\n| later | B |\n");
