@@ -206,6 +206,66 @@ pub(crate) fn is_acceptance_label(line: &str) -> bool {
     ACCEPTANCE_LABELS.contains(&normalize_header(t).as_str())
 }
 
+/// Story field keys storypack reads (normalized), besides [`ACCEPTANCE_LABELS`], each with
+/// the name a diagnostic suggests.
+pub(crate) const STORY_FIELDS: &[(&str, &str)] = &[
+    ("epic", "Epic"),
+    ("reviewer", "Reviewer"),
+    ("reviewers", "Reviewer"),
+    ("evidence", "Evidence"),
+    ("depends on", "Depends on"),
+    ("depends", "Depends on"),
+    ("dependencies", "Depends on"),
+    ("depends_on", "Depends on"),
+    ("deps", "Depends on"),
+    ("blocked by", "Depends on"),
+    ("after", "Depends on"),
+    ("estimate", "Estimate"),
+    ("effort", "Estimate"),
+    ("size", "Estimate"),
+    ("points", "Estimate"),
+    ("status", "Status"),
+    ("state", "Status"),
+    ("sprint", "Sprint"),
+    ("role", "Role"),
+    ("title", "Title"),
+];
+
+/// Whether a normalized field key is one only a story would have (an epic, acceptance
+/// criteria, dependencies, an estimate), unlike `Status` or `Owner`, which risk and
+/// dependency registers have too.
+pub(crate) fn is_story_only_field(key: &str) -> bool {
+    ACCEPTANCE_LABELS.contains(&key)
+        || STORY_FIELDS.iter().any(|(k, name)| {
+            *k == key && matches!(*name, "Epic" | "Depends on" | "Estimate") && *k != "after"
+        })
+}
+
+/// Whether a normalized field key is one a story reads.
+pub(crate) fn is_story_field(key: &str) -> bool {
+    STORY_FIELDS.iter().any(|(k, _)| *k == key) || ACCEPTANCE_LABELS.contains(&key)
+}
+
+/// The known story field a key was probably meant to be (`dependancies`, `acceptance-criteria`,
+/// `epik`): a small edit away, or the same once `-` and `_` read as spaces.
+pub(crate) fn near_story_field(key: &str) -> Option<&'static str> {
+    if key.chars().count() < 4 {
+        return None;
+    }
+    let spaced = key.replace(['-', '_'], " ");
+    let candidates = STORY_FIELDS.iter().copied().chain(
+        ACCEPTANCE_LABELS
+            .iter()
+            .map(|k| (*k, "Acceptance criteria")),
+    );
+    candidates
+        .filter(|(k, _)| k.len() >= 4)
+        .map(|(k, name)| (strsim::damerau_levenshtein(&spaced, k), name))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
 /// Field names and label lines that mean acceptance criteria.
 pub(crate) const ACCEPTANCE_LABELS: &[&str] = &[
     "acceptance",

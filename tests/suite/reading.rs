@@ -391,3 +391,48 @@ fn explain_shows_what_was_read_from_a_file_of_each_style() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`nope.md` is not a markdown file of the plan"));
 }
+
+/// Plan-like text storypack does not read is named, with where and how to write it: story
+/// declarations and backlog or roadmap tables outside their places, a backlog table without
+/// the columns it needs, a misspelt field. A risk register (ids, `Status`, `Owner`) is not.
+#[test]
+fn unread_plan_like_content_is_named_in_a_diagnostic() {
+    let app = App::open(&fixture("plans/unread")).unwrap();
+    let report = app.lint();
+    let unread: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code != "no-acceptance" && d.code != "missing-folder")
+        .map(|d| format!("{}:{} {}", d.path, d.line, d.code))
+        .collect();
+    assert_eq!(
+        unread,
+        [
+            "docs/03-backlog/backlog.md:6 unknown-field",
+            "docs/03-backlog/backlog.md:14 story-table-columns",
+            "docs/notes.md:5 story-outside-backlog",
+            "docs/notes.md:9 story-outside-backlog",
+            "docs/notes.md:13 story-table-elsewhere",
+            "docs/notes.md:17 roadmap-table-elsewhere",
+        ]
+    );
+    let message = |code: &str| {
+        report
+            .diagnostics
+            .iter()
+            .find(|d| d.code == code)
+            .map(|d| d.message.clone())
+            .unwrap()
+    };
+    assert!(message("unknown-field").contains("write `Depends on:`"));
+    assert!(message("story-table-columns").contains("no Title column (saw: Story, Epic, Sprint)"));
+    assert!(message("roadmap-table-elsewhere").contains("columns: Sprint, Goal, Start, End"));
+    // `Depends-on` is `Depends on`; the misspelt field is kept as an extra.
+    let pay1 = app.plan().story("PAY-1").unwrap();
+    assert_eq!(pay1.depends_on, ["PAY-2"]);
+    assert_eq!(pay1.extra["dependancies"], "PAY-2");
+    // Nothing from notes.md became a story or a sprint.
+    let ids: Vec<&str> = app.plan().stories.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["PAY-1", "PAY-2"]);
+    assert_eq!(app.sprints().sprints.len(), 2);
+}

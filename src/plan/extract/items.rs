@@ -88,6 +88,7 @@ impl Walker<'_> {
                 });
                 continue;
             }
+            self.story_outside_backlog(item);
             // Grouping items ("Week 1", "Platform") may hold stories or gate items below.
             for child in &item.children {
                 if let BlockKind::List { items, .. } = &child.kind {
@@ -106,6 +107,51 @@ impl Walker<'_> {
             .or_else(|| self.front.get("sprint").and_then(|s| text::sprint_id(s)))
             .or_else(|| self.plan_sprint.clone())
             .or_else(|| text::sprint_in_text(self.path))
+    }
+
+    /// An item outside a backlog that reads like a story declaration: a story id, then
+    /// fields (`- PAY-9 Refunds` with `Epic: F2-E1` below). Not read, so say so.
+    fn story_outside_backlog(&mut self, item: &Item) {
+        if self.in_backlog() {
+            return;
+        }
+        let Some((id, _)) = self.story_head(item.text.lines().next().unwrap_or("")) else {
+            return;
+        };
+        let own_fields = item.text.lines().skip(1).any(|l| self.is_field_line(l));
+        let field_items = item
+            .children
+            .iter()
+            .filter_map(|c| match &c.kind {
+                BlockKind::List { items, .. } => Some(items),
+                _ => None,
+            })
+            .flatten()
+            .any(|i| self.is_field_line(i.text.lines().next().unwrap_or("")));
+        if own_fields || field_items {
+            let id = id.to_string();
+            self.unread_story(&id, item.start, "list item");
+        }
+    }
+
+    /// A line such as `Epic: F1-E2` or `**Depends on:** PAY-3`: a field only a story has
+    /// (not `Status:` or `Owner:`, which risk and dependency lists have too).
+    pub(super) fn is_field_line(&self, line: &str) -> bool {
+        let plain = text::without_emphasis(line);
+        text::is_acceptance_label(&plain)
+            || text::field(plain.trim()).is_some_and(|(k, _)| text::is_story_only_field(&k))
+    }
+
+    /// Says that a story declaration outside a backlog was not read.
+    pub(super) fn unread_story(&mut self, id: &str, at: usize, what: &str) {
+        self.diag(
+            Severity::Warning,
+            "story-outside-backlog",
+            at,
+            format!(
+                "{what} `{id}` has story fields but this is not a backlog, so it is not read as a story; declare stories under a `03-…` folder, a `Backlog` heading or a role plan's `03-backlog` section"
+            ),
+        );
     }
 
     /// A story's declaration line, `PAY-12: Title` or `PAY-12 — Title`: its id and title,
@@ -181,12 +227,18 @@ impl Walker<'_> {
         end: usize,
         level: u8,
     ) {
-        if !self.in_backlog() {
-            return;
-        }
+        self.unplaced_story = None;
         let Some((id, title)) = self.story_head(heading) else {
             return;
         };
+        if !self.in_backlog() {
+            // Said once its fields show it is a story (see `heading_story_paragraph`). A
+            // level-1 heading titles its document (`# ADR-0001: Branching model`).
+            if level > 1 {
+                self.unplaced_story = Some((id.to_string(), start));
+            }
+            return;
+        }
         self.close_heading_story();
         let story = new_story(id, title, self.cite(start, end));
         self.open_story = Some(super::OpenStory {
@@ -212,11 +264,12 @@ impl Walker<'_> {
 
     /// A paragraph under an open heading story: its `**Field:** value` and label lines.
     pub(super) fn heading_story_paragraph(&mut self, block: &crate::plan::markdown::Block) {
+        let source = self.text.get(block.start..block.end).unwrap_or("");
+        self.unplaced_story_fields(source.lines());
         // Most paragraphs are prose outside any story or role plan: nothing to read.
         if self.open_story.is_none() && self.role.is_none() {
             return;
         }
-        let source = self.text.get(block.start..block.end).unwrap_or("");
         let plain = text::without_emphasis(source);
         if self.mission_focus(plain.trim(), block.start, block.end) {
             return;
@@ -234,9 +287,21 @@ impl Walker<'_> {
         self.open_story = Some(open);
     }
 
+    /// Lines under a story-id heading outside a backlog: once one is a story field, the
+    /// heading is reported as a story that is not read.
+    fn unplaced_story_fields<'l>(&mut self, mut lines: impl Iterator<Item = &'l str>) {
+        if self.unplaced_story.is_some()
+            && lines.any(|l| self.is_field_line(l))
+            && let Some((id, at)) = self.unplaced_story.take()
+        {
+            self.unread_story(&id, at, "heading");
+        }
+    }
+
     /// A list under an open heading story: its criteria after a label, else its fields when
     /// every item is one. Returns false when the list is not the story's.
     pub(super) fn heading_story_list(&mut self, items: &[crate::plan::markdown::Item]) -> bool {
+        self.unplaced_story_fields(items.iter().filter_map(|i| i.text.lines().next()));
         let Some(mut open) = self.open_story.take() else {
             return false;
         };
@@ -363,6 +428,13 @@ impl Walker<'_> {
             out
         };
         let opt = |v: &str| (!text::is_empty_marker(v)).then(|| v.to_string());
+        // `Depends-on`, `acceptance_criteria`: `-` and `_` read as spaces in a known key.
+        let spaced = key.replace(['-', '_'], " ");
+        let key = if !text::is_story_field(key) && text::is_story_field(&spaced) {
+            spaced.as_str()
+        } else {
+            key
+        };
         match key {
             "epic" => story.epic = opt(value),
             "reviewer" | "reviewers" => story.reviewer = opt(value),
@@ -430,6 +502,17 @@ impl Walker<'_> {
                 }
             }
             _ => {
+                if let Some(meant) = text::near_story_field(key) {
+                    self.diag(
+                        Severity::Warning,
+                        "unknown-field",
+                        at,
+                        format!(
+                            "{}: field `{key}` is not one storypack reads, kept as an extra; write `{meant}:` if that is what it means",
+                            story.id
+                        ),
+                    );
+                }
                 story.extra.insert(key.to_string(), value.to_string());
             }
         }

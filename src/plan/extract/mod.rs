@@ -262,6 +262,9 @@ struct Walker<'a> {
     /// A story declared by a heading (`### PAY-30: Payments dashboard`), still taking the
     /// fields and criteria of the blocks below it.
     open_story: Option<OpenStory>,
+    /// A story-id heading outside a backlog, (id, offset), until its fields show it is a
+    /// story declaration storypack does not read.
+    unplaced_story: Option<(String, usize)>,
     ctx: Context,
     roadmap_rows: Vec<RoadmapRow>,
     checklist: Vec<ChecklistStep>,
@@ -320,6 +323,7 @@ impl<'a> Walker<'a> {
             gates: Vec::new(),
             role_sections: Vec::new(),
             mentions: Vec::new(),
+            unplaced_story: None,
             focus: Vec::new(),
             diagnostics: Vec::new(),
         };

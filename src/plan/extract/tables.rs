@@ -58,13 +58,87 @@ impl Walker<'_> {
             return;
         }
         // Only roadmap files and backlogs read their tables' columns.
-        if !self.in_roadmap() && !self.in_backlog() {
-            return;
-        }
         if self.in_roadmap() && cols.iter().any(|c| is_sprint_header(c)) {
             self.roadmap(header, &cols, rows);
         } else if self.in_backlog() {
-            self.story_table(&cols, rows);
+            self.story_table(header, &cols, rows);
+        } else {
+            self.unread_table(header, &cols, rows, block);
+        }
+    }
+
+    /// A column whose filled cells are all story ids (at least one), if any.
+    fn story_id_column(&self, rows: &[Row]) -> Option<usize> {
+        let width = rows.first()?.cells.len();
+        (0..width).find(|&i| {
+            let mut filled = rows
+                .iter()
+                .map(|r| cell(r, i))
+                .filter(|c| !text::is_empty_marker(c))
+                .peekable();
+            filled.peek().is_some()
+                && filled.all(|c| self.config.story_id.is_match(&text::without_emphasis(c)))
+        })
+    }
+
+    /// A table storypack does not read here that looks like a roadmap (a sprint column and
+    /// roadmap columns) or a backlog (a column of story ids and story fields): say so.
+    fn unread_table(&mut self, header: &[Cow<str>], cols: &[String], rows: &[Row], block: &Block) {
+        let seen = header
+            .iter()
+            .map(|h| h.trim())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kinds: Vec<RoadmapCol> = header
+            .iter()
+            .zip(cols)
+            .map(|(raw, norm)| RoadmapCol::classify(raw, norm))
+            .collect();
+        let roadmap_like = kinds.contains(&RoadmapCol::Sprint)
+            && kinds.iter().any(|k| {
+                matches!(
+                    k,
+                    RoadmapCol::Theme
+                        | RoadmapCol::Start
+                        | RoadmapCol::End
+                        | RoadmapCol::Mission(_)
+                        | RoadmapCol::Week(..)
+                )
+            });
+        if roadmap_like {
+            self.diag(
+                Severity::Warning,
+                "roadmap-table-elsewhere",
+                block.start,
+                format!(
+                    "table looks like a roadmap (columns: {seen}) but this is not a roadmap, so it is not read; roadmaps are read from `04-…` files or under a `Roadmap` heading"
+                ),
+            );
+            return;
+        }
+        // A backlog names its stories (a title column) and has a field only stories have;
+        // a risk or dependency register (ID | Risk | Epic | Status) has no title column.
+        let titled = cols.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "title" | "summary" | "task" | "user story" | "story"
+            )
+        });
+        if titled
+            && let Some(ids) = self.story_id_column(rows)
+            && cols
+                .iter()
+                .enumerate()
+                .any(|(i, c)| i != ids && text::is_story_only_field(c))
+        {
+            self.diag(
+                Severity::Warning,
+                "story-table-elsewhere",
+                block.start,
+                format!(
+                    "table lists stories with story fields (columns: {seen}) but this is not a backlog, so they are not read; declare stories under a `03-…` folder or a `Backlog` heading"
+                ),
+            );
         }
     }
 
@@ -303,12 +377,29 @@ impl Walker<'_> {
         }
     }
 
-    fn story_table(&mut self, cols: &[String], rows: &[Row]) {
+    fn story_table(&mut self, header: &[Cow<str>], cols: &[String], rows: &[Row]) {
         let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
-        let Some(id_col) = find(&["id", "story id", "story", "story-id", "key", "ticket"]) else {
-            return;
-        };
-        let Some(title_col) = find(&["title", "task", "summary", "name", "description"]) else {
+        let id_col = find(&["id", "story id", "story", "story-id", "key", "ticket"]);
+        let title_col = find(&["title", "task", "summary", "name", "description"]);
+        let (Some(id_col), Some(title_col)) = (id_col, title_col) else {
+            // A table of story ids whose columns are not named as storypack expects.
+            if self.story_id_column(rows).is_some() {
+                let seen = header
+                    .iter()
+                    .map(|h| h.trim())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let missing = if id_col.is_none() { "ID" } else { "Title" };
+                let at = rows.first().map(|r| r.start).unwrap_or(0);
+                self.diag(
+                    Severity::Warning,
+                    "story-table-columns",
+                    at,
+                    format!(
+                        "backlog table lists story ids but has no {missing} column (saw: {seen}), so its stories are not read; name the columns ID (or Story, Key) and Title (or Summary, Name)"
+                    ),
+                );
+            }
             return;
         };
         for row in rows {
