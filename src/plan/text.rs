@@ -25,10 +25,18 @@ pub(crate) static FEATURE_HEAD: LazyLock<Regex> =
 /// lowercased copy, the offset is valid in `haystack` whatever non-ASCII text it holds.
 pub(crate) fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    if n.is_empty() || h.len() < n.len() {
+    let (&first, _) = n.split_first()?;
+    if h.len() < n.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    // Only where the first byte matches (either case, found with SIMD) is the rest compared.
+    let last_start = h.len() - n.len();
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        &h[..=last_start],
+    )
+    .find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// `s.to_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the copy
@@ -178,8 +186,12 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 /// A source line without its bold and strong-emphasis markers (`**Epic:** F1` -> `Epic: F1`).
-pub(crate) fn without_emphasis(line: &str) -> String {
-    line.replace("**", "").replace("__", "")
+pub(crate) fn without_emphasis(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.contains("**") || line.contains("__") {
+        line.replace("**", "").replace("__", "").into()
+    } else {
+        line.into()
+    }
 }
 
 /// [`FEATURE_HEAD`] on a heading or item that may open with the word `Epic` or `Feature`
@@ -456,6 +468,35 @@ mod tests {
         assert_eq!(find_ascii_ci("İİ check Evidence: a", "evidence:"), Some(11));
         assert_eq!(find_ascii_ci("ẞẞ Mission Focus", "mission focus"), Some(7));
         assert_eq!(find_ascii_ci("abc", "abcd"), None);
+        assert_eq!(find_ascii_ci("abc", ""), None);
+        assert_eq!(find_ascii_ci("xx:Sprint", "sPRINT"), Some(3));
+        assert_eq!(find_ascii_ci("sprin", "print"), None);
+    }
+
+    #[test]
+    fn ascii_search_agrees_with_a_plain_scan() {
+        let slow = |h: &str, n: &str| -> Option<usize> {
+            let (h, n) = (h.as_bytes(), n.as_bytes());
+            if n.is_empty() || h.len() < n.len() {
+                return None;
+            }
+            (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+        };
+        let hays = [
+            "",
+            "a",
+            "Focus",
+            "mission FOCUS: x",
+            "ffffocus",
+            "focu",
+            "é focus é",
+            ":focus:",
+        ];
+        for h in hays {
+            for n in ["focus", "f", "us", ":", "focus:", "é"] {
+                assert_eq!(find_ascii_ci(h, n), slow(h, n), "{h:?} {n:?}");
+            }
+        }
     }
 
     #[test]

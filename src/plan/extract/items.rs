@@ -347,10 +347,15 @@ impl Walker<'_> {
     /// A role plan's `Mission focus: ...` line under a sprint: that role's focus for the
     /// sprint. Returns whether the text was one.
     pub(super) fn mission_focus(&mut self, text: &str, start: usize, end: usize) -> bool {
-        if self.role.is_none() || text::find_ascii_ci(text, "focus").is_none() {
+        // Most items of a role plan are not a focus line: look at the key alone first.
+        let first = text.lines().next().unwrap_or("");
+        let key_has_focus = first
+            .split_once(':')
+            .is_some_and(|(key, _)| key.len() <= 60 && text::find_ascii_ci(key, "focus").is_some());
+        if self.role.is_none() || !key_has_focus {
             return false;
         }
-        let Some((key, value)) = text::field(text.lines().next().unwrap_or("")) else {
+        let Some((key, value)) = text::field(first) else {
             return false;
         };
         if !matches!(key.as_str(), "mission focus" | "focus") || value.is_empty() {
@@ -429,9 +434,14 @@ impl Walker<'_> {
         };
         let opt = |v: &str| (!text::is_empty_marker(v)).then(|| v.to_string());
         // `Depends-on`, `acceptance_criteria`: `-` and `_` read as spaces in a known key.
-        let spaced = key.replace(['-', '_'], " ");
-        let key = if !text::is_story_field(key) && text::is_story_field(&spaced) {
-            spaced.as_str()
+        let spaced;
+        let key = if key.contains(['-', '_']) && !text::is_story_field(key) {
+            spaced = key.replace(['-', '_'], " ");
+            if text::is_story_field(&spaced) {
+                spaced.as_str()
+            } else {
+                key
+            }
         } else {
             key
         };
