@@ -115,9 +115,7 @@ impl Walker<'_> {
         if self.in_backlog() {
             return;
         }
-        let Some((id, _)) = self.story_head(item.text.lines().next().unwrap_or("")) else {
-            return;
-        };
+        // Fields first: rare outside a backlog, and cheaper to rule out than the id.
         let own_fields = item.text.lines().skip(1).any(|l| self.is_field_line(l));
         let field_items = item
             .children
@@ -128,7 +126,9 @@ impl Walker<'_> {
             })
             .flatten()
             .any(|i| self.is_field_line(i.text.lines().next().unwrap_or("")));
-        if own_fields || field_items {
+        if (own_fields || field_items)
+            && let Some((id, _)) = self.story_head(item.text.lines().next().unwrap_or(""))
+        {
             let id = id.to_string();
             self.unread_story(&id, item.start, "list item");
         }
@@ -349,9 +349,10 @@ impl Walker<'_> {
     pub(super) fn mission_focus(&mut self, text: &str, start: usize, end: usize) -> bool {
         // Most items of a role plan are not a focus line: look at the key alone first.
         let first = text.lines().next().unwrap_or("");
-        let key_has_focus = first
-            .split_once(':')
-            .is_some_and(|(key, _)| key.len() <= 60 && text::find_ascii_ci(key, "focus").is_some());
+        // The key is short: look for its colon in the line's first bytes only.
+        let head = &first.as_bytes()[..first.len().min(61)];
+        let key_has_focus = memchr::memchr(b':', head)
+            .is_some_and(|colon| text::find_ascii_ci(&first[..colon], "focus").is_some());
         if self.role.is_none() || !key_has_focus {
             return false;
         }

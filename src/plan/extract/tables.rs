@@ -84,20 +84,18 @@ impl Walker<'_> {
     /// A table storypack does not read here that looks like a roadmap (a sprint column and
     /// roadmap columns) or a backlog (a column of story ids and story fields): say so.
     fn unread_table(&mut self, header: &[Cow<str>], cols: &[String], rows: &[Row], block: &Block) {
-        let seen = header
-            .iter()
-            .map(|h| h.trim())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let kinds: Vec<RoadmapCol> = header
-            .iter()
-            .zip(cols)
-            .map(|(raw, norm)| RoadmapCol::classify(raw, norm))
-            .collect();
-        let roadmap_like = kinds.contains(&RoadmapCol::Sprint)
-            && kinds.iter().any(|k| {
+        let seen = || {
+            header
+                .iter()
+                .map(|h| h.trim())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // Classify only tables with a sprint column: most tables have none.
+        let roadmap_like = cols.iter().any(|c| is_sprint_header(c))
+            && header.iter().zip(cols).any(|(raw, norm)| {
                 matches!(
-                    k,
+                    RoadmapCol::classify(raw, norm),
                     RoadmapCol::Theme
                         | RoadmapCol::Start
                         | RoadmapCol::End
@@ -111,7 +109,8 @@ impl Walker<'_> {
                 "roadmap-table-elsewhere",
                 block.start,
                 format!(
-                    "table looks like a roadmap (columns: {seen}) but this is not a roadmap, so it is not read; roadmaps are read from `04-…` files or under a `Roadmap` heading"
+                    "table looks like a roadmap (columns: {}) but this is not a roadmap, so it is not read; roadmaps are read from `04-…` files or under a `Roadmap` heading",
+                    seen()
                 ),
             );
             return;
@@ -136,7 +135,8 @@ impl Walker<'_> {
                 "story-table-elsewhere",
                 block.start,
                 format!(
-                    "table lists stories with story fields (columns: {seen}) but this is not a backlog, so they are not read; declare stories under a `03-…` folder or a `Backlog` heading"
+                    "table lists stories with story fields (columns: {}) but this is not a backlog, so they are not read; declare stories under a `03-…` folder or a `Backlog` heading",
+                    seen()
                 ),
             );
         }
