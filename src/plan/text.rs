@@ -215,8 +215,23 @@ pub(crate) fn is_acceptance_label(line: &str) -> bool {
         .trim_matches(|c: char| c == '*' || c == '_' || c == '#' || c.is_whitespace())
         .trim_end_matches(':')
         .trim();
-    ACCEPTANCE_LABELS.contains(&normalize_header(t).as_str())
+    // Every label is short; most lines are not, and need no lowercased copy.
+    t.len() <= LONGEST_ACCEPTANCE_LABEL * 2
+        && ACCEPTANCE_LABELS.contains(&normalize_header(t).as_str())
 }
+
+/// Bytes of the longest of [`ACCEPTANCE_LABELS`].
+const LONGEST_ACCEPTANCE_LABEL: usize = {
+    let mut i = 0;
+    let mut longest = 0;
+    while i < ACCEPTANCE_LABELS.len() {
+        if ACCEPTANCE_LABELS[i].len() > longest {
+            longest = ACCEPTANCE_LABELS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
 
 /// Story field keys storypack reads (normalized), besides [`ACCEPTANCE_LABELS`], each with
 /// the name a diagnostic suggests.

@@ -348,7 +348,7 @@ impl Walker<'_> {
     /// sprint. Returns whether the text was one.
     pub(super) fn mission_focus(&mut self, text: &str, start: usize, end: usize) -> bool {
         // Most items of a role plan are not a focus line: look at the key alone first.
-        let first = text.lines().next().unwrap_or("");
+        let first = &text[..memchr::memchr(b'\n', text.as_bytes()).unwrap_or(text.len())];
         // The key is short: look for its colon in the line's first bytes only.
         let head = &first.as_bytes()[..first.len().min(61)];
         let key_has_focus = memchr::memchr(b':', head)
