@@ -1,5 +1,5 @@
 //! Gate evidence checks (docs/gates.md): per checklist item, checked or not and where
-//! each evidence reference points; the sprint's stories (done, pack, handoff); timing from the
+//! each evidence reference points (JUnit reports and commits verified); the sprint's stories (done, pack, handoff); timing from the
 //! sprint calendar ("confirm gate evidence by day 3"); a verdict with reasons naming file:line.
 
 use std::collections::HashMap;
@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{self, EvidenceState};
+use crate::handoff::verify::{self, Outcome, Verifier};
 use crate::model::{Citation, GateItem, Plan, Sprint, StoryStatus};
 
 /// The checklist day by which gate evidence is due when an item names none.
@@ -48,6 +49,10 @@ pub struct EvidenceCheck {
     #[serde(rename = "ref")]
     pub reference: String,
     pub state: EvidenceState,
+    /// For a checked JUnit report or commit (`verified`, `failed`, `unchecked`): what the
+    /// check found, e.g. "junit report `reports/unit.xml`: 2 of 40 tests failed".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -98,6 +103,8 @@ pub struct GateReport {
 pub(crate) struct GateInput<'a> {
     pub plan: &'a Plan,
     pub root: &'a Path,
+    /// Checks JUnit reports and commits cited as evidence.
+    pub verify: &'a Verifier<'a>,
     pub today: NaiveDate,
     pub packs: &'a HashMap<String, PackState>,
     pub handoffs: &'a HashMap<String, (HandoffState, String)>,
@@ -116,6 +123,43 @@ fn due_date(due: &str, start: Option<NaiveDate>) -> Option<NaiveDate> {
     crate::plan::text::parse_date(&d)
 }
 
+/// Where one reference points and, when it can be checked, what the check found: a commit
+/// (`commit:<id>`, or a bare 7-64 hex-digit id that is not a path under the root) must be in
+/// the plan repository's history; an `.xml` file with a JUnit root must show tests run and
+/// none failed.
+fn evidence_check(reference: &str, input: &GateInput<'_>) -> EvidenceCheck {
+    let state = evidence::state(input.root, reference);
+    let checked = |outcome: Outcome| {
+        let (state, detail) = match outcome {
+            Outcome::Passed(d) => (EvidenceState::Verified, d),
+            Outcome::Failed(d) => (EvidenceState::Failed, d),
+            Outcome::Unchecked(d) => (EvidenceState::Unchecked, d),
+        };
+        EvidenceCheck {
+            reference: reference.to_string(),
+            state,
+            detail: Some(detail),
+        }
+    };
+    let prefixed = verify::commit_reference(reference, false).is_some();
+    if prefixed
+        || (state == EvidenceState::Missing && verify::commit_reference(reference, true).is_some())
+    {
+        return checked(input.verify.commit(reference));
+    }
+    if state == EvidenceState::Exists
+        && verify::is_xml(reference)
+        && let Some(outcome) = input.verify.junit(reference, false)
+    {
+        return checked(outcome);
+    }
+    EvidenceCheck {
+        reference: reference.to_string(),
+        state,
+        detail: None,
+    }
+}
+
 fn item_report(item: &GateItem, input: &GateInput<'_>, start: Option<NaiveDate>) -> ItemReport {
     let due = item
         .due
@@ -128,10 +172,7 @@ fn item_report(item: &GateItem, input: &GateInput<'_>, start: Option<NaiveDate>)
         evidence: item
             .evidence
             .iter()
-            .map(|r| EvidenceCheck {
-                reference: r.clone(),
-                state: evidence::state(input.root, r),
-            })
+            .map(|r| evidence_check(r, input))
             .collect(),
         owner: item.owner.clone(),
         overdue: !item.checked && due_date.is_some_and(|d| input.today > d),
@@ -213,7 +254,15 @@ pub(crate) fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
                         "{where_}: \"{}\" cites {} outside the plan root",
                         item.text, e.reference
                     )),
-                    EvidenceState::Exists | EvidenceState::External => {}
+                    EvidenceState::Failed => fail.push(format!(
+                        "{where_}: \"{}\" is checked but its evidence fails: {}",
+                        item.text,
+                        e.detail.as_deref().unwrap_or(&e.reference)
+                    )),
+                    EvidenceState::Exists
+                    | EvidenceState::External
+                    | EvidenceState::Verified
+                    | EvidenceState::Unchecked => {}
                 }
             }
             if item.evidence.is_empty() {

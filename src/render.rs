@@ -305,7 +305,14 @@ pub fn gate(r: &GateReport) -> String {
         let _ = writeln!(out, "  {mark} {}  ({}, due {})", i.text, i.citation, i.due);
         for e in &i.evidence {
             let state = e.state.as_str();
-            let _ = writeln!(out, "        {state:<12} {}", e.reference);
+            match &e.detail {
+                Some(d) => {
+                    let _ = writeln!(out, "        {state:<12} {}: {d}", e.reference);
+                }
+                None => {
+                    let _ = writeln!(out, "        {state:<12} {}", e.reference);
+                }
+            }
         }
     }
     let _ = writeln!(out, "\nStories:");
