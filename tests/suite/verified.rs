@@ -503,7 +503,10 @@ async fn a_gate_fails_on_a_failing_report_or_a_missing_commit_and_passes_on_veri
     fs::write(&checklist, &original).unwrap();
     add_gate_item(
         &ws.plan(),
-        &format!("reports/failing.xml, reports/zero.xml, {ABSENT}, docs/evidence/none.md"),
+        &format!(
+            "reports/failing.xml, reports/zero.xml, reports/malformed.xml, {ABSENT}, \
+             docs/evidence/none.md"
+        ),
     );
     let (code, r) = gate(&ws);
     assert_eq!((code, &r["verdict"]), (1, &json!("fail")), "{r:#}");
@@ -522,6 +525,10 @@ async fn a_gate_fails_on_a_failing_report_or_a_missing_commit_and_passes_on_veri
                  report `reports/zero.xml`: ran 0 tests"
             ),
             format!(
+                "{at}: \"Unit tests green on main\" is checked but its evidence fails: junit \
+                 report `reports/malformed.xml` ends before </testsuite> closes"
+            ),
+            format!(
                 "{at}: \"Unit tests green on main\" is checked but its evidence fails: commit \
                  `{ABSENT}` is not in the plan repository's history"
             ),
@@ -532,7 +539,14 @@ async fn a_gate_fails_on_a_failing_report_or_a_missing_commit_and_passes_on_veri
         ])
     );
     let states: Vec<String> = last_item(&r).into_iter().map(|e| e.1).collect();
-    assert_eq!(states, ["failed", "failed", "failed", "missing"]);
+    assert_eq!(states, ["failed", "failed", "failed", "failed", "missing"]);
+    let text = stdout(&ws.run(&["gate", "01", "--today", "2026-11-24"], &[]));
+    assert!(
+        text.contains(
+            "failed       reports/zero.xml: junit report `reports/zero.xml`: ran 0 tests"
+        ),
+        "{text}"
+    );
 
     // The MCP tool gives the same items (and, by the server's date, well after the
     // sprint's end, the same verdict).

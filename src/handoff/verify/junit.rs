@@ -94,18 +94,44 @@ pub(crate) fn read(path: &Path) -> Result<Summary, JunitError> {
     if meta.is_dir() {
         return Err(not("is a folder".into()));
     }
-    let too_big = || not(format!("is over {} MiB", MAX_REPORT_BYTES / (1024 * 1024)));
-    if meta.len() > MAX_REPORT_BYTES {
-        return Err(too_big());
-    }
     let mut bytes = Vec::new();
     file.take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| not(format!("cannot be read: {e}")))?;
     if bytes.len() as u64 > MAX_REPORT_BYTES {
-        return Err(too_big());
+        // Too big to count, but a report padded past the limit must not pass as a plain
+        // file: its head says whether it is one.
+        let m = format!("is over {} MiB", MAX_REPORT_BYTES / (1024 * 1024));
+        return Err(if junit_root(bytes.get(..HEAD_BYTES).unwrap_or(&bytes)) {
+            JunitError::Malformed(format!("{m}, too big to read"))
+        } else {
+            JunitError::NotJunit(m)
+        });
     }
     parse_bytes(&bytes)
+}
+
+/// How much of an oversized file is read to find its root element.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// Whether the first element of `head` (a file's first bytes) is a JUnit root.
+fn junit_root(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // Cut inside a character: what comes before it.
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let mut reader = Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                return matches!(e.local_name().as_ref(), "testsuites" | "testsuite");
+            }
+            Ok(Event::Eof) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Parses a report from its bytes (UTF-8, an optional BOM).
@@ -511,6 +537,17 @@ mod tests {
         assert_eq!(
             read(&big),
             Err(JunitError::NotJunit("is over 16 MiB".into()))
+        );
+        // A report padded past the limit is still known for one.
+        let mut padded =
+            b"<?xml version=\"1.0\"?>\n<testsuite tests=\"1\" failures=\"1\">".to_vec();
+        padded.resize(MAX_REPORT_BYTES as usize + 10, b' ');
+        std::fs::write(&big, padded).unwrap();
+        assert_eq!(
+            read(&big),
+            Err(JunitError::Malformed(
+                "is over 16 MiB, too big to read".into()
+            ))
         );
         assert_eq!(
             read(dir.path()),
