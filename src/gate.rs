@@ -1,6 +1,7 @@
 //! Gate evidence checks (docs/gates.md): per checklist item, checked or not and where
-//! each evidence reference points (JUnit reports and commits verified); the sprint's stories (done, pack, handoff); timing from the
-//! sprint calendar ("confirm gate evidence by day 3"); a verdict with reasons naming file:line.
+//! each evidence reference points (JUnit reports and commits verified); the sprint's stories
+//! (done, pack, handoff); timing from the sprint calendar ("confirm gate evidence by day 3");
+//! a verdict with reasons naming file:line.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -498,9 +498,10 @@ fn rules(view: &View<'_>, ctx: &Context<'_>, c: &mut Checker) {
     }
 }
 
-/// A path reference (`file` evidence, an acceptance ref that reads as a path, or with
-/// `report` the JUnit report of a `test` evidence): it must stay under the plan root and
-/// exist, and an `.xml` file with a JUnit root must pass (see [`report`]).
+/// A path reference (`file` evidence, an acceptance ref that reads as a path, or, with
+/// `junit`, the report of a `test` evidence, which must then be a JUnit report): it must stay
+/// under the plan root and exist, and an `.xml` file with a JUnit root must pass (see
+/// [`report`] for the severities).
 fn check_file(
     ctx: &Context<'_>,
     c: &mut Checker,
