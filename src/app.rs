@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::gate::{self, GateReport, HandoffState, PackState};
+use crate::handoff::verify::Verifier;
 use crate::handoff::{
     self, FileStore, HandoffList, HandoffRecord, HandoffStore, RecordOutcome, Validation,
 };
@@ -255,17 +256,32 @@ impl App {
         &self,
         contract: &serde_json::Value,
     ) -> (Validation, Option<handoff::Contract>) {
-        let root = self
-            .root
-            .canonicalize()
-            .unwrap_or_else(|_| self.root.clone());
+        let root = self.canonical_root();
+        self.validate_with(contract, &Verifier::new(&root))
+    }
+
+    /// Validation with a verifier that may serve several contracts (a gate's stories).
+    fn validate_with(
+        &self,
+        contract: &serde_json::Value,
+        verify: &Verifier<'_>,
+    ) -> (Validation, Option<handoff::Contract>) {
+        let root = self.canonical_root();
         let pack_check = |story: &str, hash: &str| self.pack_hash_warning(story, hash);
         let ctx = handoff::validate::Context {
             plan: self.plan(),
             root: &root,
             pack_check: &pack_check,
+            verify,
         };
         handoff::validate::validate(contract, &ctx)
+    }
+
+    /// The plan root with symlinks resolved: evidence is looked up under it.
+    fn canonical_root(&self) -> PathBuf {
+        self.root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone())
     }
 
     /// A warning when `hash` is not the story's current pack: the written pack with that
@@ -359,10 +375,9 @@ impl App {
     /// Checks a sprint's gate evidence, stories, packs and handoffs as of `today`.
     pub fn check_gate(&self, sprint: &str, today: NaiveDate) -> Result<GateReport, Error> {
         let sprint = priorities::resolve_sprint(self.plan(), sprint)?;
-        let root = self
-            .root
-            .canonicalize()
-            .unwrap_or_else(|_| self.root.clone());
+        let root = self.canonical_root();
+        // One verifier for the checklist and every handoff: each commit is asked once.
+        let verify = Verifier::new(&root);
         let written = self.check_packs(None)?;
         let mut packs: HashMap<String, PackState> = HashMap::new();
         for p in written.packs {
@@ -390,7 +405,7 @@ impl App {
                     reason = "a contract is strings and enums: it always serializes"
                 )]
                 let value = serde_json::to_value(&latest.contract).expect("a contract serializes");
-                let state = if self.validate_handoff(&value).valid {
+                let state = if self.validate_with(&value, &verify).0.valid {
                     HandoffState::Valid
                 } else {
                     HandoffState::Invalid
@@ -401,6 +416,7 @@ impl App {
         let input = gate::GateInput {
             plan: self.plan(),
             root: &root,
+            verify: &verify,
             today,
             packs: &packs,
             handoffs: &handoffs,

@@ -1,5 +1,6 @@
 //! Evidence references: a path under the plan root, or something outside storypack's reach
-//! (a URL). Shared by handoff validation and gate checks.
+//! (a URL). Shared by handoff validation and gate checks, which also verify what can be
+//! verified (JUnit reports, commits: `handoff::verify`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -17,6 +18,14 @@ pub enum EvidenceState {
     External,
     /// A path that leaves the plan root (absolute, `..`, or a symlink out).
     OutsideRoot,
+    /// Checkable evidence that was checked and holds: a JUnit report with tests run and none
+    /// failed, a commit in the plan repository's history.
+    Verified,
+    /// Checkable evidence that was checked and does not hold.
+    Failed,
+    /// Checkable evidence that cannot be checked here (a commit, and the plan root is not in
+    /// a git repository or git is missing).
+    Unchecked,
 }
 
 impl EvidenceState {
@@ -27,6 +36,9 @@ impl EvidenceState {
             EvidenceState::Missing => "missing",
             EvidenceState::External => "external",
             EvidenceState::OutsideRoot => "outside_root",
+            EvidenceState::Verified => "verified",
+            EvidenceState::Failed => "failed",
+            EvidenceState::Unchecked => "unchecked",
         }
     }
 }
@@ -98,7 +110,15 @@ mod tests {
     #[test]
     fn as_str_is_the_json_name() {
         use EvidenceState as E;
-        for v in [E::Exists, E::Missing, E::External, E::OutsideRoot] {
+        for v in [
+            E::Exists,
+            E::Missing,
+            E::External,
+            E::OutsideRoot,
+            E::Verified,
+            E::Failed,
+            E::Unchecked,
+        ] {
             assert_eq!(
                 serde_json::to_value(v).unwrap(),
                 serde_json::json!(v.as_str())

@@ -1,6 +1,7 @@
 //! Gate evidence checks (docs/gates.md): per checklist item, checked or not and where
-//! each evidence reference points; the sprint's stories (done, pack, handoff); timing from the
-//! sprint calendar ("confirm gate evidence by day 3"); a verdict with reasons naming file:line.
+//! each evidence reference points (JUnit reports and commits verified); the sprint's stories
+//! (done, pack, handoff); timing from the sprint calendar ("confirm gate evidence by day 3");
+//! a verdict with reasons naming file:line.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{self, EvidenceState};
+use crate::handoff::verify::{self, Outcome, Verifier};
 use crate::model::{Citation, GateItem, Plan, Sprint, StoryStatus};
 
 /// The checklist day by which gate evidence is due when an item names none.
@@ -51,6 +53,10 @@ pub struct EvidenceCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub state: EvidenceState,
+    /// For a checked JUnit report or commit (`verified`, `failed`, `unchecked`): what the
+    /// check found, e.g. "junit report `reports/unit.xml`: 2 of 40 tests failed".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -101,6 +107,8 @@ pub struct GateReport {
 pub(crate) struct GateInput<'a> {
     pub plan: &'a Plan,
     pub root: &'a Path,
+    /// Checks JUnit reports and commits cited as evidence.
+    pub verify: &'a Verifier<'a>,
     pub today: NaiveDate,
     pub packs: &'a HashMap<String, PackState>,
     pub handoffs: &'a HashMap<String, (HandoffState, String)>,
@@ -119,6 +127,45 @@ fn due_date(due: &str, start: Option<NaiveDate>) -> Option<NaiveDate> {
     crate::plan::text::parse_date(&d)
 }
 
+/// Where one reference points and, when it can be checked, what the check found: a commit
+/// (`commit:<id>`, or a bare 7-64 hex-digit id that is not a path under the root) must be in
+/// the plan repository's history; an `.xml` file with a JUnit root must show tests run and
+/// none failed.
+fn evidence_check(reference: &str, input: &GateInput<'_>) -> EvidenceCheck {
+    let state = evidence::state(input.root, reference);
+    let checked = |outcome: Outcome| {
+        let (state, detail) = match outcome {
+            Outcome::Passed(d) => (EvidenceState::Verified, d),
+            Outcome::Failed(d) => (EvidenceState::Failed, d),
+            Outcome::Unchecked(d) => (EvidenceState::Unchecked, d),
+        };
+        EvidenceCheck {
+            reference: reference.to_string(),
+            label: None,
+            state,
+            detail: Some(detail),
+        }
+    };
+    let prefixed = verify::commit_reference(reference, false).is_some();
+    if prefixed
+        || (state == EvidenceState::Missing && verify::commit_reference(reference, true).is_some())
+    {
+        return checked(input.verify.commit(reference));
+    }
+    if state == EvidenceState::Exists
+        && verify::is_xml(reference)
+        && let Some(outcome) = input.verify.junit(reference, false)
+    {
+        return checked(outcome);
+    }
+    EvidenceCheck {
+        reference: reference.to_string(),
+        label: None,
+        state,
+        detail: None,
+    }
+}
+
 fn item_report(item: &GateItem, input: &GateInput<'_>, start: Option<NaiveDate>) -> ItemReport {
     let due = item
         .due
@@ -132,9 +179,8 @@ fn item_report(item: &GateItem, input: &GateInput<'_>, start: Option<NaiveDate>)
             .evidence
             .iter()
             .map(|r| EvidenceCheck {
-                reference: r.clone(),
                 label: item.labels.get(r).cloned(),
-                state: evidence::state(input.root, r),
+                ..evidence_check(r, input)
             })
             .collect(),
         owner: item.owner.clone(),
@@ -217,7 +263,15 @@ pub(crate) fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
                         "{where_}: \"{}\" cites {} outside the plan root",
                         item.text, e.reference
                     )),
-                    EvidenceState::Exists | EvidenceState::External => {}
+                    EvidenceState::Failed => fail.push(format!(
+                        "{where_}: \"{}\" is checked but its evidence fails: {}",
+                        item.text,
+                        e.detail.as_deref().unwrap_or(&e.reference)
+                    )),
+                    EvidenceState::Exists
+                    | EvidenceState::External
+                    | EvidenceState::Verified
+                    | EvidenceState::Unchecked => {}
                 }
             }
             if item.evidence.is_empty() {

@@ -305,12 +305,17 @@ pub fn gate(r: &GateReport) -> String {
         let _ = writeln!(out, "  {mark} {}  ({}, due {})", i.text, i.citation, i.due);
         for e in &i.evidence {
             let state = e.state.as_str();
-            match &e.label {
-                Some(label) => {
-                    let _ = writeln!(out, "        {state:<12} {}  ({label})", e.reference);
+            let label = e
+                .label
+                .as_ref()
+                .map(|l| format!("  ({l})"))
+                .unwrap_or_default();
+            match &e.detail {
+                Some(d) => {
+                    let _ = writeln!(out, "        {state:<12} {}{label}: {d}", e.reference);
                 }
                 None => {
-                    let _ = writeln!(out, "        {state:<12} {}", e.reference);
+                    let _ = writeln!(out, "        {state:<12} {}{label}", e.reference);
                 }
             }
         }

@@ -3,11 +3,13 @@
 //! - [`contract`]: the raw (client) and validated (stored) contract types, the JSON Schema.
 //! - [`validate`]: every problem at once, with JSON pointers.
 //! - [`store`]: the store trait and the embedded file store.
+//! - [`verify`]: checkable evidence (JUnit reports, commits), for validation and gates.
 
 mod contract;
 mod excerpt;
 pub(crate) mod store;
 pub(crate) mod validate;
+pub(crate) mod verify;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::contract::{Contract, CriterionStatus, EvidenceKind, HandoffStatus, RawContract};
+use super::verify::{self, Outcome, Verifier};
 use crate::evidence::{self, EvidenceState};
 use crate::model::Plan;
 
@@ -52,6 +53,8 @@ pub(crate) struct Context<'a> {
     /// Given (story id, pack hash): a warning when that hash is not the story's current
     /// pack, else None.
     pub pack_check: &'a dyn Fn(&str, &str) -> Option<String>,
+    /// Checks JUnit reports and commits (one per request: it remembers its answers).
+    pub verify: &'a Verifier<'a>,
 }
 
 struct Checker {
@@ -443,14 +446,32 @@ fn rules(view: &View<'_>, ctx: &Context<'_>, c: &mut Checker) {
             );
         }
         for &(j, r) in &a.evidence {
-            if evidence::looks_like_path(r) {
-                check_file(ctx, c, &format!("/acceptance/{i}/evidence/{j}"), r);
+            let pointer = format!("/acceptance/{i}/evidence/{j}");
+            if verify::commit_reference(r, false).is_some() {
+                report(c, view.status, &pointer, ctx.verify.commit(r));
+            } else if evidence::looks_like_path(r) {
+                check_file(ctx, c, view.status, &pointer, r, false);
             }
         }
     }
     for &(i, kind, reference) in &view.evidence {
-        if let (Some(EvidenceKind::File), Some(reference)) = (kind, reference) {
-            check_file(ctx, c, &format!("/evidence/{i}/ref"), reference);
+        let Some(reference) = reference.filter(|r| !r.trim().is_empty()) else {
+            continue;
+        };
+        let pointer = format!("/evidence/{i}/ref");
+        match kind {
+            Some(EvidenceKind::File) => {
+                check_file(ctx, c, view.status, &pointer, reference, false);
+            }
+            Some(EvidenceKind::Test)
+                if evidence::looks_like_path(reference) && verify::is_xml(reference) =>
+            {
+                check_file(ctx, c, view.status, &pointer, reference, true);
+            }
+            Some(EvidenceKind::Commit) => {
+                report(c, view.status, &pointer, ctx.verify.commit(reference));
+            }
+            _ => {}
         }
     }
     if view.status == Some(HandoffStatus::Blocked) && view.risks == 0 {
@@ -477,9 +498,40 @@ fn rules(view: &View<'_>, ctx: &Context<'_>, c: &mut Checker) {
     }
 }
 
-fn check_file(ctx: &Context<'_>, c: &mut Checker, pointer: &str, reference: &str) {
+/// A path reference (`file` evidence, an acceptance ref that reads as a path, or, with
+/// `junit`, the report of a `test` evidence, which must then be a JUnit report): it must stay
+/// under the plan root and exist, and an `.xml` file with a JUnit root must pass (see
+/// [`report`] for the severities).
+fn check_file(
+    ctx: &Context<'_>,
+    c: &mut Checker,
+    status: Option<HandoffStatus>,
+    pointer: &str,
+    reference: &str,
+    junit: bool,
+) {
+    let what = if junit {
+        "junit report"
+    } else {
+        "file evidence"
+    };
     match evidence::state(ctx.root, reference) {
-        EvidenceState::Exists | EvidenceState::External => {}
+        EvidenceState::Exists => {
+            if verify::is_xml(reference)
+                && let Some(outcome) = ctx.verify.junit(reference, junit)
+            {
+                report(c, status, pointer, outcome);
+            }
+        }
+        EvidenceState::Missing if junit => report(
+            c,
+            status,
+            pointer,
+            Outcome::Failed(format!(
+                "junit report `{}` does not exist under the plan root",
+                shorten(reference)
+            )),
+        ),
         EvidenceState::Missing => c.error(
             pointer,
             format!(
@@ -489,11 +541,23 @@ fn check_file(ctx: &Context<'_>, c: &mut Checker, pointer: &str, reference: &str
         ),
         EvidenceState::OutsideRoot => c.error(
             pointer,
-            format!(
-                "file evidence `{}` is outside the plan root",
-                shorten(reference)
-            ),
+            format!("{what} `{}` is outside the plan root", shorten(reference)),
         ),
+        EvidenceState::External
+        | EvidenceState::Verified
+        | EvidenceState::Failed
+        | EvidenceState::Unchecked => {}
+    }
+}
+
+/// A checked piece of evidence: one that fails is an error in a `done` handoff and a
+/// warning otherwise; one that cannot be checked here is a warning.
+fn report(c: &mut Checker, status: Option<HandoffStatus>, pointer: &str, outcome: Outcome) {
+    match outcome {
+        Outcome::Passed(_) => {}
+        Outcome::Failed(m) if status == Some(HandoffStatus::Done) => c.error(pointer, m),
+        Outcome::Failed(m) => c.warning(pointer, format!("{m} (an error once status is done)")),
+        Outcome::Unchecked(m) => c.warning(pointer, m),
     }
 }
 
