@@ -4,7 +4,7 @@
 //! - [`validate`]: every problem at once, with JSON pointers.
 //! - [`store`]: the store trait and the embedded file store.
 
-mod contract;
+pub(crate) mod contract;
 mod excerpt;
 pub(crate) mod store;
 pub(crate) mod validate;
