@@ -11,3 +11,4 @@ mod reading;
 mod seed;
 mod styles;
 pub mod util;
+mod writeback;
