@@ -117,7 +117,10 @@ const CASES: &[Case] = &[
         file: "docs/03-backlog/backlog.md",
         edits: &[
             ("| In progress | Frontend |", "| Done        | Frontend |"),
-            ("one tap | To do | Frontend |", "one tap | Done  | Frontend |"),
+            (
+                "one tap | To do | Frontend |",
+                "one tap | Done  | Frontend |",
+            ),
         ],
     },
 ];
