@@ -12,17 +12,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::gate::{self, GateReport, HandoffState, PackState};
+use crate::handoff::contract::HandoffStatus;
 use crate::handoff::verify::Verifier;
 use crate::handoff::{
     self, FileStore, HandoffList, HandoffRecord, HandoffStore, RecordOutcome, Validation,
 };
-use crate::model::{Diagnostic, Plan, Severity, Sprint, Story};
+use crate::model::{Diagnostic, Plan, Severity, Sprint, Story, StoryStatus};
 use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
 use crate::search::{Hit, SearchIndex};
 use crate::sync::lock;
 use crate::tokens::{Encoding, Tiktoken};
+use crate::writeback::{self, WriteOutcome};
 
 /// Longest search query accepted, in bytes.
 pub(crate) const MAX_QUERY_LEN: usize = 1_000;
@@ -370,6 +372,49 @@ impl App {
         self.handoffs
             .get(story, n)?
             .ok_or_else(|| Error::not_found("id", format!("no handoff {story}#{n} recorded")))
+    }
+
+    /// A story's newest record that is intact (its hash matches) and validates against the
+    /// plan as it is now; records that do not are passed over. None when there is none.
+    pub fn latest_valid_handoff(&self, story_id: &str) -> Result<Option<HandoffRecord>, Error> {
+        let records = self.handoffs.list(Some(story_id))?;
+        Ok(records.into_iter().rev().find(|r| {
+            r.intact()
+                && serde_json::to_value(&r.contract)
+                    .is_ok_and(|value| self.validate_handoff(&value).valid)
+        }))
+    }
+
+    /// `storypack sync`: the plan edits that record, for each story the plan does not say
+    /// is done, a latest valid handoff that is `done` ([`writeback::plan_edits`]).
+    pub fn sync(&self) -> Result<writeback::Edits, Error> {
+        let mut done = Vec::new();
+        for story in &self.plan().stories {
+            if story.status == StoryStatus::Done
+                || handoff::store::check_story_id(&story.id).is_err()
+            {
+                continue;
+            }
+            if let Some(record) = self.latest_valid_handoff(&story.id)?
+                && record.contract.raw().status == HandoffStatus::Done
+            {
+                done.push(writeback::DoneStory {
+                    story_id: story.id.clone(),
+                    handoff: record.id,
+                });
+            }
+        }
+        Ok(writeback::plan_edits(self.plan(), &done))
+    }
+
+    /// `storypack sync --write`: writes each file's edits (atomically, one file at a time),
+    /// leaving alone a file that changed since this snapshot read it. One outcome per file.
+    pub fn write_back(&self, edits: &writeback::Edits) -> Result<Vec<WriteOutcome>, Error> {
+        edits
+            .files
+            .iter()
+            .map(|f| writeback::write::write_file(&self.root, f))
+            .collect()
     }
 
     /// Checks a sprint's gate evidence, stories, packs and handoffs as of `today`.

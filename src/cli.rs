@@ -132,6 +132,15 @@ enum Command {
     /// Print a JSON Schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Print, as a unified diff, the plan edits that record what the handoff record says:
+    /// stories whose latest valid handoff is done get their box ticked or their Status set
+    /// to done. Exit 1 when there is something to record. --write applies the edits.
+    Sync {
+        /// Apply the edits: only those lines change, each file atomically; a file changed
+        /// since it was read is refused (exit 1).
+        #[arg(long)]
+        write: bool,
+    },
     /// Rank plan sections by relevance to a query.
     Search {
         query: String,
@@ -367,6 +376,24 @@ pub fn run() -> Result<ExitCode> {
             let result = app.search(&query, Some(limit)).context("search")?;
             emit(json, &result, render::search(&result))?;
         }
+        Command::Sync { write } => {
+            let edits = app.sync().context("sync")?;
+            let outcomes = if write && !edits.files.is_empty() {
+                pause_for_tests();
+                Some(app.write_back(&edits).context("sync --write")?)
+            } else {
+                None
+            };
+            let mut report = storypack::writeback::SyncReport::new(&edits, outcomes.as_deref());
+            report.write = write;
+            emit(json, &report, render::sync(&report))?;
+            let failed = if write {
+                !report.refused.is_empty() || !report.unrecordable.is_empty()
+            } else {
+                !report.in_step()
+            };
+            return Ok(ExitCode::from(u8::from(failed)));
+        }
         // Served above, before the plan is opened here.
         Command::Serve { .. } => {}
     }
@@ -393,6 +420,22 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Debug builds only (the tests): with `STORYPACK_TEST_SYNC_PAUSE=DIR`, `sync --write`
+/// creates `DIR/paused` once it has read the plan and computed its edits, then waits (up
+/// to a minute) for `DIR/resume` before writing, so a test can edit a plan file between the
+/// read and the write. Release builds ignore the variable.
+fn pause_for_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(dir) = std::env::var_os("STORYPACK_TEST_SYNC_PAUSE") {
+        let dir = PathBuf::from(dir);
+        let _ = std::fs::write(dir.join("paused"), b"");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !dir.join("resume").exists() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// `--today`: ISO or a written date, as plans write them; the error names the accepted forms.

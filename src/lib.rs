@@ -17,6 +17,7 @@
 //! - [`handoff`]: handoff contracts (raw/validated), validation, the append-only store.
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
+//! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
 
@@ -34,5 +35,6 @@ pub mod render;
 mod search;
 mod sync;
 pub mod tokens;
+pub mod writeback;
 
 pub use error::Error;

@@ -156,6 +156,35 @@ pub struct Story {
     /// Fields storypack has no slot for, by their key as written.
     pub extra: BTreeMap<String, String>,
     pub citation: Citation,
+    /// Where the status is written (an open task box, a todo `Status:` value or cell), for
+    /// `storypack sync` to mark the story done. Not part of the JSON.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub status_marks: Vec<StatusMark>,
+}
+
+/// One place in a story's file that says its status, as byte offsets into the document's
+/// text (the BOM removed, like [`Doc::text`]). `start..end` is what to replace: the space of
+/// a `[ ]` task box, or the value of a `Status:` field or cell as written, markup around it
+/// left out (an empty range where the value is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusMark {
+    pub kind: StatusMarkKind,
+    pub start: usize,
+    pub end: usize,
+    /// For a table cell: where the cell's trailing spaces end (at its closing pipe), so a
+    /// new value can keep the pipes aligned. Equals `end` otherwise.
+    pub room_end: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMarkKind {
+    /// The task box of a list story: `- [ ] ID`.
+    Checkbox,
+    /// A `Status:` (or `State:`) field line.
+    Field,
+    /// A table row's Status (or State) cell.
+    Cell,
 }
 
 /// A gate's evidence checklist.

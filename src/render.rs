@@ -8,6 +8,7 @@ use crate::handoff::{HandoffList, RecordOutcome, Validation};
 use crate::model::{Story, StoryStatus};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
+use crate::writeback::SyncReport;
 
 fn opt(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("-")
@@ -381,4 +382,74 @@ pub fn explain(e: &crate::plan::explain::Explanation) -> String {
         }
     }
     out
+}
+
+/// `storypack sync`: the stories to record, what cannot be recorded, then the diff (or, with
+/// `--write`, what was written and refused). The summary comes before the diff, so the whole
+/// output still goes to `git apply`.
+pub fn sync(r: &SyncReport) -> String {
+    let mut out = String::new();
+    if r.in_step() {
+        out.push_str(
+            "Nothing to sync: the plan already says done for every story whose latest valid handoff is done.\n",
+        );
+        return out;
+    }
+    if !r.stories.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} to record as done (latest valid handoff: done):",
+            plural(r.stories.len(), "story", "stories")
+        );
+        for s in &r.stories {
+            let lines: Vec<String> = s.lines.iter().map(u32::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  {}  {}:{}  {}  ({})",
+                s.story_id,
+                s.path,
+                lines.join(","),
+                s.edits.join(" + "),
+                s.handoff
+            );
+        }
+    }
+    if !r.unrecordable.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} cannot be recorded:",
+            plural(r.unrecordable.len(), "story", "stories")
+        );
+        for u in &r.unrecordable {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {} ({})",
+                u.story_id, u.citation, u.reason, u.handoff
+            );
+        }
+    }
+    if r.write {
+        for path in &r.written {
+            let _ = writeln!(out, "wrote {path}");
+        }
+        for f in &r.refused {
+            let _ = writeln!(out, "refused {}: {}", f.path, f.reason);
+        }
+        return out;
+    }
+    if !r.files.is_empty() {
+        let _ = writeln!(
+            out,
+            "`storypack sync --write` applies this diff ({}):\n",
+            plural(r.files.len(), "file", "files")
+        );
+        for f in &r.files {
+            out.push_str(&f.diff);
+        }
+    }
+    out
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -5,7 +5,7 @@
 //! - [`store`]: the store trait and the embedded file store.
 //! - [`verify`]: checkable evidence (JUnit reports, commits), for validation and gates.
 
-mod contract;
+pub(crate) mod contract;
 mod excerpt;
 pub(crate) mod store;
 pub(crate) mod validate;

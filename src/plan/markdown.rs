@@ -48,6 +48,8 @@ pub(crate) enum BlockKind<'a> {
 pub(crate) struct Item<'a> {
     /// `Some(checked)` for a task-list item.
     pub checked: Option<bool>,
+    /// Byte range of a task-list item's marker (`[ ]`, `[x]`) in the file.
+    pub marker: Option<(usize, usize)>,
     /// The item's own text (its paragraphs, joined by newlines), markup stripped.
     pub text: Cow<'a, str>,
     /// Nested lists and other blocks.
@@ -261,6 +263,7 @@ pub(crate) fn parse(text: &str, base: usize) -> Parsed<'_> {
                         Frame::Item {
                             item: Item {
                                 checked: None,
+                                marker: None,
                                 text: Cow::Borrowed(""),
                                 children: Vec::new(),
                                 start,
@@ -352,10 +355,12 @@ pub(crate) fn parse(text: &str, base: usize) -> Parsed<'_> {
             Event::TaskListMarker(checked) => {
                 if let Some(Frame::Item { item, .. }) = stack.last_mut() {
                     item.checked = Some(checked);
+                    item.marker = Some((start, end));
                 } else if let Some(Frame::Paragraph { .. }) = stack.last() {
                     // Loose task item: the marker sits inside the first paragraph.
                     if let Some(Frame::Item { item, .. }) = stack.iter_mut().rev().nth(1) {
                         item.checked = Some(checked);
+                        item.marker = Some((start, end));
                     }
                 }
             }
@@ -488,6 +493,39 @@ fn close<'a>(
     out.blocks.push(block);
 }
 
+/// The byte ranges of one GFM table row's cells as written, between unescaped pipes (the
+/// spaces around a cell's text included), as file offsets.
+pub(crate) fn source_cell_spans(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
+    let Some(row) = text.get(start..end) else {
+        return Vec::new();
+    };
+    let line = row.split('\n').next().unwrap_or("");
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let bytes = line.as_bytes();
+    let last = line.trim_end().len();
+    let mut at = line.len() - line.trim_start().len();
+    if bytes.get(at) == Some(&b'|') {
+        at += 1;
+    }
+    let mut spans = Vec::new();
+    let mut cell = at;
+    while at < last {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'|' => {
+                spans.push((start + cell, start + at));
+                at += 1;
+                cell = at;
+            }
+            _ => at += 1,
+        }
+    }
+    if cell < last {
+        spans.push((start + cell, start + last));
+    }
+    spans
+}
+
 /// Counts the cells of one GFM table row as written: unescaped pipes split cells, a leading
 /// and a trailing pipe are optional.
 fn count_source_cells(text: &str, start: usize, end: usize) -> usize {
@@ -532,6 +570,7 @@ mod tests {
             panic!("not a list: {b:?}")
         };
         assert_eq!(items[0].checked, Some(true));
+        assert_eq!(items[0].marker, Some((2, 5)));
         assert_eq!(items[0].text, "SRE-04-01 Provision worker runtime");
         let BlockKind::List { items: kids, .. } = &items[0].children[0].kind else {
             panic!("no nested list")
@@ -575,6 +614,18 @@ mod tests {
             }
         }
         if row.is_empty() { 0 } else { cells }
+    }
+
+    #[test]
+    fn source_cell_spans_are_the_text_between_pipes() {
+        let text = "x\n| a | **b** \\| c |  |\r\nnext";
+        let spans = source_cell_spans(text, 2, text.len());
+        let cells: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(cells, [" a ", " **b** \\| c ", "  "]);
+        let bare = "a | b";
+        let spans = source_cell_spans(bare, 0, bare.len());
+        let cells: Vec<&str> = spans.iter().map(|&(s, e)| &bare[s..e]).collect();
+        assert_eq!(cells, ["a ", " b"]);
     }
 
     #[test]

@@ -12,3 +12,4 @@ mod seed;
 mod styles;
 pub mod util;
 mod verified;
+mod writeback;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use super::Walker;
 use crate::model::{
-    ChecklistStep, Citation, DocKind, Epic, RoleSection, Severity, Story, StoryStatus,
+    ChecklistStep, Citation, DocKind, Epic, RoleSection, Severity, StatusMark, StatusMarkKind,
+    Story, StoryStatus,
 };
 use crate::plan::markdown::{BlockKind, Item};
 use crate::plan::text;
@@ -183,13 +184,17 @@ impl Walker<'_> {
             .next()
             .unwrap_or(item.end);
         let own = self.text.get(item.start..own_end).unwrap_or("");
-        let more: Vec<String> = own
-            .lines()
+        // Each line with its offset in the file (for the status's place).
+        let more: Vec<(usize, String)> = lines_at(own, item.start)
             .skip(1)
-            .map(|l| text::without_emphasis(l).trim().to_string())
-            .filter(|l| !l.is_empty())
+            .map(|(at, l)| (at, text::without_emphasis(l).trim().to_string()))
+            .filter(|(_, l)| !l.is_empty())
             .collect();
-        let joined = more.join(" ");
+        let joined = more
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let title = match title.strip_suffix(joined.as_str()) {
             Some(t) if !joined.is_empty() => t.trim_end().to_string(),
             _ => title,
@@ -198,11 +203,22 @@ impl Walker<'_> {
         if item.checked == Some(true) {
             story.status = StoryStatus::Done;
         }
+        if item.checked == Some(false)
+            && let Some((a, b)) = item.marker
+            && self.text.get(a..b) == Some("[ ]")
+        {
+            story.status_marks.push(StatusMark {
+                kind: StatusMarkKind::Checkbox,
+                start: a + 1,
+                end: b - 1,
+                room_end: b - 1,
+            });
+        }
         // Lines of the item after the first: `**Epic:** F1-E2` fields, or a label line
         // (`**Acceptance criteria**`) for the list below.
         let mut criteria_below = false;
-        for line in &more {
-            criteria_below |= self.story_line(&mut story, line, item.start);
+        for (at, line) in &more {
+            criteria_below |= self.story_line(&mut story, line, item.start, *at);
         }
         for child in &item.children {
             let BlockKind::List { items, .. } = &child.kind else {
@@ -277,10 +293,10 @@ impl Walker<'_> {
         let Some(mut open) = self.open_story.take() else {
             return;
         };
-        for line in source.lines() {
+        for (at, line) in lines_at(source, block.start) {
             let line = text::without_emphasis(line);
             let line = line.trim_end_matches('\\').trim();
-            if self.story_line(&mut open.story, line, block.start) {
+            if self.story_line(&mut open.story, line, block.start, at) {
                 open.criteria_below = true;
             }
         }
@@ -329,7 +345,8 @@ impl Walker<'_> {
             let line = field_item.text.lines().next().unwrap_or("");
             if let Some((key, value)) = text::field(line) {
                 let nested = nested_texts(field_item);
-                self.apply_field(story, &key, &value, nested, field_item.start);
+                let at = field_item.start;
+                self.apply_field(story, &key, &value, nested, at, Some(at));
             }
         }
     }
@@ -376,13 +393,20 @@ impl Walker<'_> {
     }
 
     /// One line under a story's declaration: a field, or a label line saying that the list
-    /// below holds the acceptance criteria (returns true then).
-    pub(super) fn story_line(&mut self, story: &mut Story, line: &str, at: usize) -> bool {
+    /// below holds the acceptance criteria (returns true then). `at` is where problems are
+    /// reported; `line_at` is where the line itself starts.
+    pub(super) fn story_line(
+        &mut self,
+        story: &mut Story,
+        line: &str,
+        at: usize,
+        line_at: usize,
+    ) -> bool {
         if text::is_acceptance_label(line) {
             return true;
         }
         if let Some((key, value)) = text::field(line) {
-            self.apply_field(story, &key, &value, Vec::new(), at);
+            self.apply_field(story, &key, &value, Vec::new(), at, Some(line_at));
         }
         false
     }
@@ -426,6 +450,7 @@ impl Walker<'_> {
         value: &str,
         nested: Vec<String>,
         at: usize,
+        line_at: Option<usize>,
     ) {
         let value = value.trim();
         let list = |v: &str| -> Vec<String> {
@@ -479,6 +504,10 @@ impl Walker<'_> {
             }
             "estimate" | "effort" | "size" | "points" => story.estimate = opt(value),
             "status" | "state" => {
+                if let Some(mark) = line_at.and_then(|l| field_mark(self.text, self.line_starts, l))
+                {
+                    story.status_marks.push(mark);
+                }
                 if let Some(s) = self.status(&story.id, value, at) {
                     // A checked box already says done; a status field can only confirm it.
                     if s == StoryStatus::Done || story.status == StoryStatus::Todo {
@@ -585,5 +614,46 @@ pub(super) fn new_story(id: &str, title: String, citation: Citation) -> Story {
         acceptance: Vec::new(),
         extra: BTreeMap::new(),
         citation,
+        status_marks: Vec::new(),
     }
+}
+
+/// The lines of `source` (which starts at byte `base` of the file), each with its offset in
+/// the file, line endings (`\n`, `\r\n`) removed: `str::lines` with offsets.
+fn lines_at(source: &str, base: usize) -> impl Iterator<Item = (usize, &str)> {
+    let mut at = base;
+    source.split_inclusive('\n').map(move |piece| {
+        let start = at;
+        at += piece.len();
+        let line = piece.strip_suffix('\n').unwrap_or(piece);
+        (start, line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
+/// Markup that may wrap a field's key or value: `**Status:** *done*`, `` `todo` ``.
+const MARKUP: [char; 5] = [' ', '\t', '*', '_', '`'];
+
+/// Where the value of the `Status:` / `State:` field on the line holding byte `at` is
+/// written: the text after the key's colon, markup and spaces around it left out. None when
+/// the line does not read as that field (then `sync` reports the story as not recordable).
+fn field_mark(text: &str, line_starts: &[usize], at: usize) -> Option<StatusMark> {
+    let n = text::line_of(line_starts, at) as usize;
+    let start = *line_starts.get(n - 1)?;
+    let end = line_starts.get(n).copied().unwrap_or(text.len());
+    let line = text.get(start..end)?.trim_end_matches(['\n', '\r']);
+    let colon = line.find(':')?;
+    let key = line[..colon].trim_end_matches(MARKUP).to_ascii_lowercase();
+    if !(key.ends_with("status") || key.ends_with("state")) {
+        return None;
+    }
+    let after = colon + 1;
+    let value = line[after..].trim_end_matches(|c| MARKUP.contains(&c) || c == '\\');
+    let value_end = after + value.len();
+    let value_start = value_end - value.trim_start_matches(MARKUP).len();
+    Some(StatusMark {
+        kind: StatusMarkKind::Field,
+        start: start + value_start,
+        end: start + value_end,
+        room_end: start + value_end,
+    })
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::items::new_story;
 use super::{RoadmapRow, RowRole, Walker};
-use crate::model::{DocKind, Epic, Feature, Severity};
-use crate::plan::markdown::{Block, Row};
+use crate::model::{DocKind, Epic, Feature, Severity, StatusMark, StatusMarkKind};
+use crate::plan::markdown::{self, Block, Row};
 use crate::plan::text;
 
 /// A row's cell `i`, trimmed ("" when the row has none).
@@ -440,12 +440,45 @@ impl Walker<'_> {
                 if value.is_empty() {
                     continue;
                 }
-                self.apply_field(&mut story, key, value, Vec::new(), row.start);
+                self.apply_field(&mut story, key, value, Vec::new(), row.start, None);
+            }
+            for i in (0..cols.len()).filter(|&i| matches!(cols[i].as_str(), "status" | "state")) {
+                if let Some(mark) = cell_mark(self.text, row, i) {
+                    story.status_marks.push(mark);
+                }
             }
             self.finish_story(&mut story, row.start);
             self.stories.push(story);
         }
     }
+}
+
+/// Where cell `i` of a story row holds its value as written, for `storypack sync`: the
+/// cell's text between its pipes, spaces and markup around it left out. None when the
+/// source does not show the value the reader took (a link, an escaped pipe in the cell).
+fn cell_mark(text: &str, row: &Row, i: usize) -> Option<StatusMark> {
+    let (start, end) = *markdown::source_cell_spans(text, row.start, row.end).get(i)?;
+    let inner = text.get(start..end)?;
+    let markup = [' ', '\t', '*', '_', '`'];
+    let value = inner.trim_matches(markup);
+    let parsed = row.cells.get(i).map(|c| c.trim()).unwrap_or("");
+    if value != parsed {
+        return None;
+    }
+    let (vs, ve) = if value.is_empty() {
+        // An empty cell: the value goes after its first space.
+        let at = start + usize::from(inner.starts_with(' '));
+        (at, at)
+    } else {
+        let lead = inner.len() - inner.trim_start_matches(markup).len();
+        (start + lead, start + lead + value.len())
+    };
+    Some(StatusMark {
+        kind: StatusMarkKind::Cell,
+        start: vs,
+        end: ve,
+        room_end: end,
+    })
 }
 
 /// What teams call the column saying what a sprint is about: Theme, Goal, Sprint Goal,
