@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::handoff::StoreError;
-
 #[derive(Debug, Error)]
 pub enum Error {
     /// The value of `field` is malformed or out of range.
@@ -63,6 +61,35 @@ impl Error {
         match self {
             Error::Invalid { field, .. } | Error::NotFound { field, .. } => Some(field),
             Error::Plan(_) | Error::Io { .. } | Error::Store(_) => None,
+        }
+    }
+}
+
+/// A failure of the handoff record's store (see `handoff::HandoffStore`).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("story id `{0}` cannot name a handoff folder")]
+    BadStoryId(String),
+    #[error("handoff store I/O at {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("handoff record {path} is unreadable: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("could not find a free record number for {story_id} after {attempts} attempts")]
+    Contention { story_id: String, attempts: usize },
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadStoryId(id) => Error::invalid(
+                "story_id",
+                format!("`{id}` is not a story id (letters, digits, - _ . only)"),
+            ),
+            other => Error::Store(other),
         }
     }
 }

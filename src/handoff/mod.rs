@@ -85,15 +85,3 @@ pub(crate) fn parse_id(id: &str) -> Result<(&str, u64), Error> {
     store::check_story_id(story).map_err(|_| bad())?;
     Ok((story, n))
 }
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::BadStoryId(id) => Error::invalid(
-                "story_id",
-                format!("`{id}` is not a story id (letters, digits, - _ . only)"),
-            ),
-            other => Error::Store(other),
-        }
-    }
-}

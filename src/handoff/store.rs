@@ -10,8 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use thiserror::Error;
-
 use super::HandoffRecord;
 use crate::pack::files::sync_dir;
 
@@ -22,21 +20,7 @@ const STALE_TEMP: Duration = Duration::from_secs(600);
 /// Attempts at taking the next free `n` before giving up (only contention makes it retry).
 const MAX_ATTEMPTS: usize = 10_000;
 
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("story id `{0}` cannot name a handoff folder")]
-    BadStoryId(String),
-    #[error("handoff store I/O at {path}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("handoff record {path} is unreadable: {message}")]
-    Corrupt { path: String, message: String },
-    #[error("could not find a free record number for {0} after {MAX_ATTEMPTS} attempts")]
-    Contention(String),
-}
+pub use crate::error::StoreError;
 
 /// An append-only record of handoffs.
 pub trait HandoffStore: Send + Sync {
@@ -219,7 +203,10 @@ impl HandoffStore for FileStore {
                 Err(e) => return Err(io(&target, e.error)),
             }
         }
-        Err(StoreError::Contention(story_id.to_string()))
+        Err(StoreError::Contention {
+            story_id: story_id.to_string(),
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
