@@ -20,6 +20,13 @@
 //! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
+//!
+//! Module docs point contributors at internals: read them with
+//! `cargo doc --document-private-items`.
+#![allow(
+    rustdoc::private_intra_doc_links,
+    reason = "module docs guide contributors to private items (cargo doc --document-private-items)"
+)]
 
 pub mod app;
 mod error;

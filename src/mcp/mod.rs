@@ -10,7 +10,7 @@
 //! - [`tools`]: one file per tool family (`plan`, `packs`), each with its argument types.
 //! - [`resources`], [`prompts`], [`completions`]: the other MCP surfaces.
 //! - [`http`]: streamable HTTP with bearer token, Host/Origin checks and limits.
-//! - [`watch`]: the live plan (notify, debounced, incremental re-index).
+//! - [`watch`](mod@watch): the live plan (notify, debounced, incremental re-index).
 //! - [`errors`]: tool errors vs protocol errors; what starting the server can fail with.
 //!
 //! # Entry points

@@ -11,7 +11,7 @@ use super::load::{self, ReadPlan};
 use super::{FileFacts, Loaded, Parsed, assemble, read_source};
 use crate::model::Diagnostic;
 
-/// The plan as per-file facts: what [`assemble`] joins. Re-reading one changed file and
+/// The plan as per-file facts: what [`assemble`](fn@super::assemble::assemble) joins. Re-reading one changed file and
 /// re-assembling gives the same result as parsing the whole plan again.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {

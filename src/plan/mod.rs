@@ -3,7 +3,7 @@
 //! One pipeline, whoever starts it: [`load`] lists the plan's files and reads each one (the
 //! only IO), [`read_source`] decodes a file and [`extract`] reads it alone (files are read in
 //! parallel), [`Index`] keeps the per-file facts (and re-reads changed files through the
-//! same path), and [`assemble`] joins what the files say (merges roadmap rows by sprint,
+//! same path), and [`assemble`](mod@assemble) joins what the files say (merges roadmap rows by sprint,
 //! links role labels to slugs) before [`checks`] checks ids, dependencies, gates and the
 //! folder layout across files.
 

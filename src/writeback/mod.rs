@@ -7,7 +7,7 @@
 //! - [`plan_edits`]: pure, plan + done stories -> the edits per file (and the stories whose
 //!   status the plan writes nowhere storypack can edit).
 //! - [`FileEdit`]: one file's edits, its new text and its unified diff.
-//! - [`write`]: applying one file's edits on disk, refusing a file that changed since read.
+//! - [`write`](mod@write): applying one file's edits on disk, refusing a file that changed since read.
 
 mod diff;
 pub(crate) mod write;
