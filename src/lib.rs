@@ -23,6 +23,7 @@
 //!
 //! Module docs point contributors at internals: read them with
 //! `cargo doc --document-private-items`.
+#![warn(unreachable_pub)]
 #![allow(
     rustdoc::private_intra_doc_links,
     reason = "module docs guide contributors to private items (cargo doc --document-private-items)"

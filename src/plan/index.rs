@@ -89,12 +89,12 @@ impl Index {
     }
 
     /// The facts read from one markdown file, by its path relative to the root.
-    pub fn facts(&self, rel_path: &str) -> Option<&Arc<FileFacts>> {
+    pub(crate) fn facts(&self, rel_path: &str) -> Option<&Arc<FileFacts>> {
         self.files.get(rel_path)
     }
 
     /// Paths of the markdown files read, relative to the root.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }
 

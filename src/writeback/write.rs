@@ -21,7 +21,7 @@ pub enum WriteOutcome {
 }
 
 /// Writes `edit` to its file under `root` (a canonical plan root).
-pub fn write_file(root: &Path, edit: &FileEdit) -> Result<WriteOutcome, Error> {
+pub(crate) fn write_file(root: &Path, edit: &FileEdit) -> Result<WriteOutcome, Error> {
     write_checked(root, edit, || {})
 }
 

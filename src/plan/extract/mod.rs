@@ -49,7 +49,7 @@ pub(crate) struct FileFacts {
 
 /// A role plan's `Mission focus: ...` line for one sprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FocusLine {
+pub(crate) struct FocusLine {
     pub sprint: String,
     pub role: String,
     pub text: String,
