@@ -144,8 +144,16 @@ fn read_stderr(
     (url_rx, ready_rx)
 }
 
+/// The server under test: this build's binary, or `STORYPACK_BENCH_BIN` to compare builds
+/// (say, a release binary of the commit before a change) in one run.
+fn server_binary() -> PathBuf {
+    std::env::var_os("STORYPACK_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_storypack")))
+}
+
 fn serve_command(plan: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_storypack"));
+    let mut cmd = tokio::process::Command::new(server_binary());
     cmd.arg("serve")
         .arg("--plan")
         .arg(plan)
