@@ -10,6 +10,21 @@ use crate::model::{DocKind, Epic, Feature, Severity, StatusMark, StatusMarkKind}
 use crate::plan::markdown::{self, Block, Row};
 use crate::plan::text;
 
+/// Whether column `i` has a cell that is `filled`, and every such cell is `ok`.
+fn column_all(
+    rows: &[Row],
+    i: usize,
+    filled: impl Fn(&str) -> bool,
+    ok: impl Fn(&str) -> bool,
+) -> bool {
+    let mut cells = rows
+        .iter()
+        .map(|r| cell(r, i))
+        .filter(|c| filled(c))
+        .peekable();
+    cells.peek().is_some() && cells.all(ok)
+}
+
 /// A row's cell `i`, trimmed ("" when the row has none).
 fn cell<'r>(row: &'r Row, i: usize) -> &'r str {
     row.cells.get(i).map(|c| c.trim()).unwrap_or("")
@@ -71,13 +86,12 @@ impl Walker<'_> {
     fn story_id_column(&self, rows: &[Row]) -> Option<usize> {
         let width = rows.first()?.cells.len();
         (0..width).find(|&i| {
-            let mut filled = rows
-                .iter()
-                .map(|r| cell(r, i))
-                .filter(|c| !text::is_empty_marker(c))
-                .peekable();
-            filled.peek().is_some()
-                && filled.all(|c| self.config.story_id.is_match(&text::without_emphasis(c)))
+            column_all(
+                rows,
+                i,
+                |c| !text::is_empty_marker(c),
+                |c| self.config.story_id.is_match(&text::without_emphasis(c)),
+            )
         })
     }
 
@@ -149,14 +163,16 @@ impl Walker<'_> {
     /// declares that feature too, once, at the first row naming it.
     fn features_table(&mut self, cols: &[String], rows: &[Row]) {
         let all_ids = |i: usize, epic: bool| {
-            let mut cells = rows.iter().map(|r| cell(r, i)).filter(|c| !c.is_empty());
-            let first = cells.next();
-            first.is_some()
-                && first.into_iter().chain(cells).all(|c| {
+            column_all(
+                rows,
+                i,
+                |c| !c.is_empty(),
+                |c| {
                     text::FEATURE_HEAD
                         .captures(c)
                         .is_some_and(|m| m.get(2).is_some() == epic && m.get(3).is_none())
-                })
+                },
+            )
         };
         let Some((id_col, epic)) = (0..cols.len())
             .find(|&i| all_ids(i, true))
