@@ -83,10 +83,38 @@ enum Command {
         role: Option<String>,
         #[arg(long)]
         epic: Option<String>,
-        /// todo or done
+        /// Plan status: todo or done
         #[arg(long)]
         status: Option<String>,
+        /// Live state: todo, claimed, in_progress, ready_for_review, done, blocked
+        #[arg(long)]
+        state: Option<String>,
     },
+    /// The best ready story for a role and sprint, and why (exit 1 when none is ready).
+    /// With --claim, it is leased to --agent atomically: two agents never get one story.
+    Next {
+        /// Role slug or label.
+        #[arg(long)]
+        role: Option<String>,
+        /// Sprint id; default: every sprint, the current one first.
+        #[arg(long)]
+        sprint: Option<String>,
+        /// Who asks (its own claims count as ready; required with --claim).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Claim the story for --agent.
+        #[arg(long, requires = "agent")]
+        claim: bool,
+        /// The lease: 90m, 2h, 1h30m (default 2h).
+        #[arg(long, value_name = "DURATION", requires = "claim")]
+        ttl: Option<String>,
+        /// Take this date as today, for the current sprint.
+        #[arg(long, value_name = "DATE", value_parser = parse_today)]
+        today: Option<NaiveDate>,
+    },
+    /// Claims: leases agents hold on stories.
+    #[command(subcommand)]
+    Claim(ClaimCommand),
     /// Every diagnostic of the plan, file:line. Exit 1 when there are errors.
     Lint,
     /// What storypack read from one markdown file, line by line (sprint rows, stories and
@@ -170,6 +198,27 @@ enum HandoffCommand {
         /// Only this story's.
         #[arg(long)]
         story: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClaimCommand {
+    /// Live claims: story, agent, since, until.
+    List,
+    /// Take (or renew) a lease on a story for an agent. Exit 1 when another agent holds it.
+    Take {
+        story: String,
+        #[arg(long)]
+        agent: String,
+        /// The lease: 90m, 2h, 1h30m (default 2h).
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+    },
+    /// End an agent's lease on a story. Exit 1 when the agent holds none.
+    Release {
+        story: String,
+        #[arg(long)]
+        agent: String,
     },
 }
 
@@ -278,15 +327,54 @@ pub fn run() -> Result<ExitCode> {
             role,
             epic,
             status,
+            state,
         } => {
             let filter = StoryFilter {
                 sprint,
                 role,
                 epic,
                 status,
+                state,
             };
             let list = app.stories(&filter).context("stories")?;
             emit(json, &list, render::stories(&list))?;
+        }
+        Command::Next {
+            role,
+            sprint,
+            agent,
+            claim,
+            ttl,
+            today,
+        } => {
+            let req = app::NextRequest {
+                role,
+                sprint,
+                agent,
+                claim,
+                ttl,
+            };
+            let next = app
+                .next_story(&req, today.unwrap_or_else(app::today))
+                .context("next")?;
+            emit(json, &next, render::next_story(&next))?;
+            return Ok(ExitCode::from(u8::from(next.story.is_none())));
+        }
+        Command::Claim(ClaimCommand::List) => {
+            let list = app.claims().context("claim list")?;
+            emit(json, &list, render::claims(&list))?;
+        }
+        Command::Claim(ClaimCommand::Take { story, agent, ttl }) => {
+            let outcome = app
+                .claim(&story, &agent, ttl.as_deref())
+                .context("claim take")?;
+            emit(json, &outcome, format!("{}\n", outcome.message))?;
+            return Ok(ExitCode::from(u8::from(!outcome.ok)));
+        }
+        Command::Claim(ClaimCommand::Release { story, agent }) => {
+            let outcome = app.release_claim(&story, &agent).context("claim release")?;
+            emit(json, &outcome, format!("{}\n", outcome.message))?;
+            return Ok(ExitCode::from(u8::from(!outcome.ok)));
         }
         Command::Explain { file } => {
             let explanation = app.explain(&file).context("explain")?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::{self, EvidenceState};
 use crate::handoff::verify::{self, Outcome, Verifier};
-use crate::model::{Citation, GateItem, Plan, Sprint, StoryStatus};
+use crate::model::{Citation, Claim, GateItem, Plan, Sprint, States, StoryState, state_of};
 
 /// The checklist day by which gate evidence is due when an item names none.
 const DEFAULT_DUE_DAY: u64 = 3;
@@ -77,7 +77,11 @@ pub struct ItemReport {
 pub struct StoryReport {
     pub id: String,
     pub title: String,
+    /// Done in the plan or by its latest valid handoff.
     pub done: bool,
+    pub state: StoryState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
     pub pack: PackState,
     pub handoff: HandoffState,
     /// The latest handoff's id, when there is one.
@@ -112,6 +116,8 @@ pub(crate) struct GateInput<'a> {
     pub today: NaiveDate,
     pub packs: &'a HashMap<String, PackState>,
     pub handoffs: &'a HashMap<String, (HandoffState, String)>,
+    /// Live story states (a story done by its latest valid handoff counts as done).
+    pub states: &'a States,
 }
 
 /// "day 3" -> start + 2 days; "2026-11-04" -> that date.
@@ -213,10 +219,13 @@ pub(crate) fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
                 Some((state, id)) => (*state, Some(id.clone())),
                 None => (HandoffState::None, None),
             };
+            let state = state_of(input.states, s);
             StoryReport {
                 id: s.id.clone(),
                 title: s.title.clone(),
-                done: s.status == StoryStatus::Done,
+                done: state == StoryState::Done,
+                state,
+                claim: input.states.get(&s.id).and_then(|l| l.claim.clone()),
                 pack: input
                     .packs
                     .get(&s.id)
@@ -299,7 +308,14 @@ pub(crate) fn check(sprint: &Sprint, input: &GateInput<'_>) -> GateReport {
         let where_ = at(&s.citation);
         let list = if ended { &mut fail } else { &mut risk };
         if !s.done {
-            list.push(format!("{where_}: {} is not done", s.id));
+            match s.state {
+                StoryState::Todo => list.push(format!("{where_}: {} is not done", s.id)),
+                other => list.push(format!(
+                    "{where_}: {} is not done ({})",
+                    s.id,
+                    other.as_str().replace('_', " ")
+                )),
+            }
         }
         match s.handoff {
             HandoffState::Valid => {}

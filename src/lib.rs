@@ -15,6 +15,7 @@
 //! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
 //! - [`handoff`]: handoff contracts (raw/validated), validation, the append-only store.
+//! - [`coord`]: live story states, claims (leases), the next ready story.
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
 //! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
@@ -30,6 +31,7 @@
 )]
 
 pub mod app;
+pub mod coord;
 mod error;
 pub mod evidence;
 pub mod gate;

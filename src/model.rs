@@ -140,6 +140,81 @@ pub enum StoryStatus {
     Done,
 }
 
+/// Where a story stands now, from the plan's status, its latest valid handoff and any live
+/// claim (see `docs/plan-format.md`, "Story state").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoryState {
+    #[default]
+    Todo,
+    Claimed,
+    InProgress,
+    ReadyForReview,
+    Done,
+    Blocked,
+}
+
+impl StoryState {
+    /// The name the JSON spells (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoryState::Todo => "todo",
+            StoryState::Claimed => "claimed",
+            StoryState::InProgress => "in_progress",
+            StoryState::ReadyForReview => "ready_for_review",
+            StoryState::Done => "done",
+            StoryState::Blocked => "blocked",
+        }
+    }
+
+    pub const ALL: [StoryState; 6] = [
+        StoryState::Todo,
+        StoryState::Claimed,
+        StoryState::InProgress,
+        StoryState::ReadyForReview,
+        StoryState::Done,
+        StoryState::Blocked,
+    ];
+
+    /// `in_progress`, `in-progress` or `in progress` (any case) -> the state.
+    pub fn parse(s: &str) -> Option<StoryState> {
+        let key = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        StoryState::ALL.into_iter().find(|st| st.as_str() == key)
+    }
+}
+
+/// A live lease on a story: the agent working it, since when, until when (RFC 3339, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Claim {
+    pub agent: String,
+    pub since: String,
+    pub until: String,
+}
+
+/// A story's state now and what it comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LiveState {
+    pub state: StoryState,
+    /// The live claim, when one holds the story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+    /// The latest valid handoff's id, when one says where the story stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<String>,
+}
+
+/// Live states by story id. A story missing from it is as the plan says (`todo` or `done`).
+pub type States = std::collections::HashMap<String, LiveState>;
+
+/// A story's live state, or the plan's own status when `states` has none for it.
+pub fn state_of(states: &States, story: &Story) -> StoryState {
+    match states.get(&story.id) {
+        Some(l) => l.state,
+        None if story.status == StoryStatus::Done => StoryState::Done,
+        None => StoryState::Todo,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Story {
     pub id: String,

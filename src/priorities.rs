@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Citation, Plan, Sprint, Story, StoryStatus};
+use crate::model::{
+    Citation, Claim, Plan, Sprint, States, Story, StoryState, StoryStatus, state_of,
+};
 use crate::plan::text;
 
 /// Longest id or name argument (sprint, role, epic, story, recipe) accepted from a client.
@@ -99,6 +101,10 @@ pub struct StoryView {
     pub blocked: bool,
     /// Dependencies not done yet (or not declared anywhere).
     pub blocked_by: Vec<String>,
+    /// Live state: the plan, the latest valid handoff and any claim.
+    pub state: StoryState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +113,9 @@ pub struct StoryFilter {
     pub role: Option<String>,
     pub epic: Option<String>,
     pub status: Option<String>,
+    /// A live state (`todo`, `claimed`, `in_progress`, `ready_for_review`, `done`,
+    /// `blocked`); applied by the caller, which knows the states.
+    pub state: Option<String>,
 }
 
 fn check_len(field: &'static str, value: &str) -> Result<(), Error> {
@@ -144,7 +153,7 @@ pub(crate) fn resolve_sprint<'p>(plan: &'p Plan, raw: &str) -> Result<&'p Sprint
 }
 
 /// A role argument, by slug or label ("devops-sre-engineer", "DevOps/SRE", "devops").
-fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
+pub(crate) fn resolve_role(plan: &Plan, raw: &str) -> Result<String, Error> {
     check_len("role", raw)?;
     let slug = text::slugify(raw);
     if let Some(r) = plan
@@ -266,7 +275,7 @@ pub(crate) fn list_stories<'p>(plan: &'p Plan, f: &StoryFilter) -> Result<Vec<&'
 
 /// The sprint running on `today` by the calendar, else the first with open stories, else the
 /// first sprint.
-fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selection)> {
+pub(crate) fn current_sprint(plan: &Plan, today: NaiveDate) -> Option<(&Sprint, Selection)> {
     if let Some(s) = plan
         .sprints
         .iter()
@@ -290,6 +299,7 @@ pub(crate) fn priorities(
     plan: &Plan,
     q: &PriorityQuery,
     today: NaiveDate,
+    states: &States,
 ) -> Result<Priorities, Error> {
     let (sprint, sprint_selected_by) = match &q.sprint {
         Some(raw) => (resolve_sprint(plan, raw)?, Selection::Requested),
@@ -360,7 +370,7 @@ pub(crate) fn priorities(
         .filter(|s| s.sprint.as_deref() == Some(sprint.id.as_str()))
         .filter(|s| role.as_deref().is_none_or(|r| s.role.as_deref() == Some(r)))
         .collect();
-    let stories = dependency_order(plan, &members);
+    let stories = dependency_order(plan, &members, states);
     let counts = Counts {
         stories: stories.len(),
         done: stories.iter().filter(|s| s.done).count(),
@@ -489,13 +499,13 @@ fn week_items(body: &str) -> Vec<(u32, u32, String)> {
 }
 
 /// Topological order (a story after what it depends on), ties in plan order; stories in a
-/// cycle come last, in plan order. A story is blocked while any dependency is not done.
-fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
-    let status: HashMap<&str, StoryStatus> = plan
-        .stories
-        .iter()
-        .map(|s| (s.id.as_str(), s.status))
-        .collect();
+/// cycle come last, in plan order. A story is blocked while any dependency is not done (in
+/// the plan or by its latest valid handoff), or while its own latest handoff says blocked.
+fn dependency_order(plan: &Plan, members: &[&Story], states: &States) -> Vec<StoryView> {
+    let done = |id: &str| {
+        plan.story(id)
+            .is_some_and(|s| state_of(states, s) == StoryState::Done)
+    };
     let pos: HashMap<&str, usize> = members
         .iter()
         .enumerate()
@@ -536,17 +546,17 @@ fn dependency_order(plan: &Plan, members: &[&Story]) -> Vec<StoryView> {
         .into_iter()
         .map(|i| {
             let s = members[i];
-            let blocked_by: Vec<String> = s
-                .depends_on
-                .iter()
-                .filter(|d| status.get(d.as_str()) != Some(&StoryStatus::Done))
-                .cloned()
-                .collect();
+            let blocked_by: Vec<String> =
+                s.depends_on.iter().filter(|d| !done(d)).cloned().collect();
+            let state = state_of(states, s);
             StoryView {
                 story: s.clone(),
-                done: s.status == StoryStatus::Done,
-                blocked: s.status != StoryStatus::Done && !blocked_by.is_empty(),
+                done: state == StoryState::Done,
+                blocked: state == StoryState::Blocked
+                    || (state != StoryState::Done && !blocked_by.is_empty()),
                 blocked_by,
+                state,
+                claim: states.get(&s.id).and_then(|l| l.claim.clone()),
             }
         })
         .collect()

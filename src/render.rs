@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
-use crate::app::{LintReport, SearchResult, SprintList, StoryList};
+use crate::app::{ClaimList, LintReport, SearchResult, SprintList, StoryList};
+use crate::coord::next::NextStory;
 use crate::gate::{GateReport, HandoffState, PackState, Verdict};
 use crate::handoff::{HandoffList, RecordOutcome, Validation};
-use crate::model::{Story, StoryStatus};
+use crate::model::{Claim, Story, StoryState};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
 use crate::writeback::SyncReport;
@@ -69,21 +70,92 @@ fn story_line(out: &mut String, s: &Story, marks: &str) {
     );
 }
 
+/// `      state: claimed by A until T` for a state the box does not show (not todo or done).
+fn state_line(out: &mut String, state: StoryState, claim: Option<&Claim>) {
+    if matches!(state, StoryState::Todo | StoryState::Done) {
+        return;
+    }
+    let _ = write!(out, "      state: {}", state.as_str());
+    if let Some(c) = claim {
+        let _ = write!(out, " (claimed by {} until {})", c.agent, c.until);
+    }
+    out.push('\n');
+}
+
 pub fn stories(list: &StoryList) -> String {
     let mut out = String::new();
-    for s in &list.stories {
-        let mark = if s.status == StoryStatus::Done {
+    for entry in &list.stories {
+        let s = &entry.story;
+        let mark = if entry.state == StoryState::Done {
             "[x]"
         } else {
             "[ ]"
         };
         story_line(&mut out, s, mark);
+        state_line(&mut out, entry.state, entry.claim.as_ref());
         if !s.depends_on.is_empty() {
             let _ = writeln!(out, "      depends on: {}", s.depends_on.join(", "));
         }
         let _ = writeln!(out, "      {}", s.citation);
     }
     let _ = writeln!(out, "{} stories", list.count);
+    out
+}
+
+pub fn next_story(n: &NextStory) -> String {
+    let mut out = String::new();
+    match &n.story {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "Next: {}  {}  [{}{}]",
+                s.id,
+                s.title,
+                s.sprint
+                    .as_deref()
+                    .map(|x| format!("sprint {x}"))
+                    .unwrap_or_else(|| "no sprint".into()),
+                s.role
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
+            );
+            let _ = writeln!(out, "  {}", s.citation);
+            if let Some(c) = &n.claim {
+                let _ = writeln!(out, "  claimed by {} until {}", c.agent, c.until);
+            }
+        }
+        None => out.push_str("Nothing is ready.\n"),
+    }
+    for w in &n.why {
+        let _ = writeln!(out, "  - {w}");
+    }
+    if !n.waiting.is_empty() {
+        let _ = writeln!(out, "Waiting:");
+        for w in &n.waiting {
+            if w.waits_on.is_empty() {
+                let _ = writeln!(out, "  {} ({})", w.id, w.state.as_str());
+            } else {
+                let _ = writeln!(out, "  {} waits on {}", w.id, w.waits_on.join(", "));
+            }
+        }
+        if n.waiting_more > 0 {
+            let _ = writeln!(out, "  … and {} more", n.waiting_more);
+        }
+    }
+    out
+}
+
+pub fn claims(list: &ClaimList) -> String {
+    let mut out = String::new();
+    for c in &list.claims {
+        let _ = writeln!(
+            out,
+            "{}  {}  {} since {} until {}",
+            c.story_id, c.title, c.claim.agent, c.claim.since, c.claim.until
+        );
+    }
+    let _ = writeln!(out, "{} live claims", list.count);
     out
 }
 
@@ -149,7 +221,8 @@ pub fn priorities(p: &Priorities) -> String {
             "[ ]"
         };
         story_line(&mut out, &s.story, mark);
-        if s.blocked {
+        state_line(&mut out, s.state, s.claim.as_ref());
+        if s.blocked && !s.blocked_by.is_empty() {
             let _ = writeln!(out, "      blocked by: {}", s.blocked_by.join(", "));
         }
     }

@@ -51,23 +51,24 @@ TOOLS = [
     "list_stories",
     "build_context_pack",
     "search_plan",
-    "validate_handoff",
     "record_handoff",
     "list_handoffs",
+    "next_story",
     "check_gate",
 ]
 # Tools that change nothing: the spec asks for read-only hints where they hold.
-READ_ONLY = [t for t in TOOLS if t != "record_handoff"]
+READ_ONLY = [t for t in TOOLS if t not in ("record_handoff", "next_story")]
 # Required input fields per tool, from the README's tool table.
 REQUIRED_INPUT = {
     "build_context_pack": ["story_id"],
     "search_plan": ["query"],
-    "validate_handoff": ["contract"],
     "record_handoff": ["contract"],
     "check_gate": ["sprint"],
 }
 ROADMAP_DOC = "docs/04-sprints/devops-sre-implementation-map.md"
 TRANSPORT_TIMEOUT_S = 90
+# Sprint 04's stories whose dependencies are done in the example plan.
+READY_04 = ("BE-04-03", "BE-04-04", "SRE-04-04", "SRE-04-05")
 SERVER_START_TIMEOUT_S = 30
 
 
@@ -192,12 +193,14 @@ class Exercise:
         await self.check("list_stories sprint 05", self.list_stories)
         await self.check("build_context_pack SRE-04-01 budget 2000", self.build_context_pack)
         await self.check("search_plan dead-letter", self.search_plan)
-        await self.check("validate_handoff: invalid contract", self.validate_invalid)
-        await self.check("validate_handoff: valid contract", self.validate_valid)
+        await self.check("record_handoff dry_run: invalid contract", self.validate_invalid)
+        await self.check("record_handoff dry_run: valid contract", self.validate_valid)
         await self.check("record_handoff: valid contract", self.record_handoff)
         await self.check("record_handoff: invalid contract records nothing", self.record_invalid)
         await self.check("list_handoffs", self.list_handoffs)
         await self.check("check_gate sprint 04", self.check_gate)
+        await self.check("next_story sprint 04 without a claim", self.next_story)
+        await self.check("next_story sprint 04 with a claim", self.next_story_claim)
         await self.check("bad input: unknown story id", self.bad_story_id)
         await self.check("bad input: out-of-range and unknown arguments", self.bad_arguments)
         await self.check("resources: list and read a plan doc", self.resources)
@@ -372,8 +375,11 @@ class Exercise:
 
     async def validate_invalid(self) -> str:
         sc = structured(
-            await self.call("validate_handoff", {"contract": self.invalid_contract()}), "validate_handoff"
+            await self.call("record_handoff", {"contract": self.invalid_contract(), "dry_run": True}),
+            "record_handoff",
         )
+        expect(sc.get("recorded") is False, f"recorded {sc.get('recorded')!r}")
+        sc = sc.get("validation") or {}
         expect(sc.get("valid") is False, f"valid {sc.get('valid')!r}")
         problems = sc.get("problems") or []
         expect(problems, "no problems")
@@ -388,9 +394,11 @@ class Exercise:
 
     async def validate_valid(self) -> None:
         sc = structured(
-            await self.call("validate_handoff", {"contract": self.contract(self.story_05_01())}),
-            "validate_handoff",
+            await self.call("record_handoff", {"contract": self.contract(self.story_05_01()), "dry_run": True}),
+            "record_handoff",
         )
+        expect(sc.get("recorded") is False, f"a dry run recorded: {short(sc)}")
+        sc = sc.get("validation") or {}
         expect(sc.get("valid") is True, f"valid {sc.get('valid')!r}, problems {short(sc.get('problems'))}")
         errors = [p for p in sc.get("problems") or [] if p.get("severity") == "error"]
         expect(not errors, f"errors {short(errors)}")
@@ -440,6 +448,37 @@ class Exercise:
         other = structured(await self.call("list_handoffs", {"story_id": "SRE-04-01"}), "list_handoffs")
         expect(not other.get("handoffs"), f"SRE-04-01 handoffs {short(other)}")
         return f"{self.record_id} listed"
+
+    async def next_story(self) -> str:
+        sc = structured(await self.call("next_story", {"sprint": "04"}), "next_story")
+        story = sc.get("story") or {}
+        expect(story.get("id") in READY_04, f"story {short(story)}")
+        expect(sc.get("claim") is None, f"claimed without claim: {short(sc)}")
+        expect(sc.get("ready") == 4, f"ready {sc.get('ready')!r}")
+        expect(sc.get("why"), "no why")
+        cited = story.get("citation") or {}
+        expect(str(cited.get("path", "")).endswith(".md") and cited.get("line_start"), f"citation {short(story)}")
+        return f"{story['id']}: {'; '.join(sc['why'])}"
+
+    async def next_story_claim(self) -> str:
+        agent = f"interop-{self.t}"
+        first = structured(
+            await self.call("next_story", {"sprint": "04", "agent": agent, "claim": True}), "next_story"
+        )
+        story = (first.get("story") or {}).get("id")
+        expect(story in READY_04, f"story {short(first)}")
+        claim = first.get("claim") or {}
+        expect(claim.get("agent") == agent and claim.get("until"), f"claim {short(claim)}")
+        # Another agent is not given the same story.
+        other = structured(
+            await self.call("next_story", {"sprint": "04", "agent": agent + "-2", "claim": True}), "next_story"
+        )
+        expect((other.get("story") or {}).get("id") not in (None, story), f"second agent got {short(other)}")
+        # The claims show in list_stories.
+        listed = structured(await self.call("list_stories", {"sprint": "04", "state": "claimed"}), "list_stories")
+        ids = sorted(s.get("id") for s in listed.get("stories") or [])
+        expect(story in ids, f"claimed stories {ids}")
+        return f"{agent} claimed {story} until {claim['until']}; the next agent got {other['story']['id']}"
 
     async def check_gate(self) -> str:
         sc = structured(await self.call("check_gate", {"sprint": "04"}), "check_gate")
@@ -531,7 +570,11 @@ class Exercise:
         for name in ("start_story", "handoff", "gate_review"):
             expect(name in prompts, f"no prompt {name}; listed {sorted(prompts)}")
         args = {a.name: a for a in prompts["start_story"].arguments or []}
-        expect("story_id" in args and args["story_id"].required, f"start_story arguments {short(args)}")
+        expect("story_id" in args and "role" in args, f"start_story arguments {short(args)}")
+        # Without a story id: the next ready story for the role.
+        started = await self.s.get_prompt("start_story", {"role": "devops-sre-engineer"})
+        first = "".join(m.content.text for m in started.messages if isinstance(m.content, types.TextContent))
+        expect(re.search(r"picking up story SRE-\d\d-\d\d", first), f"start_story by role: {short(first)}")
         got = await self.s.get_prompt("start_story", {"story_id": "SRE-04-01"})
         expect(got.messages, "no messages")
         text = "".join(m.content.text for m in got.messages if isinstance(m.content, types.TextContent))

@@ -2,9 +2,11 @@
 //!
 //! - [`contract`]: the raw (client) and validated (stored) contract types, the JSON Schema.
 //! - [`validate`]: every problem at once, with JSON pointers.
-//! - [`store`]: the store trait and the embedded file store.
+//! - [`store`]: the store trait and the embedded file store (records and claim events).
+//! - [`claim`]: the stored claim event.
 //! - [`verify`]: checkable evidence (JUnit reports, commits), for validation and gates.
 
+pub(crate) mod claim;
 pub(crate) mod contract;
 mod excerpt;
 pub(crate) mod store;
@@ -14,6 +16,7 @@ pub(crate) mod verify;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use claim::{ClaimAction, ClaimEvent};
 pub use contract::{Contract, RawContract, contract_schema};
 pub use store::{FileStore, HandoffStore, StoreError};
 pub use validate::{Problem, ProblemSeverity, Validation};

@@ -6,14 +6,20 @@
 //! and the folder is fsynced. Two writers that pick the same `n` cannot both win the link;
 //! the loser takes the next `n`. A crash leaves either the whole record or only a temp file,
 //! which readers ignore and later writers clean up.
+//!
+//! Claim events live beside them, `<plan>/.storypack/claims/<story_id>/<n>.json`, written
+//! the same way; but a claim event is only written at the number its writer expects
+//! ([`HandoffStore::append_claim`]), so of two writers that read the same history only the
+//! first wins, and the other reads again.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::HandoffRecord;
+use super::{ClaimEvent, HandoffRecord};
 use crate::pack::files::sync_dir;
 
 pub(crate) const HANDOFFS_DIR: &str = ".storypack/handoffs";
+pub(crate) const CLAIMS_DIR: &str = ".storypack/claims";
 const TEMP_PREFIX: &str = ".tmp-";
 /// Temp files older than this are debris of a crashed writer.
 const STALE_TEMP: Duration = Duration::from_secs(600);
@@ -37,10 +43,18 @@ pub trait HandoffStore: Send + Sync {
 
     /// One record by story id and number.
     fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError>;
+
+    /// Stores `event` at its number `event.n`, only if no event of that story has it yet:
+    /// `Ok(false)` when another writer took the number first (read again and decide again).
+    fn append_claim(&self, event: &ClaimEvent) -> Result<bool, StoreError>;
+
+    /// Claim events of one story (or of all), by story then number.
+    fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError>;
 }
 
 pub struct FileStore {
     dir: PathBuf,
+    claims: PathBuf,
 }
 
 /// Story ids name folders: letters, digits, `-`, `_`, `.`; not `.`-led; at most 128.
@@ -75,6 +89,7 @@ impl FileStore {
     pub fn for_plan(root: &Path) -> FileStore {
         FileStore {
             dir: root.join(HANDOFFS_DIR),
+            claims: root.join(CLAIMS_DIR),
         }
     }
 
@@ -103,12 +118,17 @@ impl FileStore {
         &self,
         story_id: Option<&str>,
     ) -> Result<Vec<(String, u64)>, StoreError> {
+        Self::ids_under(&self.dir, story_id)
+    }
+
+    /// The (story id, n) of the files under `base` (records or claim events).
+    fn ids_under(base: &Path, story_id: Option<&str>) -> Result<Vec<(String, u64)>, StoreError> {
         let stories: Vec<String> = match story_id {
             Some(s) => {
                 check_story_id(s)?;
                 vec![s.to_string()]
             }
-            None => match std::fs::read_dir(&self.dir) {
+            None => match std::fs::read_dir(base) {
                 Ok(entries) => {
                     let mut names: Vec<String> = entries
                         .filter_map(|e| e.ok())
@@ -120,19 +140,19 @@ impl FileStore {
                     names
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(io(&self.dir, e)),
+                Err(e) => return Err(io(base, e)),
             },
         };
         let mut out = Vec::new();
         for s in stories {
-            for n in Self::numbers(&self.dir.join(&s))? {
+            for n in Self::numbers(&base.join(&s))? {
                 out.push((s.clone(), n));
             }
         }
         Ok(out)
     }
 
-    fn read(path: &Path) -> Result<HandoffRecord, StoreError> {
+    fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
         let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.display().to_string(),
@@ -162,14 +182,42 @@ impl FileStore {
     }
 }
 
+/// Writes `bytes` to `target` whole or not at all: a fsynced temp file in the same folder,
+/// linked with create-new semantics, then the folder fsynced. `Ok(false)`: `target` exists.
+fn write_new(dir: &Path, target: &Path, bytes: &[u8]) -> Result<bool, StoreError> {
+    use std::io::Write;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| io(tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
+    match tmp.persist_noclobber(target) {
+        Ok(_) => {
+            sync_dir(dir).map_err(|e| io(dir, e))?;
+            Ok(true)
+        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io(target, e.error)),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T, dir: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 impl HandoffStore for FileStore {
     fn append(
         &self,
         story_id: &str,
         make: &dyn Fn(u64) -> HandoffRecord,
     ) -> Result<HandoffRecord, StoreError> {
-        use std::io::Write;
-
         check_story_id(story_id)?;
         let dir = self.dir.join(story_id);
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -177,31 +225,13 @@ impl HandoffStore for FileStore {
         let mut n = Self::numbers(&dir)?.last().copied().unwrap_or(0) + 1;
         for _ in 0..MAX_ATTEMPTS {
             let record = make(n);
-            let mut bytes =
-                serde_json::to_vec_pretty(&record).map_err(|e| StoreError::Corrupt {
-                    path: dir.display().to_string(),
-                    message: e.to_string(),
-                })?;
-            bytes.push(b'\n');
-            let mut tmp = tempfile::Builder::new()
-                .prefix(TEMP_PREFIX)
-                .suffix(".part")
-                .tempfile_in(&dir)
-                .map_err(|e| io(&dir, e))?;
-            tmp.write_all(&bytes).map_err(|e| io(tmp.path(), e))?;
-            tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
+            let bytes = to_json(&record, &dir)?;
             let target = dir.join(format!("{n}.json"));
-            match tmp.persist_noclobber(&target) {
-                Ok(_) => {
-                    sync_dir(&dir).map_err(|e| io(&dir, e))?;
-                    return Ok(record);
-                }
-                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // Another writer took n: take the next free one.
-                    n = Self::numbers(&dir)?.last().copied().unwrap_or(n).max(n) + 1;
-                }
-                Err(e) => return Err(io(&target, e.error)),
+            if write_new(&dir, &target, &bytes)? {
+                return Ok(record);
             }
+            // Another writer took n: take the next free one.
+            n = Self::numbers(&dir)?.last().copied().unwrap_or(n).max(n) + 1;
         }
         Err(StoreError::Contention {
             story_id: story_id.to_string(),
@@ -212,7 +242,9 @@ impl HandoffStore for FileStore {
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
         let mut out = Vec::new();
         for (s, n) in self.record_ids(story_id)? {
-            out.push(Self::read(&self.dir.join(&s).join(format!("{n}.json")))?);
+            out.push(Self::read::<HandoffRecord>(
+                &self.dir.join(&s).join(format!("{n}.json")),
+            )?);
         }
         // Newest last: by time received, then id order.
         out.sort_by(|a, b| {
@@ -231,5 +263,21 @@ impl HandoffStore for FileStore {
             return Ok(None);
         }
         Self::read(&path).map(Some)
+    }
+
+    fn append_claim(&self, event: &ClaimEvent) -> Result<bool, StoreError> {
+        check_story_id(&event.story_id)?;
+        let dir = self.claims.join(&event.story_id);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        Self::clean_temps(&dir);
+        let bytes = to_json(event, &dir)?;
+        write_new(&dir, &dir.join(format!("{}.json", event.n)), &bytes)
+    }
+
+    fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError> {
+        Self::ids_under(&self.claims, story_id)?
+            .into_iter()
+            .map(|(s, n)| Self::read(&self.claims.join(&s).join(format!("{n}.json"))))
+            .collect()
     }
 }

@@ -15,6 +15,9 @@
 //! Placeholders are filled from the plan in memory: an argument by its name, or one of
 //! [`BLOCKS`]. A template that names an unknown placeholder keeps it as written (and the
 //! load logs a warning).
+//!
+//! A prompt that declares an optional `story_id` and a `role` starts, when no story is
+//! given, from the next ready story for that role (`next_story`), as `start_story` does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -294,6 +297,8 @@ pub(crate) fn render(
             ));
         }
     }
+    let chosen = next_story_argument(def, arguments, app)?;
+    let arguments = chosen.as_ref().unwrap_or(arguments);
     for a in def.arguments.iter().filter(|a| a.required) {
         if arguments.get(&a.name).is_none_or(|v| v.trim().is_empty()) {
             return Err(ErrorData::invalid_params(
@@ -329,6 +334,44 @@ pub(crate) fn render(
     let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, out)]);
     result.description = Some(def.description.clone());
     Ok(result)
+}
+
+/// A prompt with an optional `story_id` and a `role` argument starts from the next ready
+/// story when no story is given (`next_story` for that role, and `sprint` if declared):
+/// the arguments with `story_id` filled, or None when there is nothing to fill.
+fn next_story_argument(
+    def: &PromptDef,
+    arguments: &HashMap<String, String>,
+    app: &App,
+) -> Result<Option<HashMap<String, String>>, ErrorData> {
+    let declares = |name: &str| def.arguments.iter().any(|a| a.name == name);
+    let given = |name: &str| {
+        arguments
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    if !declares("story_id") || !declares("role") || given("story_id").is_some() {
+        return Ok(None);
+    }
+    let req = app::NextRequest {
+        role: given("role"),
+        sprint: given("sprint"),
+        ..app::NextRequest::default()
+    };
+    let next = app
+        .next_story(&req, app::today())
+        .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+    let Some(story) = next.story else {
+        return Err(ErrorData::invalid_params(
+            format!("story_id: not given, and {}", next.why.join("; ")),
+            None,
+        ));
+    };
+    let mut filled = arguments.clone();
+    filled.insert("story_id".into(), story.id);
+    Ok(Some(filled))
 }
 
 fn argument<'a>(

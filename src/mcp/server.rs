@@ -35,6 +35,7 @@ static TOOLS: LazyLock<ToolRouter<StorypackServer>> = LazyLock::new(|| {
     StorypackServer::plan_tools()
         + StorypackServer::pack_tools()
         + StorypackServer::handoff_tools()
+        + StorypackServer::coord_tools()
         + StorypackServer::gate_tools()
 });
 

@@ -65,6 +65,8 @@ pub(super) fn fit(
         title: story.title.clone(),
         sprint: story.sprint.clone(),
         role: story.role.clone(),
+        state: None,
+        claim: None,
         encoding,
         budget_tokens: budget,
         total_tokens: 0,

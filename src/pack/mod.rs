@@ -24,7 +24,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Citation, Plan, Story, StoryStatus};
+use crate::model::{Citation, Claim, Plan, Story, StoryState, StoryStatus};
 use crate::search::SearchIndex;
 use crate::tokens::{self, Encoding, TokenCounter};
 pub(crate) use frame::warm_counts;
@@ -43,6 +43,13 @@ pub struct Pack {
     pub title: String,
     pub sprint: Option<String>,
     pub role: Option<String>,
+    /// The story's live state when the pack was asked for (not part of the pack's hash or
+    /// its Markdown: a claim does not make a pack stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StoryState>,
+    /// The live claim on the story then, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
     pub encoding: Encoding,
     pub budget_tokens: usize,
     /// Tokens of the whole rendered Markdown pack, counted with `encoding`.

@@ -1,5 +1,6 @@
 mod architecture;
 mod cli;
+mod coord;
 mod diagnostics;
 mod example_plan;
 mod formats;

@@ -357,9 +357,14 @@ async fn the_mcp_server_checks_reports_and_commits_when_validating_and_recording
             json!({"kind": "commit", "ref": ABSENT}),
         ],
     );
-    let r = call(&client, "validate_handoff", json!({"contract": bad})).await;
+    let r = call(
+        &client,
+        "record_handoff",
+        json!({"contract": bad, "dry_run": true}),
+    )
+    .await;
     assert_ne!(r.is_error, Some(true), "a report, not a failure");
-    let v = r.structured_content.unwrap();
+    let v = r.structured_content.unwrap()["validation"].clone();
     assert_eq!(v["valid"], false);
     assert_eq!(
         at(&v, &format!("/evidence/{n}/ref")),

@@ -1,6 +1,6 @@
-//! Handoff contracts: `validate_handoff` (read-only: every problem, nothing stored),
-//! `record_handoff` (append-only: the stored record, or the problems and nothing stored),
-//! `list_handoffs` (read-only, paged, newest last).
+//! Handoff contracts: `record_handoff` (append-only: the stored record, or the problems and
+//! nothing stored; with `dry_run` only the problems), `list_handoffs` (read-only, paged,
+//! newest last).
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
@@ -12,8 +12,7 @@ use super::{
     MAX_CURSOR_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line, off_runtime,
     output_schema, page,
 };
-use crate::handoff::{HandoffList, HandoffRecord, RawContract, RecordOutcome, Validation};
-use crate::mcp::errors::ToolError;
+use crate::handoff::{HandoffList, HandoffRecord, RawContract, RecordOutcome};
 use crate::mcp::server::StorypackServer;
 use crate::priorities::MAX_ARG_LEN;
 use crate::render;
@@ -24,6 +23,8 @@ struct ContractArgs {
     /// The contract (JSON Schema: resource storypack://schema/handoff-contract).
     #[schemars(with = "RawContract")]
     pub contract: Value,
+    /// Only validate: report every problem, record nothing.
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -51,26 +52,7 @@ struct HandoffPage {
 
 #[tool_router(router = handoff_tools, vis = "pub(crate)")]
 impl StorypackServer {
-    /// Check a handoff contract against the plan: every problem with its JSON pointer. Nothing is recorded.
-    #[tool(
-        annotations(read_only_hint = true, open_world_hint = false),
-        input_schema = input_schema::<ContractArgs>(),
-        output_schema = output_schema::<Validation>()
-    )]
-    async fn validate_handoff(
-        &self,
-        Parameters(args): Parameters<ContractArgs>,
-    ) -> ToolResult<Validation> {
-        let app = self.app();
-        let validation = off_runtime("validation", Pool::Blocking, move || {
-            Ok::<_, ToolError>(app.validate_handoff(&args.contract))
-        })
-        .await?;
-        let text = render::validation(&validation);
-        Ok(Output::new(validation, text))
-    }
-
-    /// Validate and record a handoff contract (append-only). Returns the record (id, n, hash, time), or the problems with nothing recorded.
+    /// Validate and record a handoff contract (append-only): the record (id, n, hash, time), or every problem with its JSON pointer and nothing recorded. dry_run: validate only.
     #[tool(
         annotations(
             read_only_hint = false,
@@ -86,10 +68,24 @@ impl StorypackServer {
         Parameters(args): Parameters<ContractArgs>,
     ) -> ToolResult<RecordOutcome> {
         let app = self.app();
+        let dry_run = args.dry_run.unwrap_or(false);
         let outcome = off_runtime("recording", Pool::Blocking, move || {
-            app.record_handoff(&args.contract)
+            if dry_run {
+                Ok(RecordOutcome {
+                    recorded: false,
+                    record: None,
+                    validation: app.validate_handoff(&args.contract),
+                })
+            } else {
+                app.record_handoff(&args.contract)
+            }
         })
         .await?;
+        if dry_run {
+            // A report, not a failure: the check ran.
+            let text = render::validation(&outcome.validation);
+            return Ok(Output::new(outcome, text));
+        }
         if let Some(record) = &outcome.record {
             self.handle()
                 .publish_recorded(&[(record.story_id.clone(), record.n)])

@@ -1,8 +1,9 @@
-//! The MCP tools, one file per family (`plan`, `packs`, `handoffs`, `gate`): each file holds its argument types beside the
+//! The MCP tools, one file per family (`plan`, `packs`, `handoffs`, `coord`, `gate`): each file holds its argument types beside the
 //! `#[tool]` methods, which only translate arguments, call [`crate::app::App`] and wrap the
 //! result. Shared here: [`Output`] (structured content plus a readable text), output schemas
 //! kept lean, cursor paging, and the argument pre-check that names the field at fault.
 
+mod coord;
 mod gate;
 mod handoffs;
 mod packs;

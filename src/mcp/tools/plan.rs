@@ -10,10 +10,10 @@ use super::{
     MAX_CURSOR_LEN, MAX_STATUS_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line,
     off_runtime, output_schema, page,
 };
-use crate::app::{self, MAX_QUERY_LEN, SearchResult, StoryList};
+use crate::app::{self, MAX_QUERY_LEN, SearchResult, StoryEntry, StoryList};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::StorypackServer;
-use crate::model::{Sprint, Story};
+use crate::model::Sprint;
 use crate::priorities::{MAX_ARG_LEN, Priorities, PriorityQuery, StoryFilter, WEEKS};
 use crate::render;
 
@@ -74,9 +74,12 @@ struct ListStoriesArgs {
     /// Epic id ("F3-E1").
     #[schemars(length(max = MAX_ARG_LEN))]
     pub epic: Option<String>,
-    /// "todo" or "done".
+    /// Plan status: "todo" or "done".
     #[schemars(length(max = MAX_STATUS_LEN))]
     pub status: Option<String>,
+    /// Live state: todo, claimed, in_progress, ready_for_review, done, blocked.
+    #[schemars(length(max = MAX_STATUS_LEN))]
+    pub state: Option<String>,
     /// Page cursor (a previous next_cursor).
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
@@ -88,7 +91,7 @@ struct StoryPage {
     pub count: usize,
     /// Stories matching the filters (all pages).
     pub total: usize,
-    pub stories: Vec<Story>,
+    pub stories: Vec<StoryEntry>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -177,6 +180,7 @@ impl StorypackServer {
             role: args.role,
             epic: args.epic,
             status: args.status,
+            state: args.state,
         };
         let all = self.app().stories(&filter)?;
         let (stories, next_cursor) = page(&all.stories, args.cursor.as_deref(), PAGE_ITEMS)?;

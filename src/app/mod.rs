@@ -1,5 +1,12 @@
 //! The one facade the adapters (CLI, MCP server) call. It owns the loaded plan; every
 //! result it returns is a plain serializable value, the same for every adapter.
+//!
+//! `live.rs` adds what depends on the record as well as the plan: story states, claims,
+//! the next story, `sync`.
+
+mod live;
+
+pub use live::{ClaimList, ClaimOutcome, NextRequest, StoryClaim};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,12 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::gate::{self, GateReport, HandoffState, PackState};
-use crate::handoff::contract::HandoffStatus;
 use crate::handoff::verify::Verifier;
 use crate::handoff::{
     self, FileStore, HandoffList, HandoffRecord, HandoffStore, RecordOutcome, Validation,
 };
-use crate::model::{Diagnostic, Plan, Severity, Sprint, Story, StoryStatus};
+use crate::model::{Claim, Diagnostic, Plan, Severity, Sprint, Story, StoryState, state_of};
 use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
@@ -75,7 +81,18 @@ pub struct SprintList {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StoryList {
     pub count: usize,
-    pub stories: Vec<Story>,
+    pub stories: Vec<StoryEntry>,
+}
+
+/// A story with its live state (see `docs/plan-format.md`, "Story state").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StoryEntry {
+    #[serde(flatten)]
+    pub story: Story,
+    pub state: StoryState,
+    /// The live claim, when one holds the story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -172,6 +189,15 @@ impl App {
     /// pack after `resources/updated`, several agents on one story. The handoffs are read
     /// every time, so one recorded since is in the pack.
     pub fn pack(&self, req: &PackRequest) -> Result<Pack, Error> {
+        let mut pack = self.pack_only(req)?;
+        let live = self.live_state(&pack.story_id)?;
+        pack.state = Some(live.state);
+        pack.claim = live.claim;
+        Ok(pack)
+    }
+
+    /// The pack without the story's live state (what the memo keeps).
+    fn pack_only(&self, req: &PackRequest) -> Result<Pack, Error> {
         // Check the cheap arguments before building the index.
         let story = pack::find_story(self.plan(), &req.story_id)?;
         let budget = pack::check_budget(req.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET))?;
@@ -259,17 +285,26 @@ impl App {
         contract: &serde_json::Value,
     ) -> (Validation, Option<handoff::Contract>) {
         let root = self.canonical_root();
-        self.validate_with(contract, &Verifier::new(&root))
+        self.validate_with(contract, &Verifier::new(&root), true)
     }
 
     /// Validation with a verifier that may serve several contracts (a gate's stories).
+    /// `check_pack`: compare a cited pack hash with the story's current pack (a warning
+    /// only, and the costly part: state derivation, which needs validity only, skips it).
     fn validate_with(
         &self,
         contract: &serde_json::Value,
         verify: &Verifier<'_>,
+        check_pack: bool,
     ) -> (Validation, Option<handoff::Contract>) {
         let root = self.canonical_root();
-        let pack_check = |story: &str, hash: &str| self.pack_hash_warning(story, hash);
+        let pack_check = |story: &str, hash: &str| {
+            if check_pack {
+                self.pack_hash_warning(story, hash)
+            } else {
+                None
+            }
+        };
         let ctx = handoff::validate::Context {
             plan: self.plan(),
             root: &root,
@@ -308,7 +343,7 @@ impl App {
                 )
             });
         }
-        let current = self.pack(&PackRequest {
+        let current = self.pack_only(&PackRequest {
             story_id: story.to_string(),
             ..PackRequest::default()
         });
@@ -374,39 +409,6 @@ impl App {
             .ok_or_else(|| Error::not_found("id", format!("no handoff {story}#{n} recorded")))
     }
 
-    /// A story's newest record that is intact (its hash matches) and validates against the
-    /// plan as it is now; records that do not are passed over. None when there is none.
-    pub fn latest_valid_handoff(&self, story_id: &str) -> Result<Option<HandoffRecord>, Error> {
-        let records = self.handoffs.list(Some(story_id))?;
-        Ok(records.into_iter().rev().find(|r| {
-            r.intact()
-                && serde_json::to_value(&r.contract)
-                    .is_ok_and(|value| self.validate_handoff(&value).valid)
-        }))
-    }
-
-    /// `storypack sync`: the plan edits that record, for each story the plan does not say
-    /// is done, a latest valid handoff that is `done` ([`writeback::plan_edits`]).
-    pub fn sync(&self) -> Result<writeback::Edits, Error> {
-        let mut done = Vec::new();
-        for story in &self.plan().stories {
-            if story.status == StoryStatus::Done
-                || handoff::store::check_story_id(&story.id).is_err()
-            {
-                continue;
-            }
-            if let Some(record) = self.latest_valid_handoff(&story.id)?
-                && record.contract.raw().status == HandoffStatus::Done
-            {
-                done.push(writeback::DoneStory {
-                    story_id: story.id.clone(),
-                    handoff: record.id,
-                });
-            }
-        }
-        Ok(writeback::plan_edits(self.plan(), &done))
-    }
-
     /// `storypack sync --write`: writes each file's edits (atomically, one file at a time),
     /// leaving alone a file that changed since this snapshot read it. One outcome per file.
     pub fn write_back(&self, edits: &writeback::Edits) -> Result<Vec<WriteOutcome>, Error> {
@@ -450,7 +452,7 @@ impl App {
                     reason = "a contract is strings and enums: it always serializes"
                 )]
                 let value = serde_json::to_value(&latest.contract).expect("a contract serializes");
-                let state = if self.validate_with(&value, &verify).0.valid {
+                let state = if self.validate_with(&value, &verify, true).0.valid {
                     HandoffState::Valid
                 } else {
                     HandoffState::Invalid
@@ -458,6 +460,7 @@ impl App {
                 handoffs.insert(story.id.clone(), (state, latest.id.clone()));
             }
         }
+        let states = self.states()?;
         let input = gate::GateInput {
             plan: self.plan(),
             root: &root,
@@ -465,6 +468,7 @@ impl App {
             today,
             packs: &packs,
             handoffs: &handoffs,
+            states: &states,
         };
         Ok(gate::check(sprint, &input))
     }
@@ -554,13 +558,37 @@ impl App {
     }
 
     pub fn priorities(&self, q: &PriorityQuery, today: NaiveDate) -> Result<Priorities, Error> {
-        priorities::priorities(self.plan(), q, today)
+        let states = self.states()?;
+        priorities::priorities(self.plan(), q, today, &states)
     }
 
+    /// Stories matching every filter, in plan order, with their live state.
     pub fn stories(&self, filter: &StoryFilter) -> Result<StoryList, Error> {
-        let stories: Vec<Story> = priorities::list_stories(self.plan(), filter)?
+        let want = match filter.state.as_deref() {
+            None => None,
+            Some(raw) => Some(StoryState::parse(raw).ok_or_else(|| {
+                Error::invalid(
+                    "state",
+                    format!(
+                        "`{}` is not a state (todo, claimed, in_progress, ready_for_review, done, blocked)",
+                        raw.chars().take(40).collect::<String>()
+                    ),
+                )
+            })?),
+        };
+        let matching = priorities::list_stories(self.plan(), filter)?;
+        let states = self.states()?;
+        let stories: Vec<StoryEntry> = matching
             .into_iter()
-            .cloned()
+            .map(|s| {
+                let live = states.get(&s.id);
+                StoryEntry {
+                    story: s.clone(),
+                    state: state_of(&states, s),
+                    claim: live.and_then(|l| l.claim.clone()),
+                }
+            })
+            .filter(|e| want.is_none_or(|w| e.state == w))
             .collect();
         Ok(StoryList {
             count: stories.len(),
