@@ -59,6 +59,7 @@ pub struct App {
 /// the same handoffs is the same pack.
 struct Memo {
     story_id: String,
+    state: StoryState,
     budget: usize,
     encoding: Encoding,
     recipe: Option<String>,
@@ -189,15 +190,15 @@ impl App {
     /// pack after `resources/updated`, several agents on one story. The handoffs are read
     /// every time, so one recorded since is in the pack.
     pub fn pack(&self, req: &PackRequest) -> Result<Pack, Error> {
-        let mut pack = self.pack_only(req)?;
-        let live = self.live_state(&pack.story_id)?;
-        pack.state = Some(live.state);
+        let live = self.live_state(&req.story_id)?;
+        let mut pack = self.pack_in_state(req, live.state)?;
         pack.claim = live.claim;
         Ok(pack)
     }
 
-    /// The pack without the story's live state (what the memo keeps).
-    fn pack_only(&self, req: &PackRequest) -> Result<Pack, Error> {
+    /// The pack as it reads with the story in `state` (the memo keeps it; the claim is
+    /// added by [`App::pack`]).
+    fn pack_in_state(&self, req: &PackRequest, state: StoryState) -> Result<Pack, Error> {
         // Check the cheap arguments before building the index.
         let story = pack::find_story(self.plan(), &req.story_id)?;
         let budget = pack::check_budget(req.budget_tokens.unwrap_or(pack::DEFAULT_BUDGET))?;
@@ -208,6 +209,7 @@ impl App {
         let handoffs = self.handoff_excerpts(&story.id)?;
         let same = |m: &Memo| {
             m.story_id == story.id
+                && m.state == state
                 && m.budget == budget
                 && m.encoding == encoding
                 && m.recipe == req.recipe
@@ -224,6 +226,7 @@ impl App {
             index: index.as_ref(),
             recipes: &self.recipes,
             handoffs: &handoffs,
+            state: Some(state),
         };
         let built = pack::build(&input, req, Tiktoken::get(encoding))?;
         let mut packs = lock(&self.packs);
@@ -233,6 +236,7 @@ impl App {
             0,
             Memo {
                 story_id: story.id.clone(),
+                state,
                 budget,
                 encoding,
                 recipe: req.recipe.clone(),
@@ -343,7 +347,7 @@ impl App {
                 )
             });
         }
-        let current = self.pack_only(&PackRequest {
+        let current = self.pack(&PackRequest {
             story_id: story.to_string(),
             ..PackRequest::default()
         });

@@ -33,6 +33,7 @@ pub(super) struct Target<'a> {
     pub(super) recipe: &'a Recipe,
     pub(super) encoding: Encoding,
     pub(super) budget: usize,
+    pub(super) state: Option<crate::model::StoryState>,
 }
 
 pub(super) fn fit(
@@ -47,6 +48,7 @@ pub(super) fn fit(
         recipe,
         encoding,
         budget,
+        state,
     } = *target;
     cands.sort_by(order);
     // The same excerpt can come from two parts (an ADR section that is also linked): keep
@@ -65,7 +67,7 @@ pub(super) fn fit(
         title: story.title.clone(),
         sprint: story.sprint.clone(),
         role: story.role.clone(),
-        state: None,
+        state,
         claim: None,
         encoding,
         budget_tokens: budget,

@@ -43,11 +43,11 @@ pub struct Pack {
     pub title: String,
     pub sprint: Option<String>,
     pub role: Option<String>,
-    /// The story's live state when the pack was asked for (not part of the pack's hash or
-    /// its Markdown: a claim does not make a pack stale).
+    /// The story's live state when the pack was built (in the header; not part of the
+    /// pack's hash, so a claim does not make a cited pack hash stale).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StoryState>,
-    /// The live claim on the story then, if any.
+    /// The live claim on the story then, if any (JSON only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
     pub encoding: Encoding,
@@ -161,6 +161,8 @@ pub(crate) struct PackInput<'a> {
     pub index: &'a SearchIndex,
     pub recipes: &'a Recipes,
     pub handoffs: &'a [HandoffExcerpt],
+    /// The story's live state, printed in the header (None: no state line, for tests).
+    pub state: Option<StoryState>,
 }
 
 pub(crate) fn check_budget(budget: usize) -> Result<usize, Error> {
@@ -203,6 +205,7 @@ pub(crate) fn build(
         recipe,
         encoding,
         budget,
+        state: input.state,
     };
     fitting::fit(&target, candidates, &pre, counter)
 }

@@ -400,6 +400,7 @@ mod tests {
             index: app.index(),
             recipes: app.recipes(),
             handoffs: &[],
+            state: None,
         };
         let mut left_out = 0;
         for story in &app.plan().stories {

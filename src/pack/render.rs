@@ -81,8 +81,11 @@ pub(crate) fn header(pack: &Pack) -> String {
     let _ = writeln!(out, "# Context pack: {} — {}", pack.story_id, pack.title);
     let _ = writeln!(
         out,
-        "> story {} · sprint {} · role {} · recipe {} · {} · {} of {} tokens · hash {}",
+        "> story {}{} · sprint {} · role {} · recipe {} · {} · {} of {} tokens · hash {}",
         pack.story_id,
+        pack.state
+            .map(|s| format!(" ({})", s.as_str().replace('_', " ")))
+            .unwrap_or_default(),
         pack.sprint.as_deref().unwrap_or("-"),
         pack.role.as_deref().unwrap_or("-"),
         pack.recipe,

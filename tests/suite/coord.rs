@@ -176,6 +176,19 @@ fn states_show_in_stories_priorities_gate_and_pack() {
     let v = json_of(&run(p, T0, &["pack", "SRE-04-04", "--json"]));
     assert_eq!(v["state"], "claimed");
     assert_eq!(v["claim"]["agent"], "codex");
+    let md = stdout(&run(p, T0, &["pack", "SRE-04-04"]));
+    assert!(
+        md.contains("> story SRE-04-04 (claimed) · sprint 04"),
+        "{md}"
+    );
+    // Its hash is the pack's content: the same as once the claim is gone.
+    let later = json_of(&run(
+        p,
+        "2026-12-05T13:00:00Z",
+        &["pack", "SRE-04-04", "--json"],
+    ));
+    assert_eq!(later["state"], "todo");
+    assert_eq!(later["hash"], v["hash"]);
 }
 
 #[test]

@@ -401,7 +401,7 @@ fn bad_pack_requests_exit_2_name_the_field_and_write_nothing() {
         ),
         (
             &["SRE-04-01", "--budget", "100"],
-            "budget_tokens: 100 is below the 287 tokens this story's mandatory parts need (recipe `devops-sre`); ask for at least 287",
+            "budget_tokens: 100 is below the 289 tokens this story's mandatory parts need (recipe `devops-sre`); ask for at least 289",
         ),
         (&["SRE-04-01", "--budget", "lots"], "invalid value 'lots'"),
     ];
