@@ -119,7 +119,10 @@ pub struct StoryFilter {
 }
 
 fn check_len(field: &'static str, value: &str) -> Result<(), Error> {
-    if value.len() > MAX_ARG_LEN || value.contains('\0') {
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "must not contain NUL".into()));
+    }
+    if value.len() > MAX_ARG_LEN {
         return Err(Error::invalid(
             field,
             format!("must be at most {MAX_ARG_LEN} characters of text"),
@@ -564,7 +567,17 @@ fn dependency_order(plan: &Plan, members: &[&Story], states: &States) -> Vec<Sto
 
 #[cfg(test)]
 mod tests {
-    use super::week_items;
+    use super::{MAX_ARG_LEN, check_len, week_items};
+
+    #[test]
+    fn a_nul_is_named_as_such_not_as_too_long() {
+        let nul = check_len("sprint", "0\u{0}5").unwrap_err().to_string();
+        assert_eq!(nul, "sprint: must not contain NUL");
+        let long = check_len("role", &"r".repeat(MAX_ARG_LEN + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(long.contains("at most"), "{long}");
+    }
 
     #[test]
     fn week_items_are_top_level_items_and_paragraphs() {

@@ -506,7 +506,10 @@ impl App {
     /// Plan sections ranked by relevance to `query`.
     pub fn search(&self, query: &str, limit: Option<usize>) -> Result<SearchResult, Error> {
         let q = query.trim();
-        if q.is_empty() || q.len() > MAX_QUERY_LEN || q.contains('\0') {
+        if q.contains('\0') {
+            return Err(Error::invalid("query", "must not contain NUL".into()));
+        }
+        if q.is_empty() || q.len() > MAX_QUERY_LEN {
             return Err(Error::invalid(
                 "query",
                 format!("must be 1 to {MAX_QUERY_LEN} bytes of text"),

@@ -90,9 +90,12 @@ impl ServerHandler for StorypackServer {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(args) = request.arguments.as_mut() {
+            tools::lenient_arguments(args);
+        }
         let Some(tool) = self.tool_router.get(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!(

@@ -342,6 +342,28 @@ async fn results_stay_well_under_client_token_limits_and_lists_page_with_a_curso
         pages > 1,
         "the example plan's stories take more than one page"
     );
+    // A cursor is bound to its tool and its arguments.
+    let first = call(&c.client, "list_stories", json!({})).await;
+    let cursor = first.structured_content.unwrap()["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (tool, args) in [
+        ("list_handoffs", json!({ "cursor": cursor })),
+        ("list_stories", json!({ "sprint": "05", "cursor": cursor })),
+        (
+            "get_priorities",
+            json!({ "sprint": "05", "cursor": cursor }),
+        ),
+    ] {
+        let r = call(&c.client, tool, args).await;
+        assert_eq!(r.is_error, Some(true), "{tool}");
+        assert!(
+            text(&r).contains("cursor: this cursor belongs to another tool or other arguments"),
+            "{tool}: {}",
+            text(&r)
+        );
+    }
     let app = c.handle.app();
     assert_eq!(
         seen,
@@ -1203,9 +1225,27 @@ async fn handoffs_are_validated_recorded_listed_and_served_as_resources() {
     .await;
     assert_eq!(
         r.structured_content.unwrap()["validation"]["valid"],
-        false,
-        "a JSON string is not a contract object"
+        true,
+        "a contract sent as a JSON string is parsed (clients and models do send that)"
     );
+    let r = call(
+        &c.client,
+        "record_handoff",
+        json!({ "contract": "not json", "dry_run": true }),
+    )
+    .await;
+    assert_eq!(
+        r.structured_content.unwrap()["validation"]["valid"],
+        false,
+        "a string that is no JSON object is still no contract"
+    );
+    // A sprint sent as a number is the sprint.
+    let by_number = call(&c.client, "check_gate", json!({ "sprint": 4 })).await;
+    assert_ne!(by_number.is_error, Some(true), "{}", text(&by_number));
+    assert_eq!(by_number.structured_content.unwrap()["sprint"], "04");
+    let r = call(&c.client, "list_stories", json!({ "sprint": 5 })).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert!(r.structured_content.unwrap()["count"].as_u64().unwrap() > 0);
     let r = call(&c.client, "record_handoff", json!({ "contract": bad })).await;
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("not recorded"), "{}", text(&r));

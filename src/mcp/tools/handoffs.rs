@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    MAX_CURSOR_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line, off_runtime,
-    output_schema, page,
+    MAX_CURSOR_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, off_runtime, output_schema,
+    page, page_text,
 };
 use crate::handoff::{HandoffList, HandoffRecord, RawContract, RecordOutcome};
 use crate::mcp::server::StorypackServer;
@@ -116,13 +116,19 @@ impl StorypackServer {
             app.list_handoffs(story.as_deref())
         })
         .await?;
-        let (handoffs, next_cursor) = page(&all.handoffs, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let scope = format!("list_handoffs\0{:?}", args.story_id);
+        let (handoffs, next_cursor) =
+            page(&all.handoffs, args.cursor.as_deref(), PAGE_ITEMS, &scope)?;
         let shown = HandoffList {
             count: handoffs.len(),
             handoffs,
         };
-        let mut text = render::handoff_list(&shown);
-        text.push_str(&more_line(&next_cursor, shown.count, all.count));
+        let text = page_text(
+            || render::handoff_list(&shown),
+            &next_cursor,
+            shown.count,
+            all.count,
+        );
         Ok(Output::new(
             HandoffPage {
                 count: shown.count,

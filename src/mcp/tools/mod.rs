@@ -214,7 +214,7 @@ where
     Ok(joined.map_err(|e| ToolError(format!("{what} failed: {e}")))??)
 }
 
-/// Longest page cursor accepted (cursors are decimal offsets).
+/// Longest page cursor accepted (`<scope>.<offset>`).
 const MAX_CURSOR_LEN: usize = 32;
 /// Longest `status` filter accepted ("todo", "done").
 const MAX_STATUS_LEN: usize = 16;
@@ -227,15 +227,43 @@ const PAGE_BYTES: usize = 32_000;
 /// Most items on one page.
 const PAGE_ITEMS: usize = 100;
 
-/// One page of `items` from `cursor` (an offset a previous page handed out): as many items
-/// as fit in `PAGE_BYTES` of JSON, at least one, at most `limit`. Returns the page and the
-/// cursor of the next one.
+/// One page of `items` from `cursor` (what a previous page of the same tool and query handed
+/// out): as many items as fit in `PAGE_BYTES` of JSON, at least one, at most `limit`.
+/// Returns the page and the cursor of the next one.
+///
+/// A cursor is `<scope>.<offset>`: `scope` names the tool and its query (everything but
+/// the cursor), hashed, so a cursor from another tool or another query is refused rather
+/// than read as an offset into the wrong list.
 fn page<T: Serialize + Clone>(
     items: &[T],
     cursor: Option<&str>,
     limit: usize,
+    scope: &str,
 ) -> Result<(Vec<T>, Option<String>), ToolError> {
-    let start = parse_cursor(cursor, items.len()).map_err(|m| ToolError::invalid("cursor", m))?;
+    let tag = &blake3::hash(scope.as_bytes()).to_hex()[..8];
+    let offset = match cursor {
+        None => None,
+        Some(c) => match c.split_once('.') {
+            Some((t, n)) if t == tag => Some(n),
+            Some((t, _)) if t.len() == 8 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                return Err(ToolError::invalid(
+                    "cursor",
+                    "this cursor belongs to another tool or other arguments: pass the \
+                     next_cursor this tool returned for the same arguments",
+                ));
+            }
+            _ => {
+                return Err(ToolError::invalid(
+                    "cursor",
+                    format!(
+                        "`{}` is not a cursor this server handed out (use next_cursor)",
+                        c.chars().take(32).collect::<String>()
+                    ),
+                ));
+            }
+        },
+    };
+    let start = parse_cursor(offset, items.len()).map_err(|m| ToolError::invalid("cursor", m))?;
     let mut out = Vec::new();
     let mut bytes = 0;
     for item in &items[start..] {
@@ -247,8 +275,24 @@ fn page<T: Serialize + Clone>(
         out.push(item.clone());
     }
     let end = start + out.len();
-    let next = (end < items.len()).then(|| end.to_string());
+    let next = (end < items.len()).then(|| format!("{tag}.{end}"));
     Ok((out, next))
+}
+
+/// The text of one page: `render` of its items, then how to get the next page; or, for a
+/// page past the last item of a list that has some, just that.
+fn page_text(
+    render: impl FnOnce() -> String,
+    next: &Option<String>,
+    shown: usize,
+    total: usize,
+) -> String {
+    if shown == 0 && total > 0 {
+        return format!("No more: this page starts after the last of the {total} items.\n");
+    }
+    let mut text = render();
+    text.push_str(&more_line(next, shown, total));
+    text
 }
 
 /// A cursor is the offset of the first item of the page, as handed out in `next_cursor`.
@@ -271,6 +315,24 @@ fn more_line(next: &Option<String>, shown: usize, total: usize) -> String {
     match next {
         Some(c) => format!("Showing {shown} of {total}; pass cursor \"{c}\" for more.\n"),
         None => String::new(),
+    }
+}
+
+/// What clients commonly send in another shape than the schema's, taken as they mean it: a
+/// sprint as a number (`{"sprint": 2}`, as the Inspector and many models send it) is the
+/// sprint `"2"`; a `contract` sent as a string holding a JSON object is that object.
+pub(crate) fn lenient_arguments(args: &mut JsonObject) {
+    if let Some(Value::Number(n)) = args.get("sprint")
+        && (n.is_u64() || n.is_i64())
+    {
+        let s = n.to_string();
+        args.insert("sprint".into(), Value::String(s));
+    }
+    if let Some(Value::String(s)) = args.get("contract")
+        && s.trim_start().starts_with('{')
+        && let Ok(obj @ Value::Object(_)) = serde_json::from_str::<Value>(s)
+    {
+        args.insert("contract".into(), obj);
     }
 }
 
@@ -364,4 +426,40 @@ fn check_value(name: &str, prop: &Map<String, Value>, value: &Value) -> Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_hand_out_cursors_of_their_own_scope_and_say_when_past_the_end() {
+        let items: Vec<u32> = (0..5).collect();
+        let (first, next) = page(&items, None, 2, "a").unwrap();
+        assert_eq!(first, [0, 1]);
+        let next = next.unwrap();
+        let (second, _) = page(&items, Some(&next), 2, "a").unwrap();
+        assert_eq!(second, [2, 3]);
+        let other = page(&items, Some(&next), 2, "b").unwrap_err();
+        assert!(
+            other.0.contains("another tool or other arguments"),
+            "{}",
+            other.0
+        );
+        let junk = page(&items, Some("7"), 2, "a").unwrap_err();
+        assert!(junk.0.contains("not a cursor"), "{}", junk.0);
+        // A page past the last item (the list shrank since): said so, not "no items".
+        let tag = next.split_once('.').unwrap().0;
+        let (empty, none) = page(&items, Some(&format!("{tag}.5")), 2, "a").unwrap();
+        assert!(empty.is_empty() && none.is_none());
+        let text = page_text(|| "No sprints: none.\n".into(), &none, 0, 5);
+        assert_eq!(
+            text,
+            "No more: this page starts after the last of the 5 items.\n"
+        );
+        assert_eq!(
+            page_text(|| "No sprints.\n".into(), &None, 0, 0),
+            "No sprints.\n"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     MAX_CURSOR_LEN, MAX_STATUS_LEN, Output, PAGE_ITEMS, Pool, ToolResult, input_schema, more_line,
-    off_runtime, output_schema, page,
+    off_runtime, output_schema, page, page_text,
 };
 use crate::app::{self, MAX_QUERY_LEN, SearchResult, StoryEntry, StoryList};
 use crate::mcp::errors::ToolError;
@@ -120,11 +120,22 @@ impl StorypackServer {
         Parameters(args): Parameters<ListSprintsArgs>,
     ) -> ToolResult<SprintPage> {
         let list = self.app().sprints();
-        let (sprints, next_cursor) = page(&list.sprints, args.cursor.as_deref(), PAGE_ITEMS)?;
-        let mut text = render::sprints(&app::SprintList {
-            sprints: sprints.clone(),
-        });
-        text.push_str(&more_line(&next_cursor, sprints.len(), list.sprints.len()));
+        let (sprints, next_cursor) = page(
+            &list.sprints,
+            args.cursor.as_deref(),
+            PAGE_ITEMS,
+            "list_sprints",
+        )?;
+        let text = page_text(
+            || {
+                render::sprints(&app::SprintList {
+                    sprints: sprints.clone(),
+                })
+            },
+            &next_cursor,
+            sprints.len(),
+            list.sprints.len(),
+        );
         Ok(Output::new(
             SprintPage {
                 total: list.sprints.len(),
@@ -151,7 +162,8 @@ impl StorypackServer {
             week: args.week,
         };
         let mut p = self.app().priorities(&q, app::today())?;
-        let (stories, next_cursor) = page(&p.stories, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let scope = format!("get_priorities\0{}\0{:?}\0{:?}", p.sprint, p.role, p.weeks);
+        let (stories, next_cursor) = page(&p.stories, args.cursor.as_deref(), PAGE_ITEMS, &scope)?;
         let total = p.stories.len();
         p.stories = stories;
         let mut text = render::priorities(&p);
@@ -182,14 +194,20 @@ impl StorypackServer {
             status: args.status,
             state: args.state,
         };
+        let scope = format!("list_stories\0{filter:?}");
         let all = self.app().stories(&filter)?;
-        let (stories, next_cursor) = page(&all.stories, args.cursor.as_deref(), PAGE_ITEMS)?;
+        let (stories, next_cursor) =
+            page(&all.stories, args.cursor.as_deref(), PAGE_ITEMS, &scope)?;
         let shown = StoryList {
             count: stories.len(),
             stories,
         };
-        let mut text = render::stories(&shown);
-        text.push_str(&more_line(&next_cursor, shown.count, all.count));
+        let text = page_text(
+            || render::stories(&shown),
+            &next_cursor,
+            shown.count,
+            all.count,
+        );
         Ok(Output::new(
             StoryPage {
                 count: shown.count,
