@@ -206,7 +206,9 @@ impl App {
                 "is required to claim (who takes the story)".into(),
             ));
         }
+        let t = std::time::Instant::now();
         let mut states = self.states()?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "story states derived");
         let current = priorities::current_sprint(plan, today).map(|(s, _)| s.id.clone());
         let q = next::Query {
             role: role.as_deref(),
@@ -214,7 +216,13 @@ impl App {
             agent,
             current: current.as_deref(),
         };
+        let t = std::time::Instant::now();
         let ranking = next::rank(plan, &states, &q);
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            ready = ranking.ready.len(),
+            "ready stories ranked"
+        );
         let Some(agent) = agent.filter(|_| req.claim) else {
             let pick = (!ranking.ready.is_empty()).then_some(0);
             return Ok(ranking.answer(&states, &q, pick, None));
