@@ -9,7 +9,7 @@
 //!   resources, prompts, completions, subscriptions.
 //! - [`tools`]: one file per tool family (`plan`, `packs`), each with its argument types.
 //! - [`resources`], [`prompts`], [`completions`]: the other MCP surfaces.
-//! - [`http`]: streamable HTTP with bearer token, Host/Origin checks and limits.
+//! - [`http`]: streamable HTTP with bearer token, Host/Origin checks, timeouts and caps.
 //! - [`watch`](mod@watch): the live plan (notify, debounced, incremental re-index).
 //! - [`errors`]: tool errors vs protocol errors; what starting the server can fail with.
 //!
@@ -40,7 +40,7 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 
 pub(crate) use errors::ServerError;
 pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
-pub use http::{HttpOptions, MCP_PATH, serve_http};
+pub use http::{HttpLimits, HttpOptions, MCP_PATH, serve_http};
 pub(crate) use server::StorypackServer;
 pub use watch::{DEBOUNCE, PlanWatcher, watch};
 
@@ -151,6 +151,8 @@ pub struct ServeOptions {
     pub allowed_origins: Vec<String>,
     /// Re-index when plan files change (default on).
     pub watch: bool,
+    /// Timeouts and caps of the HTTP server.
+    pub limits: HttpLimits,
 }
 
 /// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
@@ -194,6 +196,9 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
         })?),
         None => None,
     };
+    if options.http.is_some() {
+        options.limits.check()?;
+    }
     let handle = PlanHandle::open(&options.plan)?;
     // Warm what packs would otherwise wait for: the search index, then the default
     // encoding's count of every excerpt. The server answers meanwhile (packs wait on the
@@ -226,6 +231,7 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
                 token,
                 allowed_hosts: options.allowed_hosts,
                 allowed_origins: options.allowed_origins,
+                limits: options.limits,
                 ..HttpOptions::default()
             };
             serve_http(listener, handle, options, shutdown_signal()).await
