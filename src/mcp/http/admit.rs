@@ -65,7 +65,11 @@ impl Admit {
 }
 
 /// The middleware: checks, then logs what was rejected (bounded).
-pub(super) async fn admit(State(gate): State<Arc<Admit>>, request: Request, next: Next) -> Response {
+pub(super) async fn admit(
+    State(gate): State<Arc<Admit>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let response = gate.check(request, next).await;
     let status = response.status();
@@ -145,7 +149,9 @@ impl Admit {
         };
         let json = is_json(&parts.headers);
         if parts.headers.contains_key(SESSION_ID) {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes.clone())))
+                .await;
             return if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
                 not_a_message(&bytes)
             } else {
@@ -308,7 +314,9 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, presented)| constant_time_eq(presented.trim().as_bytes(), token.as_bytes()))
+        .is_some_and(|(_, presented)| {
+            constant_time_eq(presented.trim().as_bytes(), token.as_bytes())
+        })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

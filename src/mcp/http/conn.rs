@@ -403,7 +403,11 @@ mod tests {
         let serving = Serving::start(a.clone());
         assert_eq!(a.deadline(&limits()), None, "no deadline while serving");
         a.read();
-        assert_eq!(a.deadline(&limits()), None, "reading the body is not a new head");
+        assert_eq!(
+            a.deadline(&limits()),
+            None,
+            "reading the body is not a new head"
+        );
         let t1 = Instant::now();
         drop(serving);
         assert!(due_within(&a, t1, Duration::from_secs(60)), "idle");
@@ -416,7 +420,10 @@ mod tests {
         a.wrote(true);
         assert!(due_within(&a, t3, Duration::from_secs(60)), "stalled");
         a.wrote(true);
-        assert!(due_within(&a, t3, Duration::from_secs(60)), "still since the first stall");
+        assert!(
+            due_within(&a, t3, Duration::from_secs(60)),
+            "still since the first stall"
+        );
         a.wrote(false);
         assert_eq!(a.deadline(&limits()), None);
     }

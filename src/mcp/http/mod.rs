@@ -236,7 +236,14 @@ mod tests {
         let lo: IpAddr = "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
         assert!(check_bind(lo, Some("s3cret")).is_ok());
         assert!(check_bind(lo, Some("two words")).is_ok());
-        for bad in ["", "s3cret\n", " s3cret", "s3cret\t", "s3\u{e9}cret", "a\u{1}b"] {
+        for bad in [
+            "",
+            "s3cret\n",
+            " s3cret",
+            "s3cret\t",
+            "s3\u{e9}cret",
+            "a\u{1}b",
+        ] {
             let err = check_bind(lo, Some(bad)).err().map(|e| e.to_string());
             assert!(err.is_some_and(|e| e.contains("bearer token")), "{bad:?}");
         }
@@ -249,11 +256,17 @@ mod tests {
             idle_timeout: Duration::ZERO,
             ..HttpLimits::default()
         };
-        assert!(zero.check().is_err_and(|e| e.to_string().contains("--idle-timeout")));
+        assert!(
+            zero.check()
+                .is_err_and(|e| e.to_string().contains("--idle-timeout"))
+        );
         let none = HttpLimits {
             max_sessions: 0,
             ..HttpLimits::default()
         };
-        assert!(none.check().is_err_and(|e| e.to_string().contains("--max-sessions")));
+        assert!(
+            none.check()
+                .is_err_and(|e| e.to_string().contains("--max-sessions"))
+        );
     }
 }
