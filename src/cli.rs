@@ -535,8 +535,15 @@ fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
 
 /// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // rmcp's HTTP service warns once per request it rejects (a foreign Host or Origin):
+    // a flood of them would flood the log. The server logs every rejection itself, at most
+    // once a second (`mcp::http`), so rmcp's own are left to STORYPACK_LOG.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,rmcp::transport::streamable_http_server::tower=error",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

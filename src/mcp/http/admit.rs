@@ -148,32 +148,31 @@ impl Admit {
             Ok(Ok(collected)) => collected.to_bytes(),
         };
         let json = is_json(&parts.headers);
-        if parts.headers.contains_key(SESSION_ID) {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes.clone())))
-                .await;
-            return if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                not_a_message(&bytes)
-            } else {
-                response
+        let request = Request::from_parts(parts, Body::from(bytes.clone()));
+        let response = if request.headers().contains_key(SESSION_ID) {
+            next.run(request).await
+        } else {
+            // No session yet: most likely an `initialize`.
+            let probe = match serde_json::from_slice::<Probe>(&bytes) {
+                Ok(probe) => probe,
+                Err(_) if json => return not_a_message(&bytes),
+                Err(_) => Probe::default(),
             };
-        }
-        // No session yet: most likely an `initialize`.
-        let probe = match serde_json::from_slice::<Probe>(&bytes) {
-            Ok(probe) => probe,
-            Err(_) if json => return not_a_message(&bytes),
-            Err(_) => Probe::default(),
+            if probe.method.as_deref() == Some("initialize") {
+                let _one_at_a_time = self.opening.lock().await;
+                if self.sessions.sessions.read().await.len() >= self.max_sessions {
+                    return self.full(probe.id);
+                }
+                next.run(request).await
+            } else {
+                next.run(request).await
+            }
         };
-        let request = Request::from_parts(parts, Body::from(bytes));
-        if probe.method.as_deref() != Some("initialize") {
-            return next.run(request).await;
+        // rmcp answers 415 to a JSON body it cannot read as a message.
+        if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return not_a_message(&bytes);
         }
-        let _one_at_a_time = self.opening.lock().await;
-        let live = self.sessions.sessions.read().await.len();
-        if live >= self.max_sessions {
-            return self.full(probe.id);
-        }
-        next.run(request).await
+        response
     }
 
     async fn delete(&self, request: Request, next: Next) -> Response {

@@ -173,6 +173,17 @@ fn check_token(token: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// Whether an origin (`scheme://host[:port]`) names its port (`*` included).
+fn has_port(origin: &str) -> bool {
+    let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+    let host_end = if authority.starts_with('[') {
+        authority.find(']').unwrap_or(authority.len())
+    } else {
+        0
+    };
+    authority[host_end..].contains(':')
+}
+
 /// Serves MCP over streamable HTTP on `listener` until `shutdown` completes; then stops
 /// accepting, ends the open streams and returns once in-flight requests are done.
 pub async fn serve_http(
@@ -190,6 +201,13 @@ pub async fn serve_http(
         hosts.push(addr.ip().to_string());
     }
     hosts.extend(options.allowed_hosts.iter().cloned());
+    for origin in options.allowed_origins.iter().filter(|o| !has_port(o)) {
+        tracing::warn!(
+            origin = origin.as_str(),
+            "--allow-origin without a port matches any port for now; a future rmcp will \
+             match only the scheme's default port: add `:*` or the port"
+        );
+    }
     let origins = LOOPBACK_ORIGINS
         .iter()
         .map(|o| o.to_string())
@@ -246,6 +264,19 @@ mod tests {
         ] {
             let err = check_bind(lo, Some(bad)).err().map(|e| e.to_string());
             assert!(err.is_some_and(|e| e.contains("bearer token")), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origins_without_a_port_are_told_apart() {
+        for (origin, port) in [
+            ("https://app.example.com:443", true),
+            ("http://localhost:*", true),
+            ("http://[::1]:8080", true),
+            ("https://app.example.com", false),
+            ("http://[::1]", false),
+        ] {
+            assert_eq!(has_port(origin), port, "{origin}");
         }
     }
 
