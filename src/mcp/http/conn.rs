@@ -38,10 +38,11 @@ use super::throttle::Throttle;
 use crate::mcp::errors::ServerError;
 use crate::sync::lock;
 
-/// Refused connections answered at once; past these, a refused connection is just closed.
+/// Refused connections being answered at once; past these, a refused connection gets its
+/// 503 only if the socket takes it at once, and is closed.
 const REFUSALS_IN_FLIGHT: usize = 64;
 /// How long a refusal may take (write the 503, read what the client sent, close).
-const REFUSAL_TIME: Duration = Duration::from_secs(2);
+const REFUSAL_TIME: Duration = Duration::from_millis(500);
 
 /// Accepts connections on `listener` and serves `router` on each until `shutdown`
 /// completes, then waits for the open connections to finish.
@@ -55,7 +56,7 @@ pub(super) async fn serve(
         .map_err(|_| ServerError::Config("--max-connections: too large".into()))?;
     let open = Arc::new(Semaphore::new(max as usize));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
-    let refused_log = Throttle::default();
+    let (refused_log, accept_log) = (Throttle::default(), Throttle::default());
     let closing = CancellationToken::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -66,7 +67,9 @@ pub(super) async fn serve(
                 Err(e) if is_per_connection(&e) => continue,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
-                    tracing::error!("cannot accept a connection: {e}");
+                    if let Some(suppressed) = accept_log.admit(std::time::Instant::now()) {
+                        tracing::error!(suppressed, "cannot accept a connection: {e}");
+                    }
                     tokio::select! {
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(Duration::from_millis(200)) => continue,
@@ -88,6 +91,8 @@ pub(super) async fn serve(
                     let _ = tokio::time::timeout(REFUSAL_TIME, refuse(stream)).await;
                     drop(slot);
                 });
+            } else {
+                let _ = stream.try_write(BUSY);
             }
             continue;
         };
