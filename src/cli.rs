@@ -535,14 +535,10 @@ fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
 
 /// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport).
 fn init_tracing() {
-    // rmcp's HTTP service warns once per request it rejects (a foreign Host or Origin):
-    // a flood of them would flood the log. The server logs every rejection itself, at most
-    // once a second (`mcp::http`), so rmcp's own are left to STORYPACK_LOG.
+    // storypack::mcp::LOG_QUIET: what HTTP rejections rmcp would log once per request.
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(
-                "warn,rmcp::transport::streamable_http_server::tower=error",
-            )
+            tracing_subscriber::EnvFilter::new(format!("warn,{}", storypack::mcp::LOG_QUIET))
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -44,6 +44,12 @@ pub use http::{HttpLimits, HttpOptions, MCP_PATH, serve_http};
 pub(crate) use server::StorypackServer;
 pub use watch::{DEBOUNCE, PlanWatcher, watch};
 
+/// Log directives the binary adds to its default level (`warn`). rmcp's HTTP service warns
+/// once per request it rejects (a foreign Host or Origin), so a flood of them would flood
+/// the log; the server logs every rejection itself, at most once a second ([`http`]), and
+/// leaves rmcp's own to `STORYPACK_LOG`.
+pub const LOG_QUIET: &str = "rmcp::transport::streamable_http_server::tower=error";
+
 /// Largest JSON-RPC message accepted over stdio (one line), as over HTTP.
 pub(crate) const MAX_MESSAGE_BYTES: usize = http::MAX_BODY_BYTES;
 
