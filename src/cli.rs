@@ -57,6 +57,24 @@ enum Command {
         /// Do not re-index when plan files change.
         #[arg(long)]
         no_watch: bool,
+        /// HTTP: seconds a request's head may take to arrive.
+        #[arg(long, value_name = "SECS", requires = "http", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        header_timeout: u64,
+        /// HTTP: seconds a request's body may take to arrive (then 408).
+        #[arg(long, value_name = "SECS", requires = "http", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        body_timeout: u64,
+        /// HTTP: seconds a connection may stay open with no request in flight.
+        #[arg(long, value_name = "SECS", requires = "http", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        idle_timeout: u64,
+        /// HTTP: open connections at most; more get 503 and are closed.
+        #[arg(long, value_name = "N", requires = "http", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections: u64,
+        /// HTTP: live MCP sessions at most; a new one past it gets 503 with Retry-After.
+        #[arg(long, value_name = "N", requires = "http", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_sessions: u64,
+        /// HTTP: seconds an unused MCP session lives.
+        #[arg(long, value_name = "SECS", requires = "http", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        session_idle: u64,
     },
     /// List the roadmap's sprints: theme, epics, gate, dates, roles.
     Sprints,
@@ -278,8 +296,15 @@ pub fn run() -> Result<ExitCode> {
         allow_host,
         allow_origin,
         no_watch,
+        header_timeout,
+        body_timeout,
+        idle_timeout,
+        max_connections,
+        max_sessions,
+        session_idle,
     } = cli.command
     {
+        let secs = std::time::Duration::from_secs;
         storypack::mcp::run(storypack::mcp::ServeOptions {
             plan: cli.global.plan,
             http,
@@ -287,6 +312,14 @@ pub fn run() -> Result<ExitCode> {
             allowed_hosts: allow_host,
             allowed_origins: allow_origin,
             watch: !no_watch,
+            limits: storypack::mcp::HttpLimits {
+                header_timeout: secs(header_timeout),
+                body_timeout: secs(body_timeout),
+                idle_timeout: secs(idle_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+                max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
+                session_idle: secs(session_idle),
+            },
         })
         .context("serve")?;
         return Ok(ExitCode::SUCCESS);
@@ -502,8 +535,11 @@ fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
 
 /// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // storypack::mcp::LOG_QUIET: what HTTP rejections rmcp would log once per request.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("warn,{}", storypack::mcp::LOG_QUIET))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

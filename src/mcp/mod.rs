@@ -9,7 +9,7 @@
 //!   resources, prompts, completions, subscriptions.
 //! - [`tools`]: one file per tool family (`plan`, `packs`), each with its argument types.
 //! - [`resources`], [`prompts`], [`completions`]: the other MCP surfaces.
-//! - [`http`]: streamable HTTP with bearer token, Host/Origin checks and limits.
+//! - [`http`]: streamable HTTP with bearer token, Host/Origin checks, timeouts and caps.
 //! - [`watch`](mod@watch): the live plan (notify, debounced, incremental re-index).
 //! - [`errors`]: tool errors vs protocol errors; what starting the server can fail with.
 //!
@@ -40,9 +40,15 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 
 pub(crate) use errors::ServerError;
 pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
-pub use http::{HttpOptions, MCP_PATH, serve_http};
+pub use http::{HttpLimits, HttpOptions, MCP_PATH, serve_http};
 pub(crate) use server::StorypackServer;
 pub use watch::{DEBOUNCE, PlanWatcher, watch};
+
+/// Log directives the binary adds to its default level (`warn`). rmcp's HTTP service warns
+/// once per request it rejects (a foreign Host or Origin), so a flood of them would flood
+/// the log; the server logs every rejection itself, at most once a second ([`http`]), and
+/// leaves rmcp's own to `STORYPACK_LOG`.
+pub const LOG_QUIET: &str = "rmcp::transport::streamable_http_server::tower=error";
 
 /// Largest JSON-RPC message accepted over stdio (one line), as over HTTP.
 pub(crate) const MAX_MESSAGE_BYTES: usize = http::MAX_BODY_BYTES;
@@ -151,6 +157,8 @@ pub struct ServeOptions {
     pub allowed_origins: Vec<String>,
     /// Re-index when plan files change (default on).
     pub watch: bool,
+    /// Timeouts and caps of the HTTP server.
+    pub limits: HttpLimits,
 }
 
 /// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
@@ -194,6 +202,9 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
         })?),
         None => None,
     };
+    if options.http.is_some() {
+        options.limits.check()?;
+    }
     let handle = PlanHandle::open(&options.plan)?;
     // Warm what packs would otherwise wait for: the search index, then the default
     // encoding's count of every excerpt. The server answers meanwhile (packs wait on the
@@ -226,6 +237,7 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
                 token,
                 allowed_hosts: options.allowed_hosts,
                 allowed_origins: options.allowed_origins,
+                limits: options.limits,
                 ..HttpOptions::default()
             };
             serve_http(listener, handle, options, shutdown_signal()).await

@@ -6,6 +6,7 @@ mod example_plan;
 mod formats;
 mod gates;
 mod handoffs;
+mod http_limits;
 mod mcp;
 mod no_panic;
 pub mod packs;
