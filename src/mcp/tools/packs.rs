@@ -49,7 +49,7 @@ struct Progress {
     peer: Peer<RoleServer>,
     token: Option<ProgressToken>,
     total: f64,
-    /// Whether a notification went out (then the last step is reported too).
+    /// Whether a notification went out.
     sent: bool,
 }
 
@@ -64,13 +64,6 @@ impl Progress {
         self.sent = true;
         if let Err(e) = self.peer.notify_progress(param).await {
             tracing::debug!(error = %e, "progress not delivered");
-        }
-    }
-
-    /// The last step, if earlier ones were reported.
-    async fn finish(&mut self, done: u32) {
-        if self.sent {
-            self.step(done, "done").await;
         }
     }
 }
@@ -134,7 +127,9 @@ impl StorypackServer {
                 building.await
             }
         }?;
-        progress.finish(2).await;
+        // No closing "done" notification: the response says it, and a notification racing
+        // the response reaches clients after they dropped the token (the TypeScript SDK then
+        // reports "a progress notification for an unknown token").
         let text = pack::render::markdown(&built);
         Ok(Output::new(built, text))
     }
