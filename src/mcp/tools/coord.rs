@@ -23,7 +23,7 @@ struct NextArgs {
     pub sprint: Option<String>,
     /// Your agent name.
     pub agent: Option<String>,
-    /// Lease it to agent for 2h (again: renew).
+    /// Lease it to agent for 2h.
     pub claim: Option<bool>,
 }
 

@@ -16,14 +16,14 @@ use crate::render;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GateArgs {
-    /// Sprint id ("05", "5").
+    /// Sprint id (05 or 5).
     #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub sprint: String,
 }
 
 #[tool_router(router = gate_tools, vis = "pub(crate)")]
 impl StorypackServer {
-    /// Check a sprint's gate: verdict (pass, at_risk, fail), evidence per checklist item, stories' packs and handoffs, and the reasons with file:line.
+    /// A sprint's gate verdict (pass, at_risk, fail) with each evidence item, story, and reason at file:line.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<GateArgs>(),

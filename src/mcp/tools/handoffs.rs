@@ -20,20 +20,20 @@ use crate::render;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ContractArgs {
-    /// The contract (JSON Schema: resource storypack://schema/handoff-contract).
+    /// The contract (schema: storypack://schema/handoff-contract).
     #[schemars(with = "RawContract")]
     pub contract: Value,
-    /// Only validate: report every problem, record nothing.
+    /// Validate only; record nothing.
     pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListHandoffsArgs {
-    /// Only this story's handoffs ("SRE-04-01"); default: every story's.
+    /// Only this story's; default: all.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub story_id: Option<String>,
-    /// Page cursor (a previous next_cursor).
+    /// next_cursor of the previous page.
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
@@ -52,7 +52,7 @@ struct HandoffPage {
 
 #[tool_router(router = handoff_tools, vis = "pub(crate)")]
 impl StorypackServer {
-    /// Validate and record a handoff contract (append-only): the record (id, n, hash, time), or every problem with its JSON pointer and nothing recorded. dry_run: validate only.
+    /// Validate and record (append-only) a handoff contract: the record, or each problem by JSON pointer and nothing recorded.
     #[tool(
         annotations(
             read_only_hint = false,

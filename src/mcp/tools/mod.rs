@@ -58,8 +58,9 @@ impl<T: Serialize> IntoCallToolResult for Output<T> {
 type ToolResult<T> = Result<Output<T>, ToolError>;
 
 /// The output schema of `T` as `tools/list` shows it: the top level only, each property
-/// with its JSON type (`null` among them when it may be absent), without prose, nested
-/// definitions or the `required` list. Every result validates against it; the full shapes
+/// with its JSON type, without prose, nested definitions or the `required` list. A property
+/// that may be null is listed without a type (`{}`): every client reads that, where a type
+/// list `[T, "null"]` is not portable and `anyOf` would cost more than the type says. Every result validates against it; the full shapes
 /// are in docs/results.md. This keeps the whole `tools/list` response small
 /// (a test holds it under 3,000 o200k tokens).
 fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
@@ -72,7 +73,10 @@ fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
             .iter()
             .map(|(name, schema)| {
                 let mut p = Map::new();
-                p.insert("type".into(), json_types(schema, defs));
+                let types = json_types(schema, defs);
+                if !types.is_array() {
+                    p.insert("type".into(), types);
+                }
                 (name.clone(), Value::Object(p))
             })
             .collect();
@@ -137,8 +141,10 @@ fn collect_types(
 }
 
 /// The input schema of `T`: every argument with its type, bounds and description; shapes
-/// it refers to (`$defs`, the handoff contract) keep their structure without their prose.
-/// No `$schema` URI, no integer formats.
+/// it refers to (the handoff contract) inlined with their structure, without their prose.
+/// Portable and lean: an optional argument is its type alone (absent means none, and
+/// `null` is still accepted), not `[T, "null"]`; no `$defs`, `$schema`, integer formats or
+/// `additionalProperties` (unknown arguments are refused by name all the same).
 fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let mut schema = schema_for_type::<T>().as_ref().clone();
     for key in ["$schema", "title", "description"] {
@@ -151,12 +157,108 @@ fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
             }
         }
     }
-    if let Some(Value::Object(defs)) = schema.get_mut("$defs") {
-        for def in defs.values_mut() {
-            strip_prose(def);
+    let defs = match schema.remove("$defs") {
+        Some(Value::Object(mut defs)) => {
+            for def in defs.values_mut() {
+                strip_prose(def);
+            }
+            defs
+        }
+        _ => Map::new(),
+    };
+    let mut value = Value::Object(schema);
+    portable(&mut value, &defs, 0);
+    match value {
+        Value::Object(schema) => Arc::new(schema),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Rewrites a schema for every client: `$ref`s into `defs` inlined, `[T, "null"]` and
+/// `anyOf [X, null]` as `T` and `X`, an enum without its redundant `type`, no
+/// `additionalProperties: false`.
+fn portable(schema: &mut Value, defs: &Map<String, Value>, depth: u8) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if depth > 16 {
+        return;
+    }
+    if let Some(Value::String(r)) = map.get("$ref")
+        && let Some(def) = r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| defs.get(name))
+            .and_then(Value::as_object)
+    {
+        let def = def.clone();
+        map.remove("$ref");
+        for (k, v) in def {
+            map.entry(k).or_insert(v);
         }
     }
-    Arc::new(schema)
+    if let Some(Value::Array(list)) = map.get("anyOf") {
+        let not_null: Vec<&Value> = list
+            .iter()
+            .filter(|s| s.get("type").and_then(Value::as_str) != Some("null"))
+            .collect();
+        if not_null.len() == 1 && list.len() == 2 {
+            let only = not_null[0].clone();
+            map.remove("anyOf");
+            if let Value::Object(only) = only {
+                for (k, v) in only {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            // The inlined branch may itself be a reference.
+            let mut again = Value::Object(std::mem::take(map));
+            portable(&mut again, defs, depth + 1);
+            if let Value::Object(m) = again {
+                *map = m;
+            }
+            return;
+        }
+    }
+    if let Some(Value::Array(types)) = map.get("type") {
+        let not_null: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        if not_null.len() == 1 {
+            map.insert("type".into(), not_null[0].clone());
+        }
+    }
+    if map.contains_key("enum") {
+        map.remove("type");
+    }
+    if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+        map.remove("additionalProperties");
+    }
+    // The pre-check's defaults (see `check_value`): stated only where a bound differs.
+    if map
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .is_some_and(|m| m <= DEFAULT_MAX_LEN as u64)
+    {
+        map.remove("maxLength");
+    }
+    if map.get("minLength").and_then(Value::as_u64) == Some(1) {
+        map.remove("minLength");
+    }
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties", Value::Object(children)) => {
+                children
+                    .values_mut()
+                    .for_each(|c| portable(c, defs, depth + 1));
+            }
+            ("anyOf" | "oneOf" | "allOf", Value::Array(list)) => {
+                list.iter_mut().for_each(|c| portable(c, defs, depth + 1));
+            }
+            ("items", v) => portable(v, defs, depth + 1),
+            _ => {}
+        }
+    }
 }
 
 /// Removes descriptions, titles and formats from a schema and everything below it (but not
@@ -369,7 +471,11 @@ pub(crate) fn check_arguments(
                 )
             });
         };
-        check_value(name, prop, value)?;
+        let required = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(name.as_str())));
+        check_value(name, prop, value, required)?;
     }
     Ok(())
 }
@@ -386,7 +492,35 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn check_value(name: &str, prop: &Map<String, Value>, value: &Value) -> Result<(), String> {
+/// A string argument's length when its schema states none: ids, names and cursors are
+/// far shorter; a longer value is refused before anything looks it up.
+const DEFAULT_MAX_LEN: usize = crate::priorities::MAX_ARG_LEN;
+
+fn check_value(
+    name: &str,
+    prop: &Map<String, Value>,
+    value: &Value,
+    required: bool,
+) -> Result<(), String> {
+    // An optional argument may be sent as null: the same as leaving it out.
+    if value.is_null() && !required {
+        return Ok(());
+    }
+    if let Value::String(s) = value {
+        if s.contains('\0') {
+            return Err(format!("{name}: must not contain NUL"));
+        }
+        let max = prop
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(DEFAULT_MAX_LEN as u64);
+        if s.chars().count() as u64 > max {
+            return Err(format!("{name}: longer than {max} characters"));
+        }
+        if s.is_empty() && required {
+            return Err(format!("{name}: must not be empty"));
+        }
+    }
     let allowed: Vec<&str> = match prop.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -401,17 +535,6 @@ fn check_value(name: &str, prop: &Map<String, Value>, value: &Value) -> Result<(
             "{name}: expected {}, got {got}",
             allowed.join(" or ")
         ));
-    }
-    if let Value::String(s) = value {
-        let max = prop.get("maxLength").and_then(Value::as_u64);
-        if let Some(max) = max
-            && s.chars().count() as u64 > max
-        {
-            return Err(format!("{name}: longer than {max} characters"));
-        }
-        if s.contains('\0') {
-            return Err(format!("{name}: must not contain NUL"));
-        }
     }
     if let Some(n) = value.as_f64() {
         let min = prop.get("minimum").and_then(Value::as_f64);

@@ -25,16 +25,16 @@ const MAX_MCP_BUDGET: usize = 12_000;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PackArgs {
-    /// Story id ("SRE-04-01").
+    /// Story id, e.g. SRE-04-01.
     #[schemars(length(min = 1, max = MAX_ARG_LEN))]
     pub story_id: String,
-    /// Token budget of the whole pack, 1..=12000 (default 8000).
+    /// Token budget (default 8000).
     #[schemars(range(min = 1, max = MAX_MCP_BUDGET))]
     pub budget_tokens: Option<usize>,
-    /// "o200k_base" (default) or "cl100k_base".
+    /// o200k_base (default) or cl100k_base.
     #[schemars(length(max = MAX_ENCODING_LEN))]
     pub encoding: Option<String>,
-    /// Recipe name (default: the one for the story's role).
+    /// Recipe (default: by the story's role).
     #[schemars(length(max = MAX_ARG_LEN))]
     pub recipe: Option<String>,
 }
@@ -70,7 +70,7 @@ impl Progress {
 
 #[tool_router(router = pack_tools, vis = "pub(crate)")]
 impl StorypackServer {
-    /// A story's context pack: ranked, cited plan excerpts within a token budget, what was left out and why, total tokens, hash. The text is the pack in Markdown.
+    /// A story's context pack: cited plan excerpts ranked to fit a token budget, and what was left out. Text: the pack in Markdown.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<PackArgs>(),

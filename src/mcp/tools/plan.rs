@@ -23,7 +23,7 @@ const MAX_SEARCH_LIMIT: usize = 50;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListSprintsArgs {
-    /// Page cursor (a previous next_cursor).
+    /// next_cursor of the previous page.
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
@@ -40,16 +40,16 @@ struct SprintPage {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PrioritiesArgs {
-    /// Sprint id ("05"); default: current by calendar, else first open.
+    /// Sprint id; default: the current one.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
-    /// Role slug or label; default: all roles.
+    /// Role slug or label; default: all.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub role: Option<String>,
-    /// Week of the sprint, 1 or 2; default: by calendar, else 1.
+    /// Week of the sprint; default: by calendar.
     #[schemars(range(min = 1, max = WEEKS))]
     pub week: Option<u8>,
-    /// Page cursor for stories (a previous next_cursor).
+    /// next_cursor of the previous page.
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
@@ -65,22 +65,22 @@ struct PrioritiesPage {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListStoriesArgs {
-    /// Sprint id ("05", "5").
+    /// Sprint id (05 or 5).
     #[schemars(length(max = MAX_ARG_LEN))]
     pub sprint: Option<String>,
     /// Role slug or label.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub role: Option<String>,
-    /// Epic id ("F3-E1").
+    /// Epic id, e.g. F3-E1.
     #[schemars(length(max = MAX_ARG_LEN))]
     pub epic: Option<String>,
-    /// Plan status: "todo" or "done".
+    /// Plan status: todo or done.
     #[schemars(length(max = MAX_STATUS_LEN))]
     pub status: Option<String>,
     /// Live state: todo, claimed, in_progress, ready_for_review, done, blocked.
     #[schemars(length(max = MAX_STATUS_LEN))]
     pub state: Option<String>,
-    /// Page cursor (a previous next_cursor).
+    /// next_cursor of the previous page.
     #[schemars(length(max = MAX_CURSOR_LEN))]
     pub cursor: Option<String>,
 }
@@ -99,17 +99,17 @@ struct StoryPage {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchArgs {
-    /// Words or ids to look for ("worker runtime", "SRE-04-01").
+    /// Words or ids.
     #[schemars(length(min = 1, max = MAX_QUERY_LEN))]
     pub query: String,
-    /// Most results, 1..=50 (default 10).
+    /// Most results (default 10).
     #[schemars(range(min = 1, max = MAX_SEARCH_LIMIT))]
     pub limit: Option<usize>,
 }
 
 #[tool_router(router = plan_tools, vis = "pub(crate)")]
 impl StorypackServer {
-    /// Sprints of the roadmap: theme, epics, gate, dates, roles.
+    /// Roadmap sprints: theme, epics, gate, dates, roles.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<ListSprintsArgs>(),
@@ -146,7 +146,7 @@ impl StorypackServer {
         ))
     }
 
-    /// What matters now for a sprint, role and week: focus, week priorities, gate, and the stories in dependency order with blocked flags.
+    /// What matters now for a sprint, role and week: focus, priorities, gate, stories in dependency order.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<PrioritiesArgs>(),
@@ -177,7 +177,7 @@ impl StorypackServer {
         ))
     }
 
-    /// Stories matching every filter given, with their fields and source citations.
+    /// Stories matching all filters given, with fields, state and citations.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<ListStoriesArgs>(),
@@ -219,7 +219,7 @@ impl StorypackServer {
         ))
     }
 
-    /// Plan sections ranked by relevance to a query, with citations and snippets.
+    /// Plan sections most relevant to a query, with citations.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<SearchArgs>(),
