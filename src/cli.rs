@@ -57,6 +57,12 @@ enum Command {
         /// Do not re-index when plan files change.
         #[arg(long)]
         no_watch: bool,
+        /// Offer only these tool families: plan, packs, handoffs, gates (comma-separated).
+        #[arg(long, value_name = "SETS", value_delimiter = ',')]
+        toolsets: Vec<String>,
+        /// Record nothing: no record_handoff, and next_story without claims.
+        #[arg(long)]
+        read_only: bool,
         /// HTTP: seconds a request's head may take to arrive.
         #[arg(long, value_name = "SECS", requires = "http", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         header_timeout: u64,
@@ -296,6 +302,8 @@ pub fn run() -> Result<ExitCode> {
         allow_host,
         allow_origin,
         no_watch,
+        toolsets,
+        read_only,
         header_timeout,
         body_timeout,
         idle_timeout,
@@ -312,6 +320,10 @@ pub fn run() -> Result<ExitCode> {
             allowed_hosts: allow_host,
             allowed_origins: allow_origin,
             watch: !no_watch,
+            tools: storypack::mcp::ToolSelection {
+                toolsets: toolsets.iter().map(|t| t.trim().to_string()).collect(),
+                read_only,
+            },
             limits: storypack::mcp::HttpLimits {
                 header_timeout: secs(header_timeout),
                 body_timeout: secs(body_timeout),

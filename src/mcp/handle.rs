@@ -81,6 +81,8 @@ pub struct PlanHandle {
     /// Handoff records (story, n) sessions were told about, or that were there before:
     /// recorded through this server or found by the watcher, each is announced once.
     announced: Mutex<BTreeSet<(String, u64)>>,
+    /// The tools this server offers (`--toolsets`, `--read-only`); set once, before serving.
+    tools: std::sync::OnceLock<super::tools::ToolSelection>,
 }
 
 impl PlanHandle {
@@ -104,7 +106,18 @@ impl PlanHandle {
             sessions: Mutex::new(Vec::new()),
             changes,
             announced: Mutex::new(BTreeSet::new()),
+            tools: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Limits the tools every session of this server offers. Only the first call counts.
+    pub fn select_tools(&self, selection: super::tools::ToolSelection) {
+        let _ = self.tools.set(selection);
+    }
+
+    /// The tools this server offers (all, unless [`PlanHandle::select_tools`] said less).
+    pub(crate) fn tool_selection(&self) -> super::tools::ToolSelection {
+        self.tools.get().cloned().unwrap_or_default()
     }
 
     pub(crate) fn root(&self) -> &Path {

@@ -42,6 +42,7 @@ pub(crate) use errors::ServerError;
 pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
 pub use http::{HttpLimits, HttpOptions, MCP_PATH, serve_http};
 pub(crate) use server::StorypackServer;
+pub use tools::{TOOLSETS, ToolSelection};
 pub use watch::{DEBOUNCE, PlanWatcher, watch};
 
 /// Log directives the binary adds to its default level (`warn`). rmcp's HTTP service warns
@@ -159,6 +160,8 @@ pub struct ServeOptions {
     pub watch: bool,
     /// Timeouts and caps of the HTTP server.
     pub limits: HttpLimits,
+    /// The tools offered (`--toolsets`, `--read-only`).
+    pub tools: ToolSelection,
 }
 
 /// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
@@ -205,7 +208,9 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
     if options.http.is_some() {
         options.limits.check()?;
     }
+    options.tools.check().map_err(ServerError::Config)?;
     let handle = PlanHandle::open(&options.plan)?;
+    handle.select_tools(options.tools.clone());
     // Warm what packs would otherwise wait for: the search index, then the default
     // encoding's count of every excerpt. The server answers meanwhile (packs wait on the
     // index if they must, and count what is not counted yet).

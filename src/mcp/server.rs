@@ -49,9 +49,19 @@ pub struct StorypackServer {
 
 impl StorypackServer {
     pub(crate) fn new(handle: Arc<PlanHandle>) -> StorypackServer {
+        let selection = handle.tool_selection();
+        let mut tool_router = TOOLS.clone();
+        let names: Vec<String> = tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        for name in names.iter().filter(|n| !selection.offers(n)) {
+            tool_router.remove_route(name);
+        }
         StorypackServer {
             handle,
-            tool_router: TOOLS.clone(),
+            tool_router,
             subscriptions: Arc::new(Mutex::new(BTreeSet::new())),
         }
     }
@@ -70,8 +80,34 @@ fn paginated_cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
     request.as_ref().and_then(|r| r.cursor.as_deref())
 }
 
+/// How long a client may keep `tools/list` (it cannot change while the server runs).
+const TOOLS_TTL_MS: u64 = 60 * 60 * 1000;
+/// How long a client may keep `resources/templates/list` (fixed too).
+const TEMPLATES_TTL_MS: u64 = 60 * 60 * 1000;
+
+/// Whether the session's protocol version has cache hints (`ttlMs`, `cacheScope`).
+fn cache_hints(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for StorypackServer {
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, ErrorData> {
+        let mut result = rmcp::model::ListToolsResult::with_all_items(self.tool_router.list_all());
+        if cache_hints(&context) {
+            result = result
+                .with_ttl_ms(TOOLS_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Public);
+        }
+        Ok(result)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -131,9 +167,15 @@ impl ServerHandler for StorypackServer {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(resources::templates())
+        let mut result = resources::templates();
+        if cache_hints(&context) {
+            result = result
+                .with_ttl_ms(TEMPLATES_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Public);
+        }
+        Ok(result)
     }
 
     async fn read_resource(

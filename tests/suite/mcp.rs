@@ -68,7 +68,13 @@ struct Connected {
 
 /// A server over an in-process duplex pipe, and a client connected to it.
 async fn connect(plan: &Path) -> Connected {
+    connect_with(plan, mcp::ToolSelection::default()).await
+}
+
+/// The same, the server offering only `tools`.
+async fn connect_with(plan: &Path, tools: mcp::ToolSelection) -> Connected {
     let handle = PlanHandle::open(plan).unwrap();
+    handle.select_tools(tools);
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let served = handle.clone();
     tokio::spawn(async move {
@@ -1606,4 +1612,117 @@ fn serve_refuses_a_public_address_without_a_token() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(super::util::stderr(&out).contains("STORYPACK_TEST_NO_SUCH_VAR"));
+}
+
+#[tokio::test]
+async fn toolsets_and_read_only_narrow_what_the_server_offers() {
+    let names = |c: &Connected| {
+        let client = c.client.peer().clone();
+        async move {
+            let mut n: Vec<String> = client
+                .list_all_tools()
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    let packs = connect_with(
+        &example_plan(),
+        mcp::ToolSelection {
+            toolsets: vec!["packs".into(), "gates".into()],
+            read_only: false,
+        },
+    )
+    .await;
+    assert_eq!(names(&packs).await, ["build_context_pack", "check_gate"]);
+    // A tool left out is unknown to the session.
+    let params = CallToolRequestParams::new("list_sprints");
+    assert!(packs.client.call_tool(params).await.is_err());
+
+    let plan = copy_plan();
+    let read_only = connect_with(
+        plan.path(),
+        mcp::ToolSelection {
+            toolsets: Vec::new(),
+            read_only: true,
+        },
+    )
+    .await;
+    let listed = names(&read_only).await;
+    assert!(
+        !listed.contains(&"record_handoff".to_string()),
+        "{listed:?}"
+    );
+    assert!(listed.contains(&"next_story".to_string()), "{listed:?}");
+    let before = tree(plan.path());
+    let r = call(
+        &read_only.client,
+        "next_story",
+        json!({"agent": "a", "claim": true}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("claim: this server is read-only"),
+        "{}",
+        text(&r)
+    );
+    let r = call(&read_only.client, "next_story", json!({"agent": "a"})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert!(
+        before == tree(plan.path()),
+        "a read-only server wrote nothing"
+    );
+
+    assert!(
+        mcp::ToolSelection {
+            toolsets: vec!["plans".into()],
+            read_only: false
+        }
+        .check()
+        .unwrap_err()
+        .contains("no toolset `plans` (known: plan, packs, handoffs, gates)")
+    );
+}
+
+#[tokio::test]
+async fn list_results_carry_cache_hints_on_protocol_versions_that_have_them() {
+    use rmcp::model::{CacheScope, ClientConfig, ProtocolVersion};
+    // A client of the current default version: no hints (its results have no such fields).
+    let c = connect(&example_plan()).await;
+    let version = c.client.peer_info().unwrap().protocol_version.clone();
+    assert!(version < ProtocolVersion::V_2026_07_28, "{version:?}");
+    assert_eq!(c.client.list_tools(None).await.unwrap().ttl_ms, None);
+    // A client of 2026-07-28: tools and templates fresh for an hour, for anyone.
+    let handle = PlanHandle::open(&example_plan()).unwrap();
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = mcp::serve(handle, server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let client = rmcp::service::serve_client_with_lifecycle(
+        ClientConfig::default(),
+        client_io,
+        rmcp::service::ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2026_07_28
+    );
+    let tools = client.list_tools(None).await.unwrap();
+    assert_eq!(tools.ttl_ms, Some(3_600_000));
+    assert_eq!(tools.cache_scope, Some(CacheScope::Public));
+    let templates = client.list_resource_templates(None).await.unwrap();
+    assert_eq!(templates.ttl_ms, Some(3_600_000));
+    // Lists that change with the plan: immediately stale, as the protocol's default says.
+    let resources = client.list_resources(None).await.unwrap();
+    assert_eq!(resources.ttl_ms, Some(0));
 }

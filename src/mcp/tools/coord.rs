@@ -40,6 +40,12 @@ impl StorypackServer {
         output_schema = output_schema::<NextStory>()
     )]
     async fn next_story(&self, Parameters(args): Parameters<NextArgs>) -> ToolResult<NextStory> {
+        if args.claim == Some(true) && self.handle().tool_selection().read_only {
+            return Err(crate::mcp::errors::ToolError::invalid(
+                "claim",
+                "this server is read-only (--read-only): it records no claims",
+            ));
+        }
         let app = self.app();
         let req = NextRequest {
             role: args.role,

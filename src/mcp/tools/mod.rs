@@ -20,6 +20,68 @@ use serde_json::{Map, Value};
 
 use super::errors::ToolError;
 
+/// The tool families `storypack serve --toolsets` picks from, as GitHub's MCP server does:
+/// a client that needs only packs lists fewer definitions.
+pub const TOOLSETS: &[(&str, &[&str])] = &[
+    (
+        "plan",
+        &[
+            "list_sprints",
+            "get_priorities",
+            "list_stories",
+            "search_plan",
+        ],
+    ),
+    ("packs", &["build_context_pack"]),
+    (
+        "handoffs",
+        &["record_handoff", "list_handoffs", "next_story"],
+    ),
+    ("gates", &["check_gate"]),
+];
+
+/// Tools that write (append) to the record: left out by `--read-only` (`next_story` stays,
+/// without claims).
+pub(crate) const WRITING_TOOLS: &[&str] = &["record_handoff"];
+
+/// Which tools a server offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolSelection {
+    /// Toolset names (see [`TOOLSETS`]); empty: all.
+    pub toolsets: Vec<String>,
+    /// Nothing is recorded: no `record_handoff`, no claims.
+    pub read_only: bool,
+}
+
+impl ToolSelection {
+    /// Checks the toolset names; the error names the unknown one and the known ones.
+    pub fn check(&self) -> Result<(), String> {
+        for t in &self.toolsets {
+            if !TOOLSETS.iter().any(|(name, _)| name == t) {
+                let known: Vec<&str> = TOOLSETS.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "--toolsets: no toolset `{}` (known: {})",
+                    t.chars().take(32).collect::<String>(),
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the tool `name` is offered.
+    pub(crate) fn offers(&self, name: &str) -> bool {
+        if self.read_only && WRITING_TOOLS.contains(&name) {
+            return false;
+        }
+        self.toolsets.is_empty()
+            || TOOLSETS
+                .iter()
+                .filter(|(set, _)| self.toolsets.iter().any(|t| t == set))
+                .any(|(_, tools)| tools.contains(&name))
+    }
+}
+
 /// What a tool returns: the value (structured content; its JSON Schema is the tool's output
 /// schema) and a short readable rendering of it (the text content).
 struct Output<T> {
