@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::app::{LintReport, SearchResult, SprintList, StoryList};
 use crate::gate::{GateReport, HandoffState, PackState, Verdict};
 use crate::handoff::{HandoffList, RecordOutcome, Validation};
-use crate::model::{Story, StoryStatus};
+use crate::model::{Story, StoryStatus, escape_controls as esc};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
 use crate::writeback::SyncReport;
@@ -188,7 +188,7 @@ pub fn search(r: &SearchResult) -> String {
 pub fn pack_check(r: &PackCheck) -> String {
     let mut out = String::new();
     if r.packs.is_empty() {
-        let _ = writeln!(out, "No packs written under {}.", r.dir);
+        let _ = writeln!(out, "No packs written under {}.", esc(&r.dir));
     }
     for p in &r.packs {
         if p.fresh {
@@ -203,7 +203,7 @@ pub fn pack_check(r: &PackCheck) -> String {
         }
     }
     for u in &r.unreadable {
-        let _ = writeln!(out, "unreadable  {u}");
+        let _ = writeln!(out, "unreadable  {}", esc(u));
     }
     let _ = writeln!(out, "{} packs, {} stale", r.packs.len(), r.stale);
     out
@@ -221,7 +221,7 @@ pub fn validation(v: &Validation) -> String {
             crate::handoff::ProblemSeverity::Error => "error",
             crate::handoff::ProblemSeverity::Warning => "warning",
         };
-        let _ = writeln!(out, "{sev} at {at}: {}", p.message);
+        let _ = writeln!(out, "{sev} at {}: {}", esc(at), esc(&p.message));
     }
     let errors = v
         .problems
@@ -242,7 +242,7 @@ pub fn record_outcome(o: &RecordOutcome) -> String {
         Some(r) => {
             let mut out = format!("recorded {} at {} (hash {})\n", r.id, r.received_at, r.hash);
             for p in &o.validation.problems {
-                let _ = writeln!(out, "warning at {}: {}", p.pointer, p.message);
+                let _ = writeln!(out, "warning at {}: {}", esc(&p.pointer), esc(&p.message));
             }
             out
         }
@@ -309,14 +309,19 @@ pub fn gate(r: &GateReport) -> String {
             let label = e
                 .label
                 .as_ref()
-                .map(|l| format!("  ({l})"))
+                .map(|l| format!("  ({})", esc(l)))
                 .unwrap_or_default();
             match &e.detail {
                 Some(d) => {
-                    let _ = writeln!(out, "        {state:<12} {}{label}: {d}", e.reference);
+                    let _ = writeln!(
+                        out,
+                        "        {state:<12} {}{label}: {}",
+                        esc(&e.reference),
+                        esc(d)
+                    );
                 }
                 None => {
-                    let _ = writeln!(out, "        {state:<12} {}{label}", e.reference);
+                    let _ = writeln!(out, "        {state:<12} {}{label}", esc(&e.reference));
                 }
             }
         }
@@ -345,7 +350,7 @@ pub fn gate(r: &GateReport) -> String {
     if !r.reasons.is_empty() {
         let _ = writeln!(out, "\nReasons:");
         for reason in &r.reasons {
-            let _ = writeln!(out, "  - {reason}");
+            let _ = writeln!(out, "  - {}", esc(reason));
         }
     }
     out
@@ -353,7 +358,7 @@ pub fn gate(r: &GateReport) -> String {
 
 pub fn explain(e: &crate::plan::explain::Explanation) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({:?})", e.path, e.kind);
+    let _ = writeln!(out, "{} ({:?})", esc(&e.path), e.kind);
     let lines = |r: &crate::plan::explain::Reading| {
         if r.line_start == r.line_end {
             format!("{}", r.line_start)
@@ -407,7 +412,7 @@ pub fn sync(r: &SyncReport) -> String {
                 out,
                 "  {}  {}:{}  {}  ({})",
                 s.story_id,
-                s.path,
+                esc(&s.path),
                 lines.join(","),
                 s.edits.join(" + "),
                 s.handoff
@@ -430,10 +435,10 @@ pub fn sync(r: &SyncReport) -> String {
     }
     if r.write {
         for path in &r.written {
-            let _ = writeln!(out, "wrote {path}");
+            let _ = writeln!(out, "wrote {}", esc(path));
         }
         for f in &r.refused {
-            let _ = writeln!(out, "refused {}: {}", f.path, f.reason);
+            let _ = writeln!(out, "refused {}: {}", esc(&f.path), esc(&f.reason));
         }
         return out;
     }
