@@ -5,6 +5,7 @@ mod example_plan;
 mod formats;
 mod gates;
 mod handoffs;
+mod hygiene;
 mod mcp;
 mod no_panic;
 pub mod packs;
