@@ -104,8 +104,9 @@ pub(crate) fn state(root: &Path, reference: &str) -> EvidenceState {
     lookup(root, reference).state
 }
 
-/// [`state`], and a FIFO, socket or device under the root is [`EvidenceState::Failed`] with
-/// a detail saying what it is.
+/// Where a reference points, checked against the plan root (`root` should be canonical); a
+/// FIFO, socket or device under the root is [`EvidenceState::Failed`] with a detail saying
+/// what it is.
 pub(crate) fn lookup(root: &Path, reference: &str) -> Lookup {
     let state = path_state(root, reference);
     let path = reference.trim().split('#').next().unwrap_or("");
