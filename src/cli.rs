@@ -545,8 +545,10 @@ fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
     Ok(())
 }
 
-/// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport).
+/// Logs go to stderr (stdout belongs to results and, for `serve`, the stdio transport),
+/// coloured only when stderr is a terminal: a log file or a client's pipe gets plain text.
 fn init_tracing() {
+    use std::io::IsTerminal;
     // storypack::mcp::LOG_QUIET: what HTTP rejections rmcp would log once per request.
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("STORYPACK_LOG").unwrap_or_else(|_| {
@@ -555,6 +557,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -43,9 +43,33 @@ impl EvidenceState {
     }
 }
 
+/// Whether a reference is a web link or a mail address: `http://host…` or `https://host…`
+/// (a host of URL characters right after `//`) or `mailto:name@host`. Nothing else is: text
+/// merely containing `://` (`../../etc/passwd#://`) is a path and checked as one.
 fn is_url(reference: &str) -> bool {
     let r = reference.trim();
-    r.contains("://") || r.starts_with("mailto:")
+    if r.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let scheme_rest = |scheme: &str| {
+        r.get(..scheme.len())
+            .filter(|s| s.eq_ignore_ascii_case(scheme))
+            .map(|_| &r[scheme.len()..])
+    };
+    if let Some(address) = scheme_rest("mailto:") {
+        return !address.contains('/')
+            && address
+                .split_once('@')
+                .is_some_and(|(name, host)| !name.is_empty() && !host.is_empty());
+    }
+    let Some(rest) = scheme_rest("https://").or_else(|| scheme_rest("http://")) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    host.chars().any(|c| c.is_ascii_alphanumeric())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=:@[]".contains(c))
 }
 
 /// Whether a reference reads as a file path (rather than a commit id, a test name or prose).
@@ -64,8 +88,44 @@ pub(crate) fn looks_like_path(reference: &str) -> bool {
     })
 }
 
+/// Where a reference points, and why it does not hold when that needs saying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lookup {
+    pub state: EvidenceState,
+    /// Set with [`EvidenceState::Failed`] for a FIFO, socket or device under the root: it
+    /// exists, but it is not evidence and is never opened ("`r.xml` is not a regular file:
+    /// a FIFO").
+    pub detail: Option<String>,
+}
+
 /// Where a reference points, checked against the plan root (`root` should be canonical).
+#[cfg(test)]
 pub(crate) fn state(root: &Path, reference: &str) -> EvidenceState {
+    lookup(root, reference).state
+}
+
+/// Where a reference points, checked against the plan root (`root` should be canonical); a
+/// FIFO, socket or device under the root is [`EvidenceState::Failed`] with a detail saying
+/// what it is.
+pub(crate) fn lookup(root: &Path, reference: &str) -> Lookup {
+    let state = path_state(root, reference);
+    let path = reference.trim().split('#').next().unwrap_or("");
+    let special = (state == EvidenceState::Exists)
+        .then(|| crate::regular::special_at(&root.join(path)))
+        .flatten();
+    match special {
+        Some(kind) => Lookup {
+            state: EvidenceState::Failed,
+            detail: Some(format!("`{path}` is not a regular file: {kind}")),
+        },
+        None => Lookup {
+            state,
+            detail: None,
+        },
+    }
+}
+
+fn path_state(root: &Path, reference: &str) -> EvidenceState {
     let r = reference.trim();
     if is_url(r) {
         return EvidenceState::External;
@@ -106,6 +166,21 @@ pub(crate) fn state(root: &Path, reference: &str) -> EvidenceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_never_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        crate::regular::tests::mkfifo(&root.join("report.xml"));
+        assert_eq!(
+            lookup(&root, "report.xml#L1"),
+            Lookup {
+                state: EvidenceState::Failed,
+                detail: Some("`report.xml` is not a regular file: a FIFO".into())
+            }
+        );
+    }
 
     #[test]
     fn as_str_is_the_json_name() {
@@ -153,6 +228,35 @@ mod tests {
             );
         }
         assert!(looks_like_path("infra/workers.tf") && looks_like_path("ci.yml"));
+        // `://` alone does not make a URL: the reference is a path, and checked.
+        for hostile in [
+            "../../../../etc/passwd#://",
+            "../secret.md?x=://y",
+            "https://../../secret.md",
+            "ftp://../../secret.md",
+        ] {
+            assert!(!is_url(hostile), "{hostile}");
+            assert!(looks_like_path(hostile), "{hostile}");
+            assert_eq!(
+                state(&root, hostile),
+                EvidenceState::OutsideRoot,
+                "{hostile}"
+            );
+        }
+        assert_eq!(state(&root, "docs/a.md#://"), EvidenceState::Exists);
+        assert_eq!(state(&root, "notes://x"), EvidenceState::Missing);
+        for url in [
+            "https://ci.example.com/run/1",
+            "HTTP://localhost:8080",
+            "https://[::1]/x?y=1#z",
+            "mailto:sre@example.com",
+        ] {
+            assert!(is_url(url), "{url}");
+            assert_eq!(state(&root, url), EvidenceState::External, "{url}");
+        }
+        for not_url in ["https://", "http:///etc", "mailto:../x", "https://a b"] {
+            assert!(!is_url(not_url), "{not_url}");
+        }
         assert!(!looks_like_path("a1b2c3d") && !looks_like_path("cargo test passes"));
     }
 }

@@ -54,7 +54,8 @@ pub struct EvidenceCheck {
     pub label: Option<String>,
     pub state: EvidenceState,
     /// For a checked JUnit report or commit (`verified`, `failed`, `unchecked`): what the
-    /// check found, e.g. "junit report `reports/unit.xml`: 2 of 40 tests failed".
+    /// check found, e.g. "junit report `reports/unit.xml`: 2 of 40 tests failed"; for a
+    /// FIFO, socket or device (`failed`, never opened): "`x.xml` is not a regular file: a FIFO".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -138,7 +139,7 @@ fn due_date(due: &str, start: Option<NaiveDate>) -> Option<NaiveDate> {
 /// the plan repository's history; an `.xml` file with a JUnit root must show tests run and
 /// none failed.
 fn evidence_check(reference: &str, input: &GateInput<'_>) -> EvidenceCheck {
-    let state = evidence::state(input.root, reference);
+    let evidence::Lookup { state, detail } = evidence::lookup(input.root, reference);
     let checked = |outcome: Outcome| {
         let (state, detail) = match outcome {
             Outcome::Passed(d) => (EvidenceState::Verified, d),
@@ -164,11 +165,12 @@ fn evidence_check(reference: &str, input: &GateInput<'_>) -> EvidenceCheck {
     {
         return checked(outcome);
     }
+    // A FIFO, socket or device is `failed`, with what it is as the detail.
     EvidenceCheck {
         reference: reference.to_string(),
         label: None,
         state,
-        detail: None,
+        detail,
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
 //! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
+//! - `regular`: opening plan-named files: regular files only, never a FIFO or a device.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
 //!
 //! Module docs point contributors at internals: read them with
@@ -41,6 +42,7 @@ pub mod model;
 pub mod pack;
 pub mod plan;
 pub mod priorities;
+mod regular;
 pub mod render;
 mod search;
 mod sync;

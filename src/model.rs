@@ -25,14 +25,45 @@ pub struct Citation {
     pub heading: String,
 }
 
+/// `path:line` (or `path:start-end`), the path's control characters escaped
+/// ([`escape_controls`]).
 impl std::fmt::Display for Citation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = escape_controls(&self.path);
         if self.line_start == self.line_end {
-            write!(f, "{}:{}", self.path, self.line_start)
+            write!(f, "{path}:{}", self.line_start)
         } else {
-            write!(f, "{}:{}-{}", self.path, self.line_start, self.line_end)
+            write!(f, "{path}:{}-{}", self.line_start, self.line_end)
         }
     }
+}
+
+/// Whether text output shows `c` escaped: control characters (C0, DEL, C1) and the Unicode
+/// bidirectional controls, which reorder what a terminal shows.
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` as text output prints it: control characters escaped the way Rust writes them
+/// (`\n`, `\t`, `\r`, `\u{1b}`), so a file name cannot forge output lines or send the
+/// terminal escape sequences. Everything else, backslashes and quotes included, is kept.
+/// JSON output carries the exact text instead.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if escaped(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The whole plan as one value. Collections are sorted (sprints by id, stories in plan
@@ -587,16 +618,56 @@ impl Diagnostic {
     }
 }
 
+/// One line: `path:line: severity [code]: message`, control characters in the path and the
+/// message escaped ([`escape_controls`]).
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = escape_controls(&self.message);
         if self.path.is_empty() {
-            write!(f, "{} [{}]: {}", self.severity, self.code, self.message)
+            write!(f, "{} [{}]: {message}", self.severity, self.code)
         } else {
             write!(
                 f,
-                "{}:{}: {} [{}]: {}",
-                self.path, self.line, self.severity, self.code, self.message
+                "{}:{}: {} [{}]: {message}",
+                escape_controls(&self.path),
+                self.line,
+                self.severity,
+                self.code
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_output_escapes_control_characters_in_paths_and_messages() {
+        assert_eq!(escape_controls("docs/a b.md"), "docs/a b.md");
+        assert_eq!(
+            escape_controls("a\nb\t\r\u{1b}[31m\u{7f}\u{9b}\u{202e}é\\'\""),
+            "a\\nb\\t\\r\\u{1b}[31m\\u{7f}\\u{9b}\\u{202e}é\\'\""
+        );
+        let forged = Diagnostic {
+            severity: Severity::Warning,
+            code: "not-utf8".into(),
+            path: "docs/x.md\ndocs/y.md:1: error [fake]: forged".into(),
+            line: 3,
+            message: "bad\u{1b}[2J".into(),
+        };
+        let shown = forged.to_string();
+        assert_eq!(
+            shown,
+            "docs/x.md\\ndocs/y.md:1: error [fake]: forged:3: warning [not-utf8]: bad\\u{1b}[2J"
+        );
+        assert_eq!(shown.lines().count(), 1);
+        let citation = Citation {
+            path: "a\nb.md".into(),
+            line_start: 1,
+            line_end: 2,
+            heading: String::new(),
+        };
+        assert_eq!(citation.to_string(), "a\\nb.md:1-2");
     }
 }

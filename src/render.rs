@@ -6,7 +6,7 @@ use crate::app::{ClaimList, LintReport, SearchResult, SprintList, StoryList};
 use crate::coord::next::NextStory;
 use crate::gate::{GateReport, HandoffState, PackState, Verdict};
 use crate::handoff::{HandoffList, RecordOutcome, Validation};
-use crate::model::{Claim, Story, StoryState};
+use crate::model::{Claim, Story, StoryState, escape_controls as esc};
 use crate::pack::files::PackCheck;
 use crate::priorities::{Priorities, Selection};
 use crate::writeback::SyncReport;
@@ -261,7 +261,7 @@ pub fn search(r: &SearchResult) -> String {
 pub fn pack_check(r: &PackCheck) -> String {
     let mut out = String::new();
     if r.packs.is_empty() {
-        let _ = writeln!(out, "No packs written under {}.", r.dir);
+        let _ = writeln!(out, "No packs written under {}.", esc(&r.dir));
     }
     for p in &r.packs {
         if p.fresh {
@@ -276,7 +276,7 @@ pub fn pack_check(r: &PackCheck) -> String {
         }
     }
     for u in &r.unreadable {
-        let _ = writeln!(out, "unreadable  {u}");
+        let _ = writeln!(out, "unreadable  {}", esc(u));
     }
     let _ = writeln!(out, "{} packs, {} stale", r.packs.len(), r.stale);
     out
@@ -294,7 +294,7 @@ pub fn validation(v: &Validation) -> String {
             crate::handoff::ProblemSeverity::Error => "error",
             crate::handoff::ProblemSeverity::Warning => "warning",
         };
-        let _ = writeln!(out, "{sev} at {at}: {}", p.message);
+        let _ = writeln!(out, "{sev} at {}: {}", esc(at), esc(&p.message));
     }
     let errors = v
         .problems
@@ -315,7 +315,7 @@ pub fn record_outcome(o: &RecordOutcome) -> String {
         Some(r) => {
             let mut out = format!("recorded {} at {} (hash {})\n", r.id, r.received_at, r.hash);
             for p in &o.validation.problems {
-                let _ = writeln!(out, "warning at {}: {}", p.pointer, p.message);
+                let _ = writeln!(out, "warning at {}: {}", esc(&p.pointer), esc(&p.message));
             }
             out
         }
@@ -382,14 +382,19 @@ pub fn gate(r: &GateReport) -> String {
             let label = e
                 .label
                 .as_ref()
-                .map(|l| format!("  ({l})"))
+                .map(|l| format!("  ({})", esc(l)))
                 .unwrap_or_default();
             match &e.detail {
                 Some(d) => {
-                    let _ = writeln!(out, "        {state:<12} {}{label}: {d}", e.reference);
+                    let _ = writeln!(
+                        out,
+                        "        {state:<12} {}{label}: {}",
+                        esc(&e.reference),
+                        esc(d)
+                    );
                 }
                 None => {
-                    let _ = writeln!(out, "        {state:<12} {}{label}", e.reference);
+                    let _ = writeln!(out, "        {state:<12} {}{label}", esc(&e.reference));
                 }
             }
         }
@@ -418,7 +423,7 @@ pub fn gate(r: &GateReport) -> String {
     if !r.reasons.is_empty() {
         let _ = writeln!(out, "\nReasons:");
         for reason in &r.reasons {
-            let _ = writeln!(out, "  - {reason}");
+            let _ = writeln!(out, "  - {}", esc(reason));
         }
     }
     out
@@ -426,7 +431,7 @@ pub fn gate(r: &GateReport) -> String {
 
 pub fn explain(e: &crate::plan::explain::Explanation) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({:?})", e.path, e.kind);
+    let _ = writeln!(out, "{} ({:?})", esc(&e.path), e.kind);
     let lines = |r: &crate::plan::explain::Reading| {
         if r.line_start == r.line_end {
             format!("{}", r.line_start)
@@ -480,7 +485,7 @@ pub fn sync(r: &SyncReport) -> String {
                 out,
                 "  {}  {}:{}  {}  ({})",
                 s.story_id,
-                s.path,
+                esc(&s.path),
                 lines.join(","),
                 s.edits.join(" + "),
                 s.handoff
@@ -503,10 +508,10 @@ pub fn sync(r: &SyncReport) -> String {
     }
     if r.write {
         for path in &r.written {
-            let _ = writeln!(out, "wrote {path}");
+            let _ = writeln!(out, "wrote {}", esc(path));
         }
         for f in &r.refused {
-            let _ = writeln!(out, "refused {}: {}", f.path, f.reason);
+            let _ = writeln!(out, "refused {}: {}", esc(&f.path), esc(&f.reason));
         }
         return out;
     }

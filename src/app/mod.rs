@@ -133,7 +133,7 @@ impl App {
     fn from_index(index: plan::Index, handoffs: Arc<dyn HandoffStore>) -> App {
         let root = index.root().to_path_buf();
         let mut parsed = index.parsed();
-        let recipes = Recipes::load(&read_recipes(&root), &mut parsed.diagnostics);
+        let recipes = Recipes::load_dir(&root, &mut parsed.diagnostics);
         parsed.diagnostics.sort_by(Diagnostic::report_order);
         App {
             root,
@@ -662,24 +662,6 @@ impl App {
             diagnostics: self.parsed.diagnostics.clone(),
         }
     }
-}
-
-/// The plan's own recipes, `<root>/packs/*.toml`, as (relative path, text).
-fn read_recipes(root: &Path) -> Vec<(String, String)> {
-    let Ok(entries) = std::fs::read_dir(root.join("packs")) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, String)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p).ok()?;
-            Some((format!("packs/{name}"), text))
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Today's date on this machine's clock (local time).

@@ -515,7 +515,16 @@ fn check_file(
     } else {
         "file evidence"
     };
-    match evidence::state(ctx.root, reference) {
+    let found = evidence::lookup(ctx.root, reference);
+    match found.state {
+        // A FIFO, socket or device: there, but not evidence (and never opened).
+        EvidenceState::Failed if found.detail.is_some() => c.error(
+            pointer,
+            format!(
+                "{what} {}",
+                found.detail.as_deref().unwrap_or("is not a regular file")
+            ),
+        ),
         EvidenceState::Exists => {
             if verify::is_xml(reference)
                 && let Some(outcome) = ctx.verify.junit(reference, junit)

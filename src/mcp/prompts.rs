@@ -149,10 +149,12 @@ fn read_dir(dir: &Path) -> Vec<(String, String)> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_TEMPLATE_BYTES))
         .filter_map(|p| {
             let name = p.file_name()?.to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p).ok()?;
+            // Regular files only (never a FIFO swapped in after the listing).
+            let text = crate::regular::read_text(&p, MAX_TEMPLATE_BYTES)
+                .ok()
+                .flatten()?;
             Some((format!("{PROMPTS_DIR}/{name}"), text))
         })
         .collect();

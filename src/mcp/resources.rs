@@ -3,11 +3,16 @@
 //! (`storypack://schema/handoff-contract`) and every recorded handoff
 //! (`storypack://handoff/{id}`, `#` written `%23`).
 //!
-//! URIs are parsed strictly (percent-decoded once, then no `.`/`..`/empty segments, NUL,
-//! backslash or control characters) and resolved against the in-memory model only: a plan
-//! document is served from the parsed plan, never read from disk by the path a client gave,
-//! so no URI can reach outside the plan root.
+//! URIs are written percent-encoded (RFC 3986): in a plan document's path, every byte but
+//! the unreserved and sub-delimiter characters, `:`, `@` and the `/` between segments is
+//! `%XX`, so a file name with spaces, control characters or non-ASCII letters gives a valid
+//! URI, and `resources/read` takes it back. They are parsed strictly (percent-decoded once,
+//! then no `.`/`..`/empty segments or NUL; no backslash or control characters outside a plan
+//! document's path) and resolved against the in-memory model only: a plan document is served
+//! from the parsed plan, never read from disk by the path a client gave, so no URI can reach
+//! outside the plan root.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rmcp::ErrorData;
 use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource,
@@ -89,14 +94,17 @@ pub(crate) fn parse(uri: &str) -> Result<Target, ErrorData> {
         )));
     };
     let rest = percent_decode(rest)?;
-    if rest.chars().any(|c| c.is_control() || c == '\\') {
+    let Some((kind, path)) = rest.split_once('/') else {
+        return Err(not_found(format!("nothing at `{uri}`")));
+    };
+    // A plan document is looked up by exact path among the documents read, so its name may
+    // hold any character a file name can; nothing else may.
+    let strange = |c: char| c == '\0' || (kind != "plan" && (c.is_control() || c == '\\'));
+    if rest.chars().any(strange) {
         return Err(invalid(
             "must not contain NUL, backslashes or control characters",
         ));
     }
-    let Some((kind, path)) = rest.split_once('/') else {
-        return Err(not_found(format!("nothing at `{uri}`")));
-    };
     if path
         .split('/')
         .any(|seg| seg.is_empty() || seg == "." || seg == "..")
@@ -114,20 +122,45 @@ pub(crate) fn parse(uri: &str) -> Result<Target, ErrorData> {
     }
 }
 
+/// What a path segment keeps as it is (RFC 3986 `pchar`: unreserved, sub-delims, `:`, `@`);
+/// every other byte is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// `s` as one URI path segment.
+fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// A plan document's URI: each segment of its path percent-encoded.
 fn doc_uri(path: &str) -> String {
-    format!("{PLAN_PREFIX}{path}")
+    let segments: Vec<String> = path.split('/').map(segment).collect();
+    format!("{PLAN_PREFIX}{}", segments.join("/"))
 }
 
 pub(crate) fn pack_uri(story_id: &str) -> String {
-    format!("{PACK_PREFIX}{story_id}")
+    format!("{PACK_PREFIX}{}", segment(story_id))
 }
 
-/// A handoff's URI: `#` is percent-encoded so that it is not read as a fragment.
+/// A handoff's URI: `#` is percent-encoded (`%23`) so that it is not read as a fragment.
 fn handoff_uri(id: &str) -> String {
-    format!(
-        "{HANDOFF_PREFIX}{}",
-        id.replace('%', "%25").replace('#', "%23")
-    )
+    format!("{HANDOFF_PREFIX}{}", segment(id))
 }
 
 /// All concrete resources, one page at a time: the plan documents, the contract schema,

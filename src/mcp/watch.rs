@@ -49,6 +49,32 @@ fn relevant(root: &Path, path: &Path) -> Option<PathBuf> {
     (!hidden && !backup && !rel.as_os_str().is_empty()).then(|| rel.to_path_buf())
 }
 
+/// FIFOs, sockets and devices seen in the plan: each is logged once, re-read once (the read
+/// skips it with a `not-regular` diagnostic, never opening it), then ignored until it is
+/// something else.
+#[derive(Default)]
+struct Specials {
+    seen: BTreeSet<PathBuf>,
+}
+
+impl Specials {
+    /// Whether an event at `rel` is worth a refresh: not for a special file already seen.
+    fn first_sight(&mut self, root: &Path, rel: &Path) -> bool {
+        match crate::regular::special_at(&root.join(rel)) {
+            None => {
+                self.seen.remove(rel);
+                true
+            }
+            Some(_) if self.seen.contains(rel) => false,
+            Some(kind) => {
+                tracing::warn!(path = ?rel, kind, "not a regular file; ignored");
+                self.seen.insert(rel.to_path_buf());
+                true
+            }
+        }
+    }
+}
+
 /// The handoff records (story, n) an event at `path` may be about: a record file
 /// (`<story>/<n>.json` in the store), or those in a folder of the store that appeared (a
 /// story's, or the store itself). Other files (a writer's temporary file) are none.
@@ -136,6 +162,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     handle.known_records(handoffs.record_ids(None).unwrap_or_default());
     store_watch.advance(&mut debouncer)?;
     tracing::debug!(root = %root.display(), "watching the plan");
+    let mut specials = Specials::default();
     let task = tokio::spawn(async move {
         // The debouncer lives as long as this task.
         let mut debouncer = debouncer;
@@ -155,7 +182,13 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                 if matches!(event.kind, EventKind::Access(_)) {
                     continue;
                 }
-                changed.extend(event.paths.iter().filter_map(|p| relevant(&root, p)));
+                changed.extend(
+                    event
+                        .paths
+                        .iter()
+                        .filter_map(|p| relevant(&root, p))
+                        .filter(|rel| specials.first_sight(&root, rel)),
+                );
                 for p in &event.paths {
                     records.extend(handoff_records(&handoffs, p));
                 }

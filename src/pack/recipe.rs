@@ -175,6 +175,54 @@ pub struct Recipes {
     matchers: Vec<globset::GlobSet>,
 }
 
+/// Largest recipe file read.
+const MAX_RECIPE_BYTES: u64 = 1024 * 1024;
+
+/// The plan's own recipes, `<root>/packs/*.toml`, as (relative path, text), in path order.
+fn read_dir(root: &std::path::Path, diags: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(root.join("packs")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let path = format!("packs/{name}");
+        let problem = |code: &str, message: String| Diagnostic {
+            severity: Severity::Warning,
+            code: code.into(),
+            path: path.clone(),
+            line: 1,
+            message,
+        };
+        match crate::regular::read(&p, MAX_RECIPE_BYTES) {
+            Ok(Ok(bytes)) => match String::from_utf8(bytes) {
+                Ok(text) => out.push((path, text)),
+                Err(_) => diags.push(problem("recipe", "pack recipe not used: not UTF-8".into())),
+            },
+            Ok(Err(len)) => diags.push(problem(
+                "recipe",
+                format!("pack recipe not used: {len} bytes is over the 1 MiB limit"),
+            )),
+            Err(crate::regular::OpenError::NotRegular(kind)) => diags.push(problem(
+                "not-regular",
+                format!("not a regular file: {kind}; skipped"),
+            )),
+            // A folder named `*.toml` is not a recipe; a vanished file is not one either.
+            Err(crate::regular::OpenError::Folder) => {}
+            Err(crate::regular::OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => diags.push(problem("recipe", format!("pack recipe not used: {e}"))),
+        }
+    }
+    out
+}
+
 impl Recipes {
     /// Shipped recipes plus the plan's (`(path, text)` of each `packs/*.toml`); a recipe that
     /// does not parse is a diagnostic and the shipped one of that name stays in force.
@@ -209,6 +257,14 @@ impl Recipes {
         recipes.sort_by(|a, b| a.name.cmp(&b.name));
         let matchers = recipes.iter().map(Recipe::matcher).collect();
         Recipes { recipes, matchers }
+    }
+
+    /// [`Recipes::load`] with the plan's own `<root>/packs/*.toml`. Only regular files are
+    /// read: a FIFO, socket or device there is a `not-regular` diagnostic, and a recipe that
+    /// cannot be read a `recipe` one.
+    pub(crate) fn load_dir(root: &std::path::Path, diags: &mut Vec<Diagnostic>) -> Recipes {
+        let overrides = read_dir(root, diags);
+        Recipes::load(&overrides, diags)
     }
 
     pub(crate) fn names(&self) -> Vec<&str> {

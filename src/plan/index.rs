@@ -68,7 +68,8 @@ impl Index {
         // Unreadable files are reported with their path; keep them per file too.
         let mut walk_diags = Vec::new();
         for d in read.diagnostics {
-            if d.code == "unreadable" && !d.path.is_empty() && d.path != config::CONFIG_FILE {
+            let per_file = d.code == "unreadable" || d.code == load::NOT_REGULAR;
+            if per_file && !d.path.is_empty() && d.path != config::CONFIG_FILE {
                 failed.insert(d.path.clone(), d);
             } else {
                 walk_diags.push(d);
@@ -256,5 +257,25 @@ mod tests {
         assert_eq!(next.failed, full.failed);
         let files: Vec<&String> = next.files.keys().collect();
         assert_eq!(files, ["docs/03-backlog/c.md", "docs/04-sprints/r.md"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_replaced_by_a_fifo_is_refreshed_without_opening_it() {
+        let root = plan();
+        let index = Index::load(root.path());
+        let a = root.path().join("docs/03-backlog/a.md");
+        fs::remove_file(&a).unwrap();
+        crate::regular::tests::mkfifo(&a);
+
+        let next = index.refresh(std::slice::from_ref(&a));
+        let full = Index::load(root.path());
+        assert_same(&next.parsed(), &full.parsed());
+        assert!(!next.files.contains_key("docs/03-backlog/a.md"));
+        let d = &next.failed["docs/03-backlog/a.md"];
+        assert_eq!(
+            (d.code.as_str(), d.message.as_str()),
+            ("not-regular", "not a regular file: a FIFO; skipped")
+        );
     }
 }

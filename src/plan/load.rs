@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::config::{self, Config};
 use super::{FileFacts, MAX_FILE_BYTES, Source, extract};
 use crate::model::{Diagnostic, Severity};
+use crate::regular::{self, OpenError};
 use crate::sync::lock;
 
 /// One file read: its path relative to the root (with `/`), and its facts or why it has
@@ -83,7 +84,8 @@ type Listed = (PathBuf, Result<ReadFile, Diagnostic>);
 fn read_all(opened: &Opened, config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<ReadFile> {
     let canon_root = opened.canon_root.as_path();
     let escaped = Escaped::default();
-    let mut listing = walker(canon_root, &opened.walk_root, &escaped).filter_map(listed_file);
+    let mut listing = walker(canon_root, &opened.walk_root, &escaped)
+        .filter_map(|entry| listed_file(canon_root, entry));
     let batches = std::iter::from_fn(|| {
         let batch: Vec<Result<PathBuf, Diagnostic>> = listing.by_ref().take(BATCH).collect();
         (!batch.is_empty()).then_some(batch)
@@ -163,19 +165,26 @@ fn open_root(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<Opened> {
         }
     };
     let mut config = None;
-    match std::fs::read(canon_root.join(config::CONFIG_FILE)) {
-        Ok(bytes) => match String::from_utf8(bytes) {
+    let config_path = canon_root.join(config::CONFIG_FILE);
+    match regular::read(&config_path, MAX_FILE_BYTES) {
+        Ok(Ok(bytes)) => match String::from_utf8(bytes) {
             Ok(t) => config = Some(t),
             Err(_) => diagnostics.push(io_diag(
                 config::CONFIG_FILE.into(),
                 "not UTF-8; defaults used".into(),
             )),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => diagnostics.push(io_diag(
+        Ok(Err(len)) => diagnostics.push(io_diag(
             config::CONFIG_FILE.into(),
-            format!("cannot be read: {e}"),
+            format!("{len} bytes is over the size limit; defaults used"),
         )),
+        Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(OpenError::NotRegular(kind)) => diagnostics.push(not_regular(
+            config::CONFIG_FILE.into(),
+            kind,
+            "defaults used",
+        )),
+        Err(e) => diagnostics.push(io_diag(config::CONFIG_FILE.into(), format!("{e}"))),
     }
     let docs = canon_root.join("docs");
     let walk_root = if docs.is_dir() {
@@ -224,13 +233,20 @@ fn walker(canon_root: &Path, walk_root: &Path, escaped: &Escaped) -> ignore::Wal
         .build()
 }
 
-/// A markdown file the walk found, a problem it met, or `None` for anything else.
+/// A markdown file the walk found, a problem it met, or `None` for anything else. A FIFO,
+/// socket or device named like a markdown file is a `not-regular` diagnostic: never opened.
 fn listed_file(
+    canon_root: &Path,
     entry: Result<ignore::DirEntry, ignore::Error>,
 ) -> Option<Result<PathBuf, Diagnostic>> {
     match entry {
-        Ok(e) => (e.file_type().is_some_and(|t| t.is_file()) && is_markdown(e.path()))
-            .then(|| Ok(e.into_path())),
+        Ok(e) if !is_markdown(e.path()) => None,
+        Ok(e) => match e.file_type() {
+            Some(t) if t.is_file() => Some(Ok(e.into_path())),
+            Some(t) => regular::special(&t)
+                .map(|kind| Err(not_regular(rel(canon_root, e.path()), kind, "skipped"))),
+            None => None,
+        },
         Err(err) => Some(Err(io_diag(
             String::new(),
             format!("while listing the plan: {err}"),
@@ -308,9 +324,12 @@ fn read_file(canon_root: &Path, p: &Path) -> Result<Source, Diagnostic> {
             ),
         )
     };
-    let mut file = match std::fs::File::open(p) {
-        Ok(f) => f,
-        Err(open) => {
+    // Only a regular file is opened (a FIFO would block the read for ever).
+    let (file, meta) = match regular::open(p) {
+        Ok(opened) => opened,
+        Err(OpenError::NotRegular(kind)) => return Err(not_regular(path, kind, "skipped")),
+        Err(OpenError::Folder) => return Err(io_diag(path.clone(), "is a folder".into())),
+        Err(OpenError::Io(open)) => {
             // Tell it as a stat-then-read would: a missing file, then size, then the open.
             let meta = std::fs::metadata(p).map_err(cannot)?;
             if meta.len() > MAX_FILE_BYTES {
@@ -319,12 +338,18 @@ fn read_file(canon_root: &Path, p: &Path) -> Result<Source, Diagnostic> {
             return Err(cannot(open));
         }
     };
-    let len = file.metadata().map_err(cannot)?.len();
+    let len = meta.len();
     if len > MAX_FILE_BYTES {
         return Err(too_big(len));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.read_to_end(&mut bytes).map_err(cannot)?;
+    // A file that grows after the stat is read up to the limit only.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
     Ok(Source { path, bytes })
 }
 
@@ -363,6 +388,20 @@ pub(super) fn rel(root: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// A FIFO, socket or device where a plan file (or `storypack.toml`) was expected.
+pub(super) const NOT_REGULAR: &str = "not-regular";
+
+/// `path` is `kind` ("a FIFO"), not a regular file; `then` says what happens instead.
+fn not_regular(path: String, kind: &str, then: &str) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Warning,
+        code: NOT_REGULAR.into(),
+        path,
+        line: 1,
+        message: format!("not a regular file: {kind}; {then}"),
+    }
 }
 
 fn io_diag(path: String, message: String) -> Diagnostic {

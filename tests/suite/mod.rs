@@ -7,6 +7,7 @@ mod formats;
 mod gates;
 mod handoffs;
 mod http_limits;
+mod hygiene;
 mod mcp;
 mod no_panic;
 pub mod packs;

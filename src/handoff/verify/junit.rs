@@ -87,13 +87,8 @@ impl JunitError {
 /// Reads and parses the report at `path` (at most [`MAX_REPORT_BYTES`]).
 pub(crate) fn read(path: &Path) -> Result<Summary, JunitError> {
     let not = |m: String| JunitError::NotJunit(m);
-    let file = std::fs::File::open(path).map_err(|e| not(format!("cannot be read: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| not(format!("cannot be read: {e}")))?;
-    if meta.is_dir() {
-        return Err(not("is a folder".into()));
-    }
+    // Regular files only: a FIFO is never opened (it would block the read for ever).
+    let (file, _) = crate::regular::open(path).map_err(|e| not(e.to_string()))?;
     let mut bytes = Vec::new();
     file.take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -553,6 +548,15 @@ mod tests {
             read(dir.path()),
             Err(JunitError::NotJunit("is a folder".into()))
         );
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo.xml");
+            crate::regular::tests::mkfifo(&fifo);
+            assert_eq!(
+                read(&fifo),
+                Err(JunitError::NotJunit("not a regular file: a FIFO".into()))
+            );
+        }
         let good = dir.path().join("ok.xml");
         std::fs::write(
             &good,
