@@ -47,6 +47,63 @@ pub(crate) fn protocol_error(e: &Error) -> ErrorData {
     }
 }
 
+/// A library error met while rendering a prompt: an argument naming nothing (an unknown
+/// story) is invalid parameters (-32602), as the spec has it for prompts; `resource_not_found`
+/// is for resources only.
+pub(crate) fn prompt_error(e: &Error) -> ErrorData {
+    match e {
+        Error::NotFound { .. } | Error::Invalid { .. } => {
+            ErrorData::invalid_params(e.to_string(), None)
+        }
+        _ => protocol_error(e),
+    }
+}
+
+/// MCP methods this server answers: a request for one of them whose params do not parse
+/// reaches `on_custom_request`, and is invalid parameters (-32602), not an unknown method.
+pub(crate) const KNOWN_METHODS: &[(&str, &[&str])] = &[
+    (
+        "initialize",
+        &["protocolVersion", "capabilities", "clientInfo"],
+    ),
+    ("tools/call", &["name"]),
+    ("resources/read", &["uri"]),
+    ("resources/subscribe", &["uri"]),
+    ("resources/unsubscribe", &["uri"]),
+    ("prompts/get", &["name"]),
+    ("completion/complete", &["ref", "argument"]),
+    ("logging/setLevel", &["level"]),
+    ("tools/list", &[]),
+    ("resources/list", &[]),
+    ("resources/templates/list", &[]),
+    ("prompts/list", &[]),
+    ("ping", &[]),
+];
+
+/// The error for a request `on_custom_request` got: bad params of a known method (naming
+/// the first required field missing, else saying the params do not fit), or an unknown one.
+pub(crate) fn unparsed_request(method: &str, params: Option<&serde_json::Value>) -> ErrorData {
+    let shown: String = method.chars().take(64).collect();
+    let Some((_, required)) = KNOWN_METHODS.iter().find(|(m, _)| *m == method) else {
+        return ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("method: no method `{shown}`"),
+            None,
+        );
+    };
+    let message = match params {
+        Some(serde_json::Value::Object(p)) => {
+            match required.iter().find(|f| !p.contains_key(**f)) {
+                Some(f) => format!("{f}: missing (required by {shown})"),
+                None => format!("params: do not fit {shown} (a field has the wrong type)"),
+            }
+        }
+        Some(_) => format!("params: must be an object for {shown}"),
+        None => format!("params: missing (required by {shown})"),
+    };
+    ErrorData::invalid_params(message, None)
+}
+
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, Error)]
 pub enum ServerError {

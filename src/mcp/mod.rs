@@ -26,6 +26,7 @@ pub mod http;
 mod prompts;
 mod resources;
 mod server;
+mod stdio;
 mod tools;
 mod watch;
 
@@ -36,7 +37,6 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 use rmcp::service::{RoleServer, RunningService};
 use rmcp::transport::IntoTransport;
-use rmcp::transport::async_rw::AsyncRwTransport;
 
 pub(crate) use errors::ServerError;
 pub use handle::{Event, PlanChange, PlanHandle, Snapshot};
@@ -74,8 +74,7 @@ async fn serve_stdio(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let (input, output) = stdio_streams();
-    let transport = AsyncRwTransport::<RoleServer, _, _>::new(input, output)
-        .with_max_line_length(MAX_MESSAGE_BYTES);
+    let transport = stdio::LineTransport::new(input, output, MAX_MESSAGE_BYTES);
     let running = serve(handle, transport).await?;
     let stop = running.cancellation_token();
     tokio::select! {

@@ -27,7 +27,7 @@ use rmcp::ErrorData;
 use rmcp::model::{GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};
 use serde_json::json;
 
-use super::errors::protocol_error;
+use super::errors::prompt_error;
 use crate::app::{self, App};
 use crate::model::StoryStatus;
 use crate::pack::{self, PackRequest};
@@ -399,7 +399,7 @@ fn fill(
         return Ok(Some(v.trim().to_string()));
     }
     let plan = app.plan();
-    let err = |e: crate::Error| protocol_error(&e);
+    let err = |e: crate::Error| prompt_error(&e);
     let text = match key {
         "story" => {
             let story =

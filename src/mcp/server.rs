@@ -94,6 +94,17 @@ fn cache_hints(context: &RequestContext<RoleServer>) -> bool {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for StorypackServer {
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        Err(super::errors::unparsed_request(
+            &request.method,
+            request.params.as_ref(),
+        ))
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,

@@ -1726,3 +1726,99 @@ async fn list_results_carry_cache_hints_on_protocol_versions_that_have_them() {
     let resources = client.list_resources(None).await.unwrap();
     assert_eq!(resources.ttl_ms, Some(0));
 }
+
+/// Over stdio, every line gets an answer, and the error codes are the spec's.
+#[test]
+fn stdio_answers_every_line_with_the_spec_error_codes() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_storypack"))
+        .args(["serve", "--no-watch", "--plan"])
+        .arg(example_plan())
+        .env_remove("STORYPACK_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |line: &str| {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    send(&init.to_string());
+    let mut reply = String::new();
+    stdout.read_line(&mut reply).unwrap();
+    assert!(reply.contains("\"result\""), "{reply}");
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let mut ask = |line: String| -> Value {
+        send(&line);
+        let mut reply = String::new();
+        stdout.read_line(&mut reply).unwrap();
+        serde_json::from_str(&reply).unwrap()
+    };
+    let cases = [
+        // Malformed JSON: a parse error, id unknown.
+        (
+            r#"{"jsonrpc":"2.0","id":6,"method":"tools/list""#.to_string(),
+            -32700,
+            Value::Null,
+        ),
+        // JSON, but no JSON-RPC message.
+        (r#"{"id": 9, "hello": 1}"#.to_string(), -32600, json!(9)),
+        // Over the size limit (1 MiB).
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":7,"method":"ping","params":{{"x":"{}"}}}}"#,
+                "a".repeat(1_100_000)
+            ),
+            -32600,
+            Value::Null,
+        ),
+        // A known method with params that do not fit: invalid params, naming the field.
+        (
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"nam": "x"}})
+                .to_string(),
+            -32602,
+            json!(2),
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {}})
+                .to_string(),
+            -32602,
+            json!(3),
+        ),
+        // A prompt for an unknown story: invalid params too.
+        (
+            json!({"jsonrpc": "2.0", "id": 4, "method": "prompts/get",
+                   "params": {"name": "start_story", "arguments": {"story_id": "NOPE-1"}}})
+            .to_string(),
+            -32602,
+            json!(4),
+        ),
+        // An unknown method stays method-not-found.
+        (
+            json!({"jsonrpc": "2.0", "id": 5, "method": "tools/frobnicate"}).to_string(),
+            -32601,
+            json!(5),
+        ),
+    ];
+    for (line, code, id) in cases {
+        let reply = ask(line.clone());
+        assert_eq!(
+            reply["error"]["code"],
+            code,
+            "{}: {reply}",
+            &line[..line.len().min(60)]
+        );
+        assert_eq!(reply["id"], id, "{reply}");
+    }
+    // And the session goes on.
+    let pong = ask(json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}).to_string());
+    assert_eq!(pong["result"], json!({}));
+    let _ = child.kill();
+    let _ = child.wait();
+}
