@@ -49,25 +49,21 @@ pub fn sprints(list: &SprintList) -> String {
     out
 }
 
+/// `sprint 04, devops-sre-engineer, F3-E1`: where a story belongs, as a story line shows it.
+fn story_tags(sprint: Option<&str>, role: Option<&str>, epic: Option<&str>) -> String {
+    let mut tags = sprint
+        .map(|x| format!("sprint {x}"))
+        .unwrap_or_else(|| "no sprint".into());
+    for t in [role, epic].into_iter().flatten() {
+        tags.push_str(", ");
+        tags.push_str(t);
+    }
+    tags
+}
+
 fn story_line(out: &mut String, s: &Story, marks: &str) {
-    let _ = writeln!(
-        out,
-        "{marks} {}  {}  [{}{}{}]",
-        s.id,
-        s.title,
-        s.sprint
-            .as_deref()
-            .map(|x| format!("sprint {x}"))
-            .unwrap_or_else(|| "no sprint".into()),
-        s.role
-            .as_deref()
-            .map(|r| format!(", {r}"))
-            .unwrap_or_default(),
-        s.epic
-            .as_deref()
-            .map(|e| format!(", {e}"))
-            .unwrap_or_default(),
-    );
+    let tags = story_tags(s.sprint.as_deref(), s.role.as_deref(), s.epic.as_deref());
+    let _ = writeln!(out, "{marks} {}  {}  [{tags}]", s.id, s.title);
 }
 
 /// `      state: claimed by A until T` for a state the box does not show (not todo or done).
@@ -106,20 +102,8 @@ pub fn next_story(n: &NextStory) -> String {
     let mut out = String::new();
     match &n.story {
         Some(s) => {
-            let _ = writeln!(
-                out,
-                "Next: {}  {}  [{}{}]",
-                s.id,
-                s.title,
-                s.sprint
-                    .as_deref()
-                    .map(|x| format!("sprint {x}"))
-                    .unwrap_or_else(|| "no sprint".into()),
-                s.role
-                    .as_deref()
-                    .map(|r| format!(", {r}"))
-                    .unwrap_or_default(),
-            );
+            let tags = story_tags(s.sprint.as_deref(), s.role.as_deref(), None);
+            let _ = writeln!(out, "Next: {}  {}  [{tags}]", s.id, s.title);
             let _ = writeln!(out, "  {}", s.citation);
             if let Some(c) = &n.claim {
                 let _ = writeln!(out, "  claimed by {} until {}", c.agent, c.until);
