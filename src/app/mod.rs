@@ -329,8 +329,9 @@ impl App {
     /// hash must still be fresh, or the pack built now (default settings) must have it.
     fn pack_hash_warning(&self, story: &str, hash: &str) -> Option<String> {
         let written = files::packs_dir(&self.root, None).join(format!("{story}.json"));
-        if let Some(p) = std::fs::read(&written)
+        if let Some(p) = crate::regular::read(&written, 64 * 1024 * 1024)
             .ok()
+            .and_then(Result::ok)
             .and_then(|b| serde_json::from_slice::<Pack>(&b).ok())
             .filter(|p| p.hash == hash)
         {

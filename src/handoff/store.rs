@@ -23,6 +23,9 @@ pub(crate) const CLAIMS_DIR: &str = ".storypack/claims";
 const TEMP_PREFIX: &str = ".tmp-";
 /// Temp files older than this are debris of a crashed writer.
 const STALE_TEMP: Duration = Duration::from_secs(600);
+/// Largest record or claim event file read (a contract is a few KiB; the limit on what a
+/// client may send is 1 MiB).
+const MAX_RECORD_BYTES: u64 = 4 * 1024 * 1024;
 /// Attempts at taking the next free `n` before giving up (only contention makes it retry).
 const MAX_ATTEMPTS: usize = 10_000;
 
@@ -153,7 +156,18 @@ impl FileStore {
     }
 
     fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
-        let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+        // Only a regular file of sane size is a record: a FIFO dropped into the store
+        // must not hang every reader.
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = match crate::regular::read(path, MAX_RECORD_BYTES) {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(len)) => return Err(corrupt(format!("{len} bytes: not a record"))),
+            Err(crate::regular::OpenError::Io(e)) => return Err(io(path, e)),
+            Err(other) => return Err(corrupt(other.to_string())),
+        };
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.display().to_string(),
             message: e.to_string(),

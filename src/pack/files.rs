@@ -11,6 +11,9 @@ use super::{Pack, render};
 use crate::error::Error;
 use crate::model::Plan;
 
+/// Largest written pack JSON read back (a 200,000-token pack is about 2 MB).
+const MAX_PACK_FILE: u64 = 64 * 1024 * 1024;
+
 const PACKS_DIR: &str = ".storypack/packs";
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
@@ -107,8 +110,10 @@ pub(crate) fn check(plan: &Plan, dir: &Path) -> Result<PackCheck, Error> {
     paths.sort();
     for path in paths {
         let shown = path.display().to_string();
-        let pack: Pack = match std::fs::read(&path)
+        // A FIFO or a huge file in the packs folder is unreadable, not waited on.
+        let pack: Pack = match crate::regular::read(&path, MAX_PACK_FILE)
             .ok()
+            .and_then(Result::ok)
             .and_then(|b| serde_json::from_slice(&b).ok())
         {
             Some(p) => p,

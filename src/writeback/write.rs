@@ -86,12 +86,14 @@ pub(crate) fn write_checked(
 /// Whether the file still holds `expected` (after a BOM, which the reader drops): `Ok(bom)`,
 /// or the reason it does not.
 fn unchanged(path: &Path, expected: &[u8]) -> Result<Result<bool, String>, Error> {
-    let disk = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let disk = match crate::regular::read(path, u64::MAX) {
+        Ok(Ok(d)) => d,
+        Ok(Err(_)) => return Ok(Err("it grew past what can be read".into())),
+        Err(crate::regular::OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Err("it was removed since storypack read it".into()));
         }
-        Err(e) => return Err(Error::io("read", path, e)),
+        Err(crate::regular::OpenError::Io(e)) => return Err(Error::io("read", path, e)),
+        Err(other) => return Ok(Err(format!("it is {other} now"))),
     };
     let (bom, body) = match disk.strip_prefix(BOM) {
         Some(rest) => (true, rest),

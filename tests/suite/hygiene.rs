@@ -487,3 +487,31 @@ fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
     assert!(r.stderr.contains("plan read and parsed"), "{}", r.stderr);
     assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
 }
+
+#[test]
+fn fifos_in_storypacks_own_folders_are_refused_not_waited_on() {
+    let plan = super::packs::copy_plan();
+    let p = plan.path();
+    let root = p.to_str().unwrap();
+    // A written pack that is a FIFO: unreadable, listed as such.
+    fs::create_dir_all(p.join(".storypack/packs")).unwrap();
+    mkfifo(&p.join(".storypack/packs/SRE-04-01.json"));
+    let r = run(&["pack", "--check", "--json", "--plan", root], &[]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        v["unreadable"][0]
+            .as_str()
+            .is_some_and(|u| u.ends_with("SRE-04-01.json")),
+        "{v}"
+    );
+    // A handoff record that is a FIFO: an error naming it, at once.
+    fs::create_dir_all(p.join(".storypack/handoffs/SRE-04-01")).unwrap();
+    mkfifo(&p.join(".storypack/handoffs/SRE-04-01/1.json"));
+    let r = run(&["handoff", "list", "--plan", root], &[]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a regular file: a FIFO"),
+        "{}",
+        r.stderr
+    );
+}
