@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what .ci/run needs beyond cargo when it is missing, and says what it did:
 # rustfmt and clippy (rustup components), a python3 that can make a venv (the interop test
-# installs the Python MCP SDK from PyPI into one). Idempotent; prints one line per tool.
+# installs the Python MCP SDK from PyPI into one), node >= 20 and npm (the TypeScript interop
+# test installs the TypeScript MCP SDK and the MCP Inspector from npm). Idempotent; prints one
+# line per tool.
 set -euo pipefail
 
 say() { echo "ci-deps: $*"; }
@@ -39,4 +41,16 @@ elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     apt_install python3-venv
 else
     say "python3 with venv: present ($(python3 --version 2>&1))"
+fi
+
+node_major() { node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null; }
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    say "node and npm: present (node $(node --version), npm $(npm --version))"
+else
+    say "node or npm: missing; apt-get install nodejs npm"
+    apt_install nodejs npm
+fi
+if [[ "$(node_major)" -lt 20 ]]; then
+    say "node $(node --version) is too old: scripts/ts-interop needs node >= 20; install a newer one" >&2
+    exit 2
 fi
