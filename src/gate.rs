@@ -93,12 +93,16 @@ pub struct StoryReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GateReport {
     pub sprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
     pub verdict: Verdict,
     pub today: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<NaiveDate>,
     /// Day of the sprint today (1 = its first day), when its start is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<i64>,
     pub checklists: Vec<Citation>,
     pub items: Vec<ItemReport>,

@@ -40,10 +40,14 @@ pub enum Selection {
 pub struct Priorities {
     pub sprint: String,
     pub sprint_selected_by: Selection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
     pub epics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// The first week shown (see `weeks`).
     pub week: u8,
@@ -53,6 +57,7 @@ pub struct Priorities {
     pub week_selected_by: Selection,
     pub focus: Vec<Focus>,
     pub week_priorities: Vec<WeekPriority>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateSummary>,
     /// The per-sprint checklist every role follows.
     pub checklist: Vec<crate::model::ChecklistStep>,

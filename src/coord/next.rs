@@ -30,8 +30,10 @@ pub struct Query<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NextStory {
     /// The story to take; absent when none is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub story: Option<Pick>,
-    /// The agent's lease on it, when this call claimed it.
+    /// The agent's lease on it, when this call claimed it (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
     /// Why this story, or why none.
     pub why: Vec<String>,

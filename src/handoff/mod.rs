@@ -49,6 +49,8 @@ impl HandoffRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordOutcome {
     pub recorded: bool,
+    /// The record, when one was stored (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<HandoffRecord>,
     pub validation: Validation,
 }

@@ -47,6 +47,7 @@ struct HandoffPage {
     /// Oldest first, newest last.
     pub handoffs: Vec<HandoffRecord>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

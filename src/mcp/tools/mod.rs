@@ -121,8 +121,9 @@ type ToolResult<T> = Result<Output<T>, ToolError>;
 
 /// The output schema of `T` as `tools/list` shows it: the top level only, each property
 /// with its JSON type, without prose, nested definitions or the `required` list. A property
-/// that may be null is listed without a type (`{}`): every client reads that, where a type
-/// list `[T, "null"]` is not portable and `anyOf` would cost more than the type says. Every result validates against it; the full shapes
+/// that may be null is `anyOf` its type and `null` (a type list `[T, "null"]` is not
+/// portable: single-type dialects such as Gemini's reject it); one left out when it has no
+/// value is its type alone. Every result validates against it; the full shapes
 /// are in docs/results.md. This keeps the whole `tools/list` response small
 /// (a test holds it under 3,000 o200k tokens).
 fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
@@ -131,13 +132,37 @@ fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let mut out = Map::new();
     out.insert("type".into(), Value::from("object"));
     if let Some(props) = full.get("properties").and_then(Value::as_object) {
+        let required: Vec<&str> = full
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let shallow: Map<String, Value> = props
             .iter()
             .map(|(name, schema)| {
                 let mut p = Map::new();
-                let types = json_types(schema, defs);
-                if !types.is_array() {
-                    p.insert("type".into(), types);
+                let mut types = json_types(schema, defs);
+                // Not required: left out when it has no value, never null.
+                if !required.contains(&name.as_str())
+                    && let Value::Array(list) = &types
+                {
+                    let not_null: Vec<Value> =
+                        list.iter().filter(|t| *t != "null").cloned().collect();
+                    if not_null.len() == 1 {
+                        types = not_null[0].clone();
+                    }
+                }
+                match types {
+                    Value::Array(types) => {
+                        let branches: Vec<Value> = types
+                            .into_iter()
+                            .map(|t| serde_json::json!({ "type": t }))
+                            .collect();
+                        p.insert("anyOf".into(), Value::Array(branches));
+                    }
+                    one => {
+                        p.insert("type".into(), one);
+                    }
                 }
                 (name.clone(), Value::Object(p))
             })

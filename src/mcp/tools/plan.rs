@@ -34,6 +34,7 @@ struct SprintPage {
     /// Sprints in the roadmap (all pages).
     pub total: usize,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -59,6 +60,7 @@ struct PrioritiesPage {
     #[serde(flatten)]
     pub priorities: Priorities,
     /// Pass as `cursor` for the next page of stories; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -93,6 +95,7 @@ struct StoryPage {
     pub total: usize,
     pub stories: Vec<StoryEntry>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
