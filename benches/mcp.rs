@@ -13,8 +13,9 @@
 //! machine used meanwhile, and the machine's pace (a fixed tokenizer task) just before and
 //! after; on a copy of the example plan, the time from a file edit to
 //! `notifications/resources/updated` for the story's subscribed pack and to a
-//! `build_context_pack` result with a new hash; and the `tools/list` result's size in o200k
-//! tokens.
+//! `build_context_pack` result with a new hash; the `tools/list` result's size in o200k
+//! tokens; and `check_gate` on the warm server against a `storypack gate` process on the
+//! same plan (set `STORYPACK_BENCH_STORIES` for a bigger plan).
 //!
 //! `cargo bench --bench mcp` measures the example plan (200 calls per tool, 50 stories) and
 //! the generated 10,000-story plan (400 calls per tool, 200 stories; used in place, never
@@ -665,6 +666,31 @@ async fn open(
     println!(
         "{label}: warm-up: {done} (waited {:.0} ms more)",
         ms(t.elapsed())
+    );
+    // check_gate: the same work over MCP as `storypack gate` does in a process of its own
+    // (which also reads the plan): the MCP answer must never be the slower one.
+    let gate_args = serde_json::json!({ "sprint": facts.list_sprint });
+    let mut gate_ms = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = call(&server.client, "check_gate", &gate_args).await;
+        gate_ms.push(ms(t.elapsed()));
+        assert_ne!(r.is_error, Some(true), "check_gate failed");
+    }
+    let t = Instant::now();
+    let cli = std::process::Command::new(server_binary())
+        .args(["gate", &facts.list_sprint, "--json", "--plan"])
+        .arg(&facts.dir)
+        .output()
+        .expect("run storypack gate");
+    let cli_ms = ms(t.elapsed());
+    assert!(!cli.stdout.is_empty(), "storypack gate printed nothing");
+    println!(
+        "{label}: check_gate sprint {}: MCP median {:.1} ms; `storypack gate` process {cli_ms:.0} ms \
+         (plan read included); ratio MCP/CLI {:.3}",
+        facts.list_sprint,
+        median(gate_ms.clone()),
+        median(gate_ms) / cli_ms
     );
     Live {
         transport,
