@@ -129,7 +129,31 @@ impl App {
         story_id: Option<&str>,
     ) -> Result<HashMap<String, HandoffRecord>, Error> {
         let mut by_story: HashMap<String, Vec<HandoffRecord>> = HashMap::new();
-        for r in self.handoffs.list(story_id)? {
+        let records = match (self.handoffs.list(story_id), story_id) {
+            (Ok(records), _) => records,
+            (Err(e), Some(_)) => return Err(e.into()),
+            // One unreadable record must not hide every story's state: read story by
+            // story and pass over the stories whose records cannot be read.
+            (Err(e), None) => {
+                tracing::warn!(error = %e, "the handoff record has an unreadable file");
+                let mut all = Vec::new();
+                for story in &self.plan().stories {
+                    if handoff::store::check_story_id(&story.id).is_err() {
+                        continue;
+                    }
+                    match self.handoffs.list(Some(&story.id)) {
+                        Ok(records) => all.extend(records),
+                        Err(e) => tracing::warn!(
+                            story = %story.id,
+                            error = %e,
+                            "handoffs passed over for the story's state"
+                        ),
+                    }
+                }
+                all
+            }
+        };
+        for r in records {
             by_story.entry(r.story_id.clone()).or_default().push(r);
         }
         let root = self.canonical_root();

@@ -514,4 +514,12 @@ fn fifos_in_storypacks_own_folders_are_refused_not_waited_on() {
         "{}",
         r.stderr
     );
+    // The other stories' states still read; the bad record is named in the log.
+    let r = run(
+        &["stories", "--sprint", "04", "--json", "--plan", root],
+        &[("STORYPACK_LOG", "warn")],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("\"state\""), "{}", r.stdout);
+    assert!(r.stderr.contains("SRE-04-01"), "{}", r.stderr);
 }
