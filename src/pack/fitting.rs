@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::candidates::Candidate;
+use super::candidates::{Candidate, CandidateText};
 use super::frame::{frame_floor, min_tokens, settle_section};
+use super::merge::{self, Piece};
 use super::omitted::{Left, PreOmitted};
 use super::{OmitReason, Omitted, OmittedCounts, Pack, PackSection, Part, Recipe, finish, render};
 use crate::error::Error;
@@ -14,8 +15,10 @@ use crate::model::{Citation, Plan, Story};
 use crate::search;
 use crate::tokens::{Encoding, TokenCounter};
 
-/// An excerpt is cut to fit only if at least this many tokens of it would remain.
+/// An excerpt is cut to fit only if at least this many tokens of room are left for it.
 const MIN_CUT_TOKENS: usize = 40;
+/// A cut excerpt keeps at least this many words (a lone `1.` tells an agent nothing).
+const MIN_CUT_WORDS: usize = 12;
 
 /// Orders candidates: mandatory first, then by score, ties by source position and title.
 fn order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
@@ -84,6 +87,9 @@ pub(super) fn fit(
     let (mandatory, optional): (Vec<Candidate>, Vec<Candidate>) =
         cands.into_iter().partition(|c| c.mandatory);
     let mut per_part: BTreeMap<Part, usize> = BTreeMap::new();
+    // The lines each section's excerpt had before it was cut, for sections cut from the plan
+    // (those that can merge with a neighbour); `None` for text made up from the model.
+    let mut wholes: Vec<Option<Citation>> = Vec::new();
     for c in &mandatory {
         let s = section_from(
             c,
@@ -92,8 +98,8 @@ pub(super) fn fit(
             false,
             counter,
         );
-        *per_part.entry(c.part).or_default() += s.tokens;
-        pack.sections.push(s);
+        let added = place(plan, &mut pack.sections, &mut wholes, c, s, counter);
+        *per_part.entry(c.part).or_default() += added;
     }
     // The smallest pack: the mandatory parts with every optional excerpt left out (the
     // footer counts them, so they weigh on the minimum).
@@ -146,11 +152,6 @@ pub(super) fn fit(
     // footer (its source, the left-out count), so keep a margin for that; the exact pass
     // below settles the rest.
     let mut used = pack.total_tokens + 12;
-    let mut sources: BTreeSet<String> = pack
-        .sections
-        .iter()
-        .map(|s| s.citation.path.clone())
-        .collect();
     for c in &optional {
         if let Some(rel) = c.relevance
             && rel < recipe.min_score
@@ -163,27 +164,23 @@ pub(super) fn fit(
             .and_then(|p| p.max_tokens)
             .unwrap_or(usize::MAX);
         let part_used = per_part.get(&c.part).copied().unwrap_or(0);
-        let source_cost = if sources.contains(&c.citation.path) {
-            0
-        } else {
-            12 + c.citation.path.len() / 3
-        };
+        // Sources are listed in the JSON only: a new one costs the Markdown nothing.
+        let source_cost = 0;
         let budget_room = budget.saturating_sub(used);
         let cap_room = cap.saturating_sub(part_used);
         let room = budget_room.min(cap_room);
+        // An excerpt touching one already chosen costs what the merged one adds.
+        if let Some(added) = merge_whole(plan, &mut pack.sections, &mut wholes, c, room, counter) {
+            used += added;
+            *per_part.entry(c.part).or_default() += added;
+            continue;
+        }
         // Cheap tests first (lower bounds: the frame alone, then with the excerpt; the
         // excerpt is cut from the plan only past the first), then the exact count.
         // The frame's words first: cheap, and it stops candidates before their text is cut
         // from the plan (or tried cut to fit).
         if frame_floor(&c.title, &c.citation) + source_cost > room
-            || min_tokens(&render::section_frame(
-                &c.title,
-                &c.citation,
-                0,
-                search::round(c.score),
-                false,
-            )) + source_cost
-                > room
+            || min_tokens(&render::section_frame(&c.title, &c.citation)) + source_cost > room
         {
             omitted.push(Left::Candidate(c, tighter(cap_room, budget_room)));
             continue;
@@ -193,10 +190,9 @@ pub(super) fn fit(
         if lower <= room {
             let s = section_from(c, text.to_string(), c.citation.clone(), false, counter);
             if s.tokens + source_cost <= room {
-                used += s.tokens + source_cost;
-                *per_part.entry(c.part).or_default() += s.tokens + source_cost;
-                sources.insert(c.citation.path.clone());
-                pack.sections.push(s);
+                let added = place(plan, &mut pack.sections, &mut wholes, c, s, counter);
+                used += added + source_cost;
+                *per_part.entry(c.part).or_default() += added + source_cost;
                 continue;
             }
         }
@@ -204,10 +200,9 @@ pub(super) fn fit(
             && let Some((text, citation)) = cut_to_fit(plan, c, &text, room - source_cost, counter)
         {
             let s = section_from(c, text, citation, true, counter);
-            used += s.tokens + source_cost;
-            *per_part.entry(c.part).or_default() += s.tokens + source_cost;
-            sources.insert(c.citation.path.clone());
-            pack.sections.push(s);
+            let added = place(plan, &mut pack.sections, &mut wholes, c, s, counter);
+            used += added + source_cost;
+            *per_part.entry(c.part).or_default() += added + source_cost;
             continue;
         }
         let reason = tighter(cap_room, budget_room);
@@ -220,6 +215,7 @@ pub(super) fn fit(
         if pack.total_tokens <= budget || pack.sections.len() <= mandatory_count {
             break;
         }
+        wholes.pop();
         if let Some(s) = pack.sections.pop() {
             omitted.push(Left::Section(Omitted {
                 title: s.title,
@@ -252,6 +248,164 @@ fn tighter(cap_room: usize, budget_room: usize) -> OmitReason {
     }
 }
 
+/// Adds section `s` (drawn from candidate `c`) to the pack: merged into a chosen section it
+/// touches when both are cut from the plan ([`merge::merge`]), else at the end. Returns the
+/// tokens it adds.
+fn place(
+    plan: &Plan,
+    sections: &mut Vec<PackSection>,
+    wholes: &mut Vec<Option<Citation>>,
+    c: &Candidate,
+    s: PackSection,
+    counter: &dyn TokenCounter,
+) -> usize {
+    let excerpt = matches!(c.text, CandidateText::Excerpt);
+    if excerpt {
+        let piece = Piece {
+            title: &s.title,
+            citation: &s.citation,
+            whole: &c.citation,
+            cut: s.cut,
+            text: &s.text,
+        };
+        if let Some(m) = merged_into(plan, sections, wholes, piece, counter) {
+            let added = m.commit(sections, wholes);
+            cascade(plan, sections, wholes, counter);
+            return added;
+        }
+    }
+    let added = s.tokens;
+    wholes.push(excerpt.then(|| c.citation.clone()));
+    sections.push(s);
+    added
+}
+
+/// Candidate `c` whole, merged into a chosen section it touches, if what that adds fits
+/// `room`; returns the tokens added.
+fn merge_whole(
+    plan: &Plan,
+    sections: &mut Vec<PackSection>,
+    wholes: &mut Vec<Option<Citation>>,
+    c: &Candidate,
+    room: usize,
+    counter: &dyn TokenCounter,
+) -> Option<usize> {
+    let touches = sections
+        .iter()
+        .zip(wholes.iter())
+        .any(|(s, w)| w.is_some() && merge::touching(plan, &s.citation, &c.citation));
+    if !matches!(c.text, CandidateText::Excerpt) || !touches {
+        return None;
+    }
+    let text = c.text(plan);
+    let piece = Piece {
+        title: &c.title,
+        citation: &c.citation,
+        whole: &c.citation,
+        cut: false,
+        text: &text,
+    };
+    let m = merged_into(plan, sections, wholes, piece, counter)?;
+    (m.added(sections) <= room).then(|| {
+        let added = m.commit(sections, wholes);
+        cascade(plan, sections, wholes, counter);
+        added
+    })
+}
+
+/// Merges chosen sections that a merge made touch, into the earlier chosen one (the
+/// later is removed), until none touch. A merge only shortens the pack by a frame, so the
+/// tokens saved are not counted back (the exact pass counts the whole).
+fn cascade(
+    plan: &Plan,
+    sections: &mut Vec<PackSection>,
+    wholes: &mut Vec<Option<Citation>>,
+    counter: &dyn TokenCounter,
+) {
+    'again: loop {
+        for j in 1..sections.len() {
+            let Some(whole) = wholes[j].clone() else {
+                continue;
+            };
+            let s = &sections[j];
+            let piece = Piece {
+                title: &s.title,
+                citation: &s.citation,
+                whole: &whole,
+                cut: s.cut,
+                text: &s.text,
+            };
+            if let Some(m) = merged_into(plan, &sections[..j], &wholes[..j], piece, counter) {
+                m.commit(sections, wholes);
+                sections.remove(j);
+                wholes.remove(j);
+                continue 'again;
+            }
+        }
+        break;
+    }
+}
+
+/// A chosen section and what it becomes with another piece merged in.
+struct Merge {
+    at: usize,
+    merged: merge::Merged,
+    tokens: usize,
+}
+
+impl Merge {
+    /// Tokens the merge adds to the pack.
+    fn added(&self, sections: &[PackSection]) -> usize {
+        self.tokens.saturating_sub(sections[self.at].tokens)
+    }
+
+    /// Makes the chosen section the merged one (its part and score stay); returns the tokens
+    /// added.
+    fn commit(self, sections: &mut [PackSection], wholes: &mut [Option<Citation>]) -> usize {
+        let added = self.added(sections);
+        let s = &mut sections[self.at];
+        s.title = self.merged.title;
+        s.citation = self.merged.citation;
+        s.cut = self.merged.cut;
+        s.text = self.merged.text;
+        s.tokens = self.tokens;
+        wholes[self.at] = Some(self.merged.whole);
+        added
+    }
+}
+
+/// The first chosen section cut from the plan that `piece` merges into, and the result.
+fn merged_into(
+    plan: &Plan,
+    sections: &[PackSection],
+    wholes: &[Option<Citation>],
+    piece: Piece<'_>,
+    counter: &dyn TokenCounter,
+) -> Option<Merge> {
+    sections
+        .iter()
+        .zip(wholes)
+        .enumerate()
+        .find_map(|(at, (s, whole))| {
+            let chosen = Piece {
+                title: &s.title,
+                citation: &s.citation,
+                whole: whole.as_ref()?,
+                cut: s.cut,
+                text: &s.text,
+            };
+            let merged = merge::merge(plan, chosen, piece)?;
+            let tokens = settle_section(
+                counter,
+                &merged.title,
+                &merged.citation,
+                merged.cut,
+                &merged.text,
+            );
+            Some(Merge { at, merged, tokens })
+        })
+}
+
 /// A chosen excerpt as a pack section, its token count settled.
 fn section_from(
     c: &Candidate,
@@ -261,7 +415,7 @@ fn section_from(
     counter: &dyn TokenCounter,
 ) -> PackSection {
     let score = search::round(c.score);
-    let tokens = settle_section(counter, &c.title, &citation, score, cut, &text);
+    let tokens = settle_section(counter, &c.title, &citation, cut, &text);
     PackSection {
         title: c.title.clone(),
         part: c.part,
@@ -282,10 +436,9 @@ fn cut_to_fit(
     room: usize,
     counter: &dyn TokenCounter,
 ) -> Option<(String, Citation)> {
-    let score = search::round(c.score);
     let fits = |text: &str| {
         min_tokens(text) <= room
-            && settle_section(counter, &c.title, &c.citation, score, true, text) <= room
+            && settle_section(counter, &c.title, &c.citation, true, text) <= room
     };
     let paragraphs: Vec<&str> = text.split("\n\n").collect();
     let mut keep = String::new();
@@ -324,7 +477,7 @@ fn cut_to_fit(
         }
     }
     let keep = keep.trim_end().to_string();
-    if keep.is_empty() {
+    if min_tokens(&keep) < MIN_CUT_WORDS {
         return None;
     }
     let citation = narrow(plan, &c.citation, &keep);

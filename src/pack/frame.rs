@@ -1,6 +1,6 @@
 //! Token accounting of sections as [`super::render`] frames them: a cheap lower bound on a
-//! frame's tokens, a section's settled count (its frame prints it), and the warm-up that
-//! counts ahead the pieces every pack shares.
+//! frame's tokens, a section's count, and the warm-up that counts ahead the pieces every
+//! pack shares.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -13,10 +13,6 @@ use super::{render, story_block};
 use crate::model::{Citation, Plan};
 use crate::search::SearchIndex;
 use crate::tokens::{self, TokenCounter};
-
-/// Section token counts whose frame text [`warm_counts`] counts ahead: every count a section
-/// of a pack within the MCP server's largest budget (12,000) can print.
-const SECTION_COUNTS_WARMED: usize = 12_000;
 
 /// A lower bound on the tokens of any text holding `text`: its whitespace-separated words
 /// with a letter or digit. No o200k_base or cl100k_base piece holds letters or digits from
@@ -37,83 +33,45 @@ pub(super) fn min_tokens(text: &str) -> usize {
 }
 
 /// The words ([`min_tokens`]) of a section's frame ([`render::section_frame`]) that are the
-/// renderer's own, not its title's, path's or heading's: today "source:", the token count,
-/// "tokens", "score" and the score. Measured once on a frame whose title, path and heading
-/// are one word each (a count and a score are one word whatever their value; the fewer
-/// words of the two cut marks). A word of the renderer's that joins one of them (the
-/// citation's line numbers join the path's last word) is the placeholder's here, as in
-/// every frame whose piece ends in a word; a piece without one only has fewer words.
+/// renderer's own, not its title's or path's: today none but the citation's line numbers,
+/// which join the path's last word. Measured once on a frame whose title and path are one
+/// word each; a word of the renderer's that joins one of them is the placeholder's here, as
+/// in every frame whose piece ends in a word; a piece without one only has fewer words.
 static FRAME_OWN_WORDS: LazyLock<usize> = LazyLock::new(|| {
-    let (title, path, heading) = ("t", "p", "h");
+    let (title, path) = ("t", "p");
     let citation = Citation {
         path: path.into(),
         line_start: 1,
         line_end: 2,
-        heading: heading.into(),
+        heading: String::new(),
     };
-    let pieces = min_tokens(title) + min_tokens(path) + min_tokens(heading);
-    [false, true]
-        .map(|cut| min_tokens(&render::section_frame(title, &citation, 0, 0.0, cut)))
-        .into_iter()
-        .min()
-        .unwrap_or(0)
-        .saturating_sub(pieces)
+    min_tokens(&render::section_frame(title, &citation))
+        .saturating_sub(min_tokens(title) + min_tokens(path))
 });
 
 /// At most [`min_tokens`] of a section's frame ([`render::section_frame`]), without
-/// rendering it: the words of its title, path and heading, and the frame's own
-/// ([`FRAME_OWN_WORDS`]).
+/// rendering it: the words of its title and path, and the frame's own ([`FRAME_OWN_WORDS`]).
 pub(super) fn frame_floor(title: &str, citation: &Citation) -> usize {
-    min_tokens(title)
-        + min_tokens(&citation.path)
-        + min_tokens(&citation.heading)
-        + *FRAME_OWN_WORDS
+    min_tokens(title) + min_tokens(&citation.path) + *FRAME_OWN_WORDS
 }
 
-/// Tokens of a section as rendered, with its own count printed in it: counted until the
-/// count printed is the count of the text. Only the frame (heading, source line) changes
-/// between rounds; the excerpt's count comes from the cache (see [`tokens::joins_cleanly`]).
+/// Tokens of a section as rendered: its frame and its excerpt, each counted apart when they
+/// join cleanly (see [`tokens::joins_cleanly`]), so both come from the cache: the frame is
+/// the same in every pack citing the excerpt, and so is the excerpt used whole.
 pub(super) fn settle_section(
     counter: &dyn TokenCounter,
     title: &str,
     citation: &Citation,
-    score: f64,
     cut: bool,
     text: &str,
 ) -> usize {
     let body = render::section_body(text, cut);
-    let head = render::frame_head(title, citation);
-    // The head and the excerpt are the same in every pack citing them, so their counts are
-    // remembered. So is the tail's: it is the section's count (` · 120`, the same in every
-    // section of that many tokens; the warm-up counts them up to [`SECTION_COUNTS_WARMED`])
-    // then the rest (` tokens · score 0.87`, the cut mark, a blank line: the same in every
-    // section of that score and cut). Every count starts with a space and ends with a digit,
-    // and the rest starts with a space and ends with a blank line, so one count tells how
-    // all of them join.
-    let rest = render::frame_tail_rest(score, cut);
-    let first = render::frame_tail_count(0);
-    let apart = tokens::joins_cleanly(&head, &first)
-        && tokens::joins_cleanly(&first, &rest)
-        && tokens::joins_cleanly(&rest, &body);
-    let fixed = apart
-        .then(|| counter.count(&head) + counter.count(&rest) + count_body(counter, &body, cut));
-    let count = |t: usize| {
-        let tail = render::frame_tail_count(t);
-        match fixed {
-            Some(f) => f + counter.count(&tail),
-            None => tokens::count_concat(counter, &[&head, &tail, &rest, &body]),
-        }
-    };
-    // More digits never mean fewer tokens, so from 0 the count only grows to its fixed point.
-    let mut t = 0;
-    for _ in 0..8 {
-        let n = count(t);
-        if n == t {
-            break;
-        }
-        t = n;
+    let frame = render::section_frame(title, citation);
+    if tokens::joins_cleanly(&frame, &body) {
+        counter.count(&frame) + count_body(counter, &body, cut)
+    } else {
+        tokens::count_concat(counter, &[&frame, &body])
     }
-    t
 }
 
 /// Tokens of a section's excerpt as rendered ([`render::section_body`]). A cut excerpt is
@@ -129,11 +87,10 @@ fn count_body(counter: &dyn TokenCounter, body: &str, cut: bool) -> usize {
 }
 
 /// Counts once every excerpt a pack can draw from the plan (the search index's sections,
-/// epics, gate checklists) as packs render it, the part of each section's frame that names
-/// it ([`render::frame_head`], also under the titles role plans, epics and gates take as
-/// mandatory parts), every story's block, the token counts frames print and every document
-/// as a footer's source, so later packs find those counts in the counter's cache and count
-/// only what is their own (a frame's score, header, footer, cuts). Long-lived processes
+/// epics, gate checklists) as packs render it, each section's frame that names it
+/// ([`render::section_frame`], also under the titles role plans, epics and gates take as
+/// mandatory parts) and every story's block, so later packs find those counts in the
+/// counter's cache and count only what is their own (header, footer, cuts, merges). Long-lived processes
 /// (the server) call it in the background after indexing. Returns the excerpts counted.
 pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenCounter) -> usize {
     let body = |c: &Citation| {
@@ -142,9 +99,9 @@ pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenC
             false,
         ));
     };
-    // The fixed part of a section's frame (see `settle_section`).
+    // A section's frame (see `settle_section`).
     let head = |title: &str, c: &Citation| {
-        counter.count(&render::frame_head(title, c));
+        counter.count(&render::section_frame(title, c));
     };
     // Units carry their emptiness from indexing; epics and gate checklists are read.
     let mut counted = 0;
@@ -173,10 +130,6 @@ pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenC
         head(&title, c);
         counted += 1;
     }
-    // The counts sections print in their frames (see `settle_section`).
-    for t in 0..=SECTION_COUNTS_WARMED {
-        counter.count(&render::frame_tail_count(t));
-    }
     // Every story as a pack's own story and as a dependency.
     for story in &plan.stories {
         for (title, with_place) in [(story_title(story), false), (dependency_title(story), true)] {
@@ -186,12 +139,6 @@ pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenC
             ));
             head(&title, &story.citation);
         }
-    }
-    // Every document as a source in a footer, between others or last (see `finish`).
-    for doc in &plan.docs {
-        let source = render::source_ref(&doc.path, &doc.hash);
-        counter.count(&format!(" {source},"));
-        counter.count(&format!(" {source}\n"));
     }
     counted
 }
@@ -230,19 +177,15 @@ mod tests {
             for path in paths {
                 for heading in headings {
                     let c = citation(path, heading);
-                    for (tokens, score, cut) in
-                        [(0, 0.0, false), (12345, 0.1234, true), (7, 1.0, false)]
-                    {
-                        let frame = render::section_frame(title, &c, tokens, score, cut);
-                        let words = min_tokens(&frame);
-                        assert!(
-                            frame_floor(title, &c) <= words,
-                            "{frame:?}: floor {} > {words}",
-                            frame_floor(title, &c)
-                        );
-                        for counter in counters {
-                            assert!(words <= counter.count(&frame), "{frame:?}");
-                        }
+                    let frame = render::section_frame(title, &c);
+                    let words = min_tokens(&frame);
+                    assert!(
+                        frame_floor(title, &c) <= words,
+                        "{frame:?}: floor {} > {words}",
+                        frame_floor(title, &c)
+                    );
+                    for counter in counters {
+                        assert!(words <= counter.count(&frame), "{frame:?}");
                     }
                 }
             }
@@ -251,17 +194,15 @@ mod tests {
 
     #[test]
     fn a_frames_floor_is_its_words_when_each_piece_ends_in_a_word() {
-        // The floor is a bound worth testing against: exact for plain frames, whatever
-        // their count and score, so the frame's own words are all found.
+        // The floor is a bound worth testing against: exact for plain frames, so the
+        // frame's own words are all found.
         for (title, path, heading) in [
             ("ADR-003: Index layout", "docs/adr-003.md", "Decision"),
             ("Story S1-01: Parse the plan", "docs/03-backlog/s1.md", ""),
         ] {
             let c = citation(path, heading);
-            for (tokens, score) in [(0, 0.0), (12345, 0.1234), (7, 1.0)] {
-                let frame = render::section_frame(title, &c, tokens, score, false);
-                assert_eq!(frame_floor(title, &c), min_tokens(&frame), "{frame:?}");
-            }
+            let frame = render::section_frame(title, &c);
+            assert_eq!(frame_floor(title, &c), min_tokens(&frame), "{frame:?}");
         }
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Steps: candidates (per recipe part, from the model and the search index: `candidates.rs`,
 //! the ranked parts in `ranking.rs`) -> fitting (mandatory first, then by score; part caps;
-//! cut at paragraph or sentence boundaries; each section's tokens counted exactly when it is
-//! chosen: `fitting.rs`, `frame.rs`) -> the whole count (header + sections + footer, which
+//! cut at paragraph or sentence boundaries; excerpts of one file that touch merged into one:
+//! `merge.rs`; each section's tokens counted exactly when it is chosen: `fitting.rs`,
+//! `frame.rs`) -> the whole count (header + sections + footer, which
 //! add up: see [`crate::tokens::joins_cleanly`]), lowest excerpts dropped while it is over
 //! the budget. What is left out is counted and listed in `omitted.rs`.
 
@@ -13,6 +14,7 @@ mod candidates;
 pub(crate) mod files;
 mod fitting;
 mod frame;
+mod merge;
 mod omitted;
 mod ranking;
 mod recipe;
@@ -71,7 +73,7 @@ pub struct PackSection {
     pub title: String,
     pub part: Part,
     pub citation: Citation,
-    /// Tokens of this section as rendered in the pack (heading and source line included).
+    /// Tokens of this section as rendered in the pack (heading and citation line included).
     pub tokens: usize,
     pub score: f64,
     /// True when the excerpt was cut to fit; the citation then covers what is kept.
@@ -301,11 +303,10 @@ fn finish(
     // The rendering is header, sections, footer, each ending in a line break and the next
     // starting with `#` or `-`: its count is the sum of theirs. total_tokens is printed in
     // the header: settle it (more digits never mean fewer tokens, so it only grows).
-    // The footer's sources are counted one by one: packs share them (the warm-up counts
-    // them all). The header is counted between its ` · ` marks, so each round counts anew
-    // only the part with the total.
+    // The header is counted between its ` · ` marks, so each round counts anew only the
+    // part with the total.
     let rest = pack.sections.iter().map(|s| s.tokens).sum::<usize>()
-        + tokens::count_pieces(counter, &render::footer(pack), b",");
+        + counter.count(&render::footer(pack));
     pack.total_tokens = 0;
     for _ in 0..8 {
         let total = tokens::count_pieces(counter, &render::header(pack), "·".as_bytes()) + rest;

@@ -5,59 +5,21 @@ use std::fmt::Write;
 use super::Pack;
 use crate::model::Citation;
 
-/// One excerpt: a heading, a source line (citation, heading path, tokens, score), the text.
-/// It is [`section_frame`] followed by [`section_body`].
-pub fn section(
-    title: &str,
-    citation: &Citation,
-    tokens: usize,
-    score: f64,
-    cut: bool,
-    text: &str,
-) -> String {
-    let mut out = section_frame(title, citation, tokens, score, cut);
+/// One excerpt: its heading, its citation (`path:lines`), the text. It is
+/// [`section_frame`] followed by [`section_body`].
+pub fn section(title: &str, citation: &Citation, cut: bool, text: &str) -> String {
+    let mut out = section_frame(title, citation);
     out.push_str(&section_body(text, cut));
     out
 }
 
-/// A section's heading and source line, ending in a blank line: [`frame_head`], then the
-/// tail (this pack's own): [`frame_tail_count`] and [`frame_tail_rest`].
-pub(crate) fn section_frame(
-    title: &str,
-    citation: &Citation,
-    tokens: usize,
-    score: f64,
-    cut: bool,
-) -> String {
-    let mut out = frame_head(title, citation);
-    out.push_str(&frame_tail_count(tokens));
-    out.push_str(&frame_tail_rest(score, cut));
+/// A section's heading and its citation line, ending in a blank line: the same in every pack
+/// citing this excerpt under this title, so its token count is cached across packs. The
+/// heading path, the score and the token count are the JSON pack's only.
+pub(crate) fn section_frame(title: &str, citation: &Citation) -> String {
+    let mut out = String::with_capacity(title.len() + citation.path.len() + 16);
+    let _ = write!(out, "## {title}\n> {citation}\n\n");
     out
-}
-
-/// The part of a frame that is the same in every pack citing this excerpt: the heading and
-/// the source line's citation and heading path (so its token count is cached across packs).
-pub(crate) fn frame_head(title: &str, citation: &Citation) -> String {
-    let mut out = String::with_capacity(title.len() + citation.path.len() + 48);
-    let _ = write!(out, "## {title}\n> source: {citation}");
-    if !citation.heading.is_empty() {
-        let _ = write!(out, " · {}", citation.heading);
-    }
-    out
-}
-
-/// A frame tail's first part: the section's token count.
-pub(crate) fn frame_tail_count(tokens: usize) -> String {
-    format!(" · {tokens}")
-}
-
-/// A frame tail's second part: the score, the cut mark, the end of the line and a blank
-/// line; the same for every section with this score and cut mark.
-pub(crate) fn frame_tail_rest(score: f64, cut: bool) -> String {
-    format!(
-        " tokens · score {score}{}\n\n",
-        if cut { " · cut to fit" } else { "" }
-    )
 }
 
 /// A section's excerpt as rendered: the text, the cut mark, a blank line. The same for every
@@ -74,8 +36,12 @@ pub(crate) fn section_body(text: &str, cut: bool) -> String {
     out
 }
 
-/// The pack's title and its line of facts (story, sprint, role, recipe, encoding, tokens,
-/// hash), then a blank line.
+/// Why the story's own text comes first, and where the numbers went.
+const ORDER_LINE: &str =
+    "> story first, then required parts, then by relevance; scores in the JSON\n";
+
+/// The pack's title, its line of facts (story, sprint, role, recipe, encoding, tokens,
+/// hash) and a line saying how the excerpts are ordered, then a blank line.
 pub(crate) fn header(pack: &Pack) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Context pack: {} — {}", pack.story_id, pack.title);
@@ -94,43 +60,37 @@ pub(crate) fn header(pack: &Pack) -> String {
         pack.budget_tokens,
         pack.hash,
     );
+    out.push_str(ORDER_LINE);
     out.push('\n');
     out
 }
 
-/// The rule after the sections, what was left out, and the sources (short hashes).
+/// After the sections, when excerpts were left out: a rule and how many, for which reasons
+/// (the JSON pack lists them, and the sources with their hashes). Empty otherwise.
 pub(crate) fn footer(pack: &Pack) -> String {
-    let mut out = String::from("---\n");
     let left = pack.omitted.len() + pack.omitted_more;
-    if left > 0 {
-        let c = pack.omitted_by_reason;
-        let _ = writeln!(
-            out,
-            "Left out: {left} excerpts ({} over budget, {} below the relevance threshold, {} over a part's cap); the JSON pack lists the best {} with citation and score.",
-            c.over_budget,
-            c.below_threshold,
-            c.cap_reached,
-            pack.omitted.len(),
-        );
+    if left == 0 {
+        return String::new();
     }
-    // Short hashes here; the JSON pack carries them whole.
-    let sources: Vec<String> = pack
-        .sources
-        .iter()
-        .map(|s| source_ref(&s.path, &s.hash))
-        .collect();
-    let _ = writeln!(out, "Sources: {}", sources.join(", "));
-    out
-}
-
-/// A source as the footer names it: its path and short hash.
-pub(crate) fn source_ref(path: &str, hash: &str) -> String {
-    format!("{path}@{}", hash.get(..8).unwrap_or(hash))
+    let c = pack.omitted_by_reason;
+    let reasons: Vec<String> = [
+        (c.over_budget, "over budget"),
+        (c.below_threshold, "below threshold"),
+        (c.cap_reached, "over a part's cap"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{n} {why}"))
+    .collect();
+    format!(
+        "---\nLeft out: {left} excerpts ({}), listed in the JSON.\n",
+        reasons.join(", ")
+    )
 }
 
 /// One chosen section of a pack, as rendered.
 fn pack_section(s: &super::PackSection) -> String {
-    section(&s.title, &s.citation, s.tokens, s.score, s.cut, &s.text)
+    section(&s.title, &s.citation, s.cut, &s.text)
 }
 
 /// The whole pack as Markdown; this is the text `total_tokens` and the budget count. It is
