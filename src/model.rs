@@ -237,6 +237,13 @@ pub struct LiveState {
 /// Live states by story id. A story missing from it is as the plan says (`todo` or `done`).
 pub type States = std::collections::HashMap<String, LiveState>;
 
+/// Whether the story `id` names is done (in the plan or by its latest valid handoff): what
+/// satisfies a dependency on it. An id no story has is not done.
+pub fn is_done(plan: &Plan, states: &States, id: &str) -> bool {
+    plan.story(id)
+        .is_some_and(|s| state_of(states, s) == StoryState::Done)
+}
+
 /// A story's live state, or the plan's own status when `states` has none for it.
 pub fn state_of(states: &States, story: &Story) -> StoryState {
     match states.get(&story.id) {

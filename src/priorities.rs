@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::{
-    Citation, Claim, Plan, Sprint, States, Story, StoryState, StoryStatus, state_of,
+    Citation, Claim, Plan, Sprint, States, Story, StoryState, StoryStatus, is_done, state_of,
 };
 use crate::plan::text;
 
@@ -510,10 +510,7 @@ fn week_items(body: &str) -> Vec<(u32, u32, String)> {
 /// cycle come last, in plan order. A story is blocked while any dependency is not done (in
 /// the plan or by its latest valid handoff), or while its own latest handoff says blocked.
 fn dependency_order(plan: &Plan, members: &[&Story], states: &States) -> Vec<StoryView> {
-    let done = |id: &str| {
-        plan.story(id)
-            .is_some_and(|s| state_of(states, s) == StoryState::Done)
-    };
+    let done = |id: &str| is_done(plan, states, id);
     let pos: HashMap<&str, usize> = members
         .iter()
         .enumerate()

@@ -179,13 +179,19 @@ impl App {
 
     /// Every story's live state (see [`coord::state`]).
     pub fn states(&self) -> Result<States, Error> {
+        Ok(self.live()?.1)
+    }
+
+    /// Every story's latest valid handoff (as state derivation needs it) and live state.
+    fn live(&self) -> Result<(HashMap<String, Latest>, States), Error> {
         let latest: HashMap<String, Latest> = self
             .latest_valid(None)?
             .into_iter()
             .filter_map(|(id, r)| Some((id, latest_of(&r)?)))
             .collect();
         let events = self.handoffs.claim_events(None)?;
-        Ok(coord::state::derive(self.plan(), &latest, &events, now()))
+        let states = coord::state::derive(self.plan(), &latest, &events, now());
+        Ok((latest, states))
     }
 
     /// One story's live state (reads only that story's record).
@@ -231,7 +237,7 @@ impl App {
             ));
         }
         let t = std::time::Instant::now();
-        let mut states = self.states()?;
+        let (latest, mut states) = self.live()?;
         tracing::debug!(ms = t.elapsed().as_millis() as u64, "story states derived");
         let current = priorities::current_sprint(plan, today).map(|(s, _)| s.id.clone());
         let q = next::Query {
@@ -256,13 +262,13 @@ impl App {
             if handoff::store::check_story_id(id).is_err() {
                 continue;
             }
-            let latest = self.latest_of_story(id)?;
-            match claims::take(&*self.handoffs, id, agent, ttl, latest.as_ref(), &now)? {
+            let latest = latest.get(id);
+            match claims::take(&*self.handoffs, id, agent, ttl, latest, &now)? {
                 Take::Won { claim, renewed } => {
                     tracing::info!(story = %id, agent, renewed, "claimed");
                     states.insert(
                         id.clone(),
-                        coord::state::one(r.story.status, latest.as_ref(), Some(claim.clone())),
+                        coord::state::one(r.story.status, latest, Some(claim.clone())),
                     );
                     return Ok(ranking.answer(&states, &q, Some(i), Some(claim)));
                 }
@@ -283,8 +289,13 @@ impl App {
         let ttl = parse_ttl(ttl)?;
         let story = crate::pack::find_story(self.plan(), story_id)?;
         let id = story.id.clone();
-        let state = self.live_state(&id)?;
-        if state.state == StoryState::Done {
+        let latest = if handoff::store::check_story_id(&id).is_ok() {
+            self.latest_of_story(&id)?
+        } else {
+            None
+        };
+        // Done (in the plan or by its latest valid handoff) whatever any claim says.
+        if coord::state::one(story.status, latest.as_ref(), None).state == StoryState::Done {
             return Ok(ClaimOutcome {
                 story_id: id.clone(),
                 ok: false,
@@ -294,7 +305,6 @@ impl App {
             });
         }
         handoff::store::check_story_id(&id)?;
-        let latest = self.latest_of_story(&id)?;
         Ok(
             match claims::take(&*self.handoffs, &id, agent, ttl, latest.as_ref(), &now)? {
                 Take::Won { claim, renewed } => ClaimOutcome {

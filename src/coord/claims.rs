@@ -182,8 +182,9 @@ pub fn release(
     for _ in 0..MAX_TRIES {
         let now = clock();
         let (live, n) = current(store, story_id, handoff, now)?;
-        let Some(held) = live.filter(|c| c.agent == agent) else {
-            return Ok(Release::NotHeld(current(store, story_id, handoff, now)?.0));
+        let held = match live {
+            Some(c) if c.agent == agent => c,
+            other => return Ok(Release::NotHeld(other)),
         };
         let event = ClaimEvent::new(story_id, n, ClaimAction::Release, agent, stamp(now), None);
         if store.append_claim(&event)? {

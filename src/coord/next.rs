@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Citation, Claim, Plan, States, Story, StoryState, state_of};
+use crate::model::{Citation, Claim, Plan, States, Story, StoryState, is_done, state_of};
 
 /// Waiting stories listed in an answer (the rest are counted).
 const WAITING_SHOWN: usize = 10;
@@ -84,10 +84,7 @@ pub struct Ranked<'p> {
 
 /// Ranks the stories of `q`'s scope.
 pub fn rank<'p>(plan: &'p Plan, states: &States, q: &Query<'_>) -> Ranking<'p> {
-    let done = |id: &str| {
-        plan.story(id)
-            .is_some_and(|s| state_of(states, s) == StoryState::Done)
-    };
+    let done = |id: &str| is_done(plan, states, id);
     let sprint_pos: HashMap<&str, usize> = plan
         .sprints
         .iter()
@@ -191,12 +188,8 @@ fn unblocks(
             }
         }
     }
-    seen.iter()
-        .filter(|d| {
-            plan.story(d)
-                .is_some_and(|s| state_of(states, s) != StoryState::Done)
-        })
-        .count()
+    // `seen` holds ids of the plan's own stories (dependents come from them).
+    seen.iter().filter(|d| !is_done(plan, states, d)).count()
 }
 
 /// Longest chain of dependencies behind `id` (a cycle counts once).
