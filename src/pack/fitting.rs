@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashSet;
+
 use super::candidates::{Candidate, CandidateText};
 use super::frame::{frame_floor, min_tokens, settle_section};
 use super::merge::{self, Piece};
@@ -152,6 +154,12 @@ pub(super) fn fit(
     // footer (its source, the left-out count), so keep a margin for that; the exact pass
     // below settles the rest.
     let mut used = pack.total_tokens + 12;
+    // The files chosen sections cite (merging and cutting keep a section's file).
+    let mut cited: FxHashSet<String> = pack
+        .sections
+        .iter()
+        .map(|s| s.citation.path.clone())
+        .collect();
     for c in &optional {
         if let Some(rel) = c.relevance
             && rel < recipe.min_score
@@ -164,8 +172,15 @@ pub(super) fn fit(
             .and_then(|p| p.max_tokens)
             .unwrap_or(usize::MAX);
         let part_used = per_part.get(&c.part).copied().unwrap_or(0);
-        // Sources are listed in the JSON only: a new one costs the Markdown nothing.
-        let source_cost = 0;
+        // A file no chosen section cites yet adds its line to the header's sources.
+        let source_cost = if cited.contains(c.citation.path.as_str()) {
+            0
+        } else {
+            counter.count(&render::source_line(
+                render::COUNTED_SOURCE,
+                &c.citation.path,
+            ))
+        };
         let budget_room = budget.saturating_sub(used);
         let cap_room = cap.saturating_sub(part_used);
         let room = budget_room.min(cap_room);
@@ -179,8 +194,13 @@ pub(super) fn fit(
         // excerpt is cut from the plan only past the first), then the exact count.
         // The frame's words first: cheap, and it stops candidates before their text is cut
         // from the plan (or tried cut to fit).
-        if frame_floor(&c.title, &c.citation) + source_cost > room
-            || min_tokens(&render::section_frame(&c.title, &c.citation)) + source_cost > room
+        if frame_floor(&c.title) + source_cost > room
+            || min_tokens(&render::section_frame(
+                &c.title,
+                render::COUNTED_SOURCE,
+                &c.citation,
+            )) + source_cost
+                > room
         {
             omitted.push(Left::Candidate(c, tighter(cap_room, budget_room)));
             continue;
@@ -193,6 +213,7 @@ pub(super) fn fit(
                 let added = place(plan, &mut pack.sections, &mut wholes, c, s, counter);
                 used += added + source_cost;
                 *per_part.entry(c.part).or_default() += added + source_cost;
+                cited.insert(c.citation.path.clone());
                 continue;
             }
         }
@@ -203,6 +224,7 @@ pub(super) fn fit(
             let added = place(plan, &mut pack.sections, &mut wholes, c, s, counter);
             used += added + source_cost;
             *per_part.entry(c.part).or_default() += added + source_cost;
+            cited.insert(c.citation.path.clone());
             continue;
         }
         let reason = tighter(cap_room, budget_room);

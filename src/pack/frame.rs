@@ -33,31 +33,37 @@ pub(super) fn min_tokens(text: &str) -> usize {
 }
 
 /// The words ([`min_tokens`]) of a section's frame ([`render::section_frame`]) that are the
-/// renderer's own, not its title's or path's: today none but the citation's line numbers,
-/// which join the path's last word. Measured once on a frame whose title and path are one
-/// word each; a word of the renderer's that joins one of them is the placeholder's here, as
-/// in every frame whose piece ends in a word; a piece without one only has fewer words.
+/// renderer's own, not its title's: today the short citation (`[n:lines]`). Measured once on
+/// a frame whose title is one word; a word of the renderer's that joins the title is the
+/// placeholder's here, as in every frame whose title ends in a word; a title without one
+/// only has fewer words.
 static FRAME_OWN_WORDS: LazyLock<usize> = LazyLock::new(|| {
-    let (title, path) = ("t", "p");
+    let title = "t";
     let citation = Citation {
-        path: path.into(),
+        path: "p".into(),
         line_start: 1,
         line_end: 2,
         heading: String::new(),
     };
-    min_tokens(&render::section_frame(title, &citation))
-        .saturating_sub(min_tokens(title) + min_tokens(path))
+    min_tokens(&render::section_frame(
+        title,
+        render::COUNTED_SOURCE,
+        &citation,
+    ))
+    .saturating_sub(min_tokens(title))
 });
 
 /// At most [`min_tokens`] of a section's frame ([`render::section_frame`]), without
-/// rendering it: the words of its title and path, and the frame's own ([`FRAME_OWN_WORDS`]).
-pub(super) fn frame_floor(title: &str, citation: &Citation) -> usize {
-    min_tokens(title) + min_tokens(&citation.path) + *FRAME_OWN_WORDS
+/// rendering it: the words of its title and the frame's own ([`FRAME_OWN_WORDS`]).
+pub(super) fn frame_floor(title: &str) -> usize {
+    min_tokens(title) + *FRAME_OWN_WORDS
 }
 
 /// Tokens of a section as rendered: its frame and its excerpt, each counted apart when they
 /// join cleanly (see [`tokens::joins_cleanly`]), so both come from the cache: the frame is
-/// the same in every pack citing the excerpt, and so is the excerpt used whole.
+/// the same in every pack citing the excerpt, and so is the excerpt used whole. The frame is
+/// counted as source [`render::COUNTED_SOURCE`]: exact for any source below
+/// [`render::ONE_TOKEN_SOURCES`]; [`settle_numbered`] counts one past them.
 pub(super) fn settle_section(
     counter: &dyn TokenCounter,
     title: &str,
@@ -65,8 +71,20 @@ pub(super) fn settle_section(
     cut: bool,
     text: &str,
 ) -> usize {
+    settle_numbered(counter, title, render::COUNTED_SOURCE, citation, cut, text)
+}
+
+/// [`settle_section`] with the section's own source number.
+pub(super) fn settle_numbered(
+    counter: &dyn TokenCounter,
+    title: &str,
+    source: usize,
+    citation: &Citation,
+    cut: bool,
+    text: &str,
+) -> usize {
     let body = render::section_body(text, cut);
-    let frame = render::section_frame(title, citation);
+    let frame = render::section_frame(title, source, citation);
     if tokens::joins_cleanly(&frame, &body) {
         counter.count(&frame) + count_body(counter, &body, cut)
     } else {
@@ -101,7 +119,7 @@ pub(crate) fn warm_counts(plan: &Plan, index: &SearchIndex, counter: &dyn TokenC
     };
     // A section's frame (see `settle_section`).
     let head = |title: &str, c: &Citation| {
-        counter.count(&render::section_frame(title, c));
+        counter.count(&render::section_frame(title, render::COUNTED_SOURCE, c));
     };
     // Units carry their emptiness from indexing; epics and gate checklists are read.
     let mut counted = 0;
@@ -166,23 +184,23 @@ mod tests {
             "  spaced   out  ",
             "ünïcödé — dash",
             "### ## #",
+            "ends in a bracket]",
         ];
         let paths = ["docs/01-architecture/adr-003.md", "a b/c d.md", "-/--", ""];
-        let headings = ["", "Decision", "Decision > Consequences", "· ·"];
         let counters = [
             Tiktoken::get(Encoding::O200kBase),
             Tiktoken::get(Encoding::Cl100kBase),
         ];
         for title in titles {
             for path in paths {
-                for heading in headings {
-                    let c = citation(path, heading);
-                    let frame = render::section_frame(title, &c);
+                for source in [1, 7, 42, 999, 1_000, 123_456] {
+                    let c = citation(path, "");
+                    let frame = render::section_frame(title, source, &c);
                     let words = min_tokens(&frame);
                     assert!(
-                        frame_floor(title, &c) <= words,
+                        frame_floor(title) <= words,
                         "{frame:?}: floor {} > {words}",
-                        frame_floor(title, &c)
+                        frame_floor(title)
                     );
                     for counter in counters {
                         assert!(words <= counter.count(&frame), "{frame:?}");
@@ -193,16 +211,49 @@ mod tests {
     }
 
     #[test]
-    fn a_frames_floor_is_its_words_when_each_piece_ends_in_a_word() {
+    fn a_frames_floor_is_its_words_when_its_title_ends_in_a_word() {
         // The floor is a bound worth testing against: exact for plain frames, so the
         // frame's own words are all found.
-        for (title, path, heading) in [
-            ("ADR-003: Index layout", "docs/adr-003.md", "Decision"),
-            ("Story S1-01: Parse the plan", "docs/03-backlog/s1.md", ""),
-        ] {
-            let c = citation(path, heading);
-            let frame = render::section_frame(title, &c);
-            assert_eq!(frame_floor(title, &c), min_tokens(&frame), "{frame:?}");
+        for title in ["ADR-003: Index layout", "Story S1-01: Parse the plan"] {
+            let c = citation("docs/adr-003.md", "Decision");
+            let frame = render::section_frame(title, render::COUNTED_SOURCE, &c);
+            assert_eq!(frame_floor(title), min_tokens(&frame), "{frame:?}");
+        }
+    }
+
+    /// Sections are counted as source 1 while a pack is fitted: any number below 1,000
+    /// counts the same, in both encodings, whatever the title and lines around it.
+    #[test]
+    fn a_frame_counts_the_same_under_every_source_below_a_thousand() {
+        let counters = [
+            Tiktoken::get(Encoding::O200kBase),
+            Tiktoken::get(Encoding::Cl100kBase),
+        ];
+        let titles = [
+            "Story SRE-04-01: Provision",
+            "x",
+            "",
+            "ends in 7",
+            "[1]",
+            "ünï —",
+        ];
+        let lines = [(1, 1), (3, 40), (999, 1_000), (12_345, 67_890)];
+        for counter in counters {
+            for title in titles {
+                for (a, b) in lines {
+                    let mut c = citation("p.md", "");
+                    (c.line_start, c.line_end) = (a, b);
+                    let at = |n| settle_numbered(counter, title, n, &c, false, "Some text.\n");
+                    let one = at(render::COUNTED_SOURCE);
+                    assert_eq!(
+                        one,
+                        settle_section(counter, title, &c, false, "Some text.\n")
+                    );
+                    for n in 0..render::ONE_TOKEN_SOURCES {
+                        assert_eq!(at(n), one, "{title:?} [{n}:{a}-{b}]");
+                    }
+                }
+            }
         }
     }
 }

@@ -73,7 +73,7 @@ pub struct PackSection {
     pub title: String,
     pub part: Part,
     pub citation: Citation,
-    /// Tokens of this section as rendered in the pack (heading and citation line included).
+    /// Tokens of this section as rendered in the pack (its heading and short citation included).
     pub tokens: usize,
     pub score: f64,
     /// True when the excerpt was cut to fit; the citation then covers what is kept.
@@ -295,6 +295,20 @@ fn finish(
         }
     }
     pack.sources = sources.into_iter().collect();
+    // Sections were counted as source 1 (see `render::COUNTED_SOURCE`): count again the few
+    // past the pack's 999th source, with their own number.
+    let numbers: Vec<usize> = {
+        let cited = render::Sources::of(pack.sections.iter().map(|s| &s.citation));
+        pack.sections
+            .iter()
+            .map(|s| cited.number(&s.citation.path))
+            .collect()
+    };
+    for (s, n) in pack.sections.iter_mut().zip(numbers) {
+        if n >= render::ONE_TOKEN_SOURCES {
+            s.tokens = frame::settle_numbered(counter, &s.title, n, &s.citation, s.cut, &s.text);
+        }
+    }
     let listing = omitted::listing(omitted, pre);
     pack.omitted_by_reason = listing.counts;
     pack.omitted_more = listing.more;

@@ -2,23 +2,40 @@
 
 use std::fmt::Write;
 
-use super::Pack;
-use crate::model::Citation;
+use rustc_hash::FxHashMap;
 
-/// One excerpt: its heading, its citation (`path:lines`), the text. It is
-/// [`section_frame`] followed by [`section_body`].
-pub fn section(title: &str, citation: &Citation, cut: bool, text: &str) -> String {
-    let mut out = section_frame(title, citation);
+use super::Pack;
+use crate::model::{Citation, escape_controls};
+
+/// One excerpt: its heading, which ends in its short citation (`[n:lines]`, `n` numbering
+/// the pack's source files, listed in its header), then the text. It is [`section_frame`]
+/// followed by [`section_body`].
+pub fn section(title: &str, source: usize, citation: &Citation, cut: bool, text: &str) -> String {
+    let mut out = section_frame(title, source, citation);
     out.push_str(&section_body(text, cut));
     out
 }
 
-/// A section's heading and its citation line, ending in a blank line: the same in every pack
-/// citing this excerpt under this title, so its token count is cached across packs. The
-/// heading path, the score and the token count are the JSON pack's only.
-pub(crate) fn section_frame(title: &str, citation: &Citation) -> String {
-    let mut out = String::with_capacity(title.len() + citation.path.len() + 16);
-    let _ = write!(out, "## {title}\n> {citation}\n\n");
+/// The source number sections are counted with while a pack is fitted, before the pack's
+/// list of sources is settled: every number below 1,000 is one token of o200k_base and
+/// cl100k_base, so a frame counts the same under any of them (tested); the few sections of
+/// a pack past its 999th source are counted again with their own (`finish`).
+pub(crate) const COUNTED_SOURCE: usize = 1;
+
+/// Sources below this number count as [`COUNTED_SOURCE`] does.
+pub(crate) const ONE_TOKEN_SOURCES: usize = 1_000;
+
+/// A section's heading line with its short citation, then a blank line: the same in every
+/// pack citing this excerpt under this title and number, so its token count is cached
+/// across packs. The path is in the header ([`Sources`]); the heading path, the score
+/// and the token count are the JSON pack's only.
+pub(crate) fn section_frame(title: &str, source: usize, citation: &Citation) -> String {
+    let mut out = String::with_capacity(title.len() + 24);
+    let _ = write!(out, "## {title} [{source}:{}", citation.line_start);
+    if citation.line_end != citation.line_start {
+        let _ = write!(out, "-{}", citation.line_end);
+    }
+    out.push_str("]\n\n");
     out
 }
 
@@ -36,37 +53,70 @@ pub(crate) fn section_body(text: &str, cut: bool) -> String {
     out
 }
 
-/// Why the story's own text comes first, and where the numbers went.
-const ORDER_LINE: &str =
-    "> story first, then required parts, then by relevance; scores in the JSON\n";
+/// The files a pack's sections cite, in the order they are first cited, and each one's
+/// number (from 1): source `n` of a section's citation is the `n`th.
+pub(crate) struct Sources<'a> {
+    pub(crate) paths: Vec<&'a str>,
+    numbers: FxHashMap<&'a str, usize>,
+}
 
-/// The pack's title, its line of facts (story, sprint, role, recipe, encoding, tokens,
-/// hash) and a line saying how the excerpts are ordered, then a blank line.
+impl<'a> Sources<'a> {
+    pub(crate) fn of(citations: impl IntoIterator<Item = &'a Citation>) -> Self {
+        let mut sources = Sources {
+            paths: Vec::new(),
+            numbers: FxHashMap::default(),
+        };
+        for c in citations {
+            if !sources.numbers.contains_key(c.path.as_str()) {
+                sources.paths.push(&c.path);
+                sources.numbers.insert(&c.path, sources.paths.len());
+            }
+        }
+        sources
+    }
+
+    /// The number of a cited file (0 for one no section cites).
+    pub(crate) fn number(&self, path: &str) -> usize {
+        self.numbers.get(path).copied().unwrap_or(0)
+    }
+}
+
+/// A source's line in the pack's header: `[n]: path` (a Markdown link reference).
+pub(crate) fn source_line(source: usize, path: &str) -> String {
+    format!("[{source}]: {}\n", escape_controls(path))
+}
+
+/// The pack's title (with the story's state), its line of facts (sprint, role, tokens,
+/// hash; the recipe and the encoding are the JSON's), the numbered list of the files its sections cite, then a blank line.
 pub(crate) fn header(pack: &Pack) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Context pack: {} — {}", pack.story_id, pack.title);
     let _ = writeln!(
         out,
-        "> story {}{} · sprint {} · role {} · recipe {} · {} · {} of {} tokens · hash {}",
+        "# Context pack: {}{}",
         pack.story_id,
         pack.state
             .map(|s| format!(" ({})", s.as_str().replace('_', " ")))
             .unwrap_or_default(),
+    );
+    let _ = writeln!(
+        out,
+        "> sprint {} · role {} · {} of {} tokens · hash {}",
         pack.sprint.as_deref().unwrap_or("-"),
         pack.role.as_deref().unwrap_or("-"),
-        pack.recipe,
-        pack.encoding,
         pack.total_tokens,
         pack.budget_tokens,
         pack.hash,
     );
-    out.push_str(ORDER_LINE);
+    let cited = Sources::of(pack.sections.iter().map(|s| &s.citation));
+    for (n, path) in cited.paths.iter().enumerate() {
+        out.push_str(&source_line(n + 1, path));
+    }
     out.push('\n');
     out
 }
 
 /// After the sections, when excerpts were left out: a rule and how many, for which reasons
-/// (the JSON pack lists them, and the sources with their hashes). Empty otherwise.
+/// (the JSON pack lists them). Empty otherwise.
 pub(crate) fn footer(pack: &Pack) -> String {
     let left = pack.omitted.len() + pack.omitted_more;
     if left == 0 {
@@ -82,26 +132,30 @@ pub(crate) fn footer(pack: &Pack) -> String {
     .filter(|(n, _)| *n > 0)
     .map(|(n, why)| format!("{n} {why}"))
     .collect();
-    format!(
-        "---\nLeft out: {left} excerpts ({}), listed in the JSON.\n",
-        reasons.join(", ")
-    )
+    format!("---\nLeft out: {left} excerpts ({}).\n", reasons.join(", "))
 }
 
-/// One chosen section of a pack, as rendered.
-fn pack_section(s: &super::PackSection) -> String {
-    section(&s.title, &s.citation, s.cut, &s.text)
+/// Each section of the pack as rendered in it, in order (a section's `tokens` is its count).
+pub fn sections(pack: &Pack) -> Vec<String> {
+    let cited = Sources::of(pack.sections.iter().map(|s| &s.citation));
+    pack.sections
+        .iter()
+        .map(|s| {
+            let n = cited.number(&s.citation.path);
+            section(&s.title, n, &s.citation, s.cut, &s.text)
+        })
+        .collect()
 }
 
 /// The whole pack as Markdown; this is the text `total_tokens` and the budget count. It is
-/// [`header`], the sections, [`footer`]: every piece ends in a line break and the next starts
-/// with `#` or `-`, so a tokenizer that splits text the way tiktoken does never joins two
-/// pieces into one token, and the pack's count is the sum of its pieces' counts (see
+/// [`header`], the [`sections`], [`footer`]: every piece ends in a line break and the next
+/// starts with `#` or `-`, so a tokenizer that splits text the way tiktoken does never joins
+/// two pieces into one token, and the pack's count is the sum of its pieces' counts (see
 /// [`crate::tokens::joins_cleanly`]).
 pub fn markdown(pack: &Pack) -> String {
     let mut out = header(pack);
-    for s in &pack.sections {
-        out.push_str(&pack_section(s));
+    for s in sections(pack) {
+        out.push_str(&s);
     }
     out.push_str(&footer(pack));
     out

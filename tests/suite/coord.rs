@@ -178,7 +178,7 @@ fn states_show_in_stories_priorities_gate_and_pack() {
     assert_eq!(v["claim"]["agent"], "codex");
     let md = stdout(&run(p, T0, &["pack", "SRE-04-04"]));
     assert!(
-        md.contains("> story SRE-04-04 (claimed) · sprint 04"),
+        md.starts_with("# Context pack: SRE-04-04 (claimed)\n> sprint 04 · "),
         "{md}"
     );
     // Its hash is the pack's content: the same as once the claim is gone.
