@@ -107,6 +107,7 @@ mod tests {
     #[test]
     fn block_is_at_most_300_o200k_tokens() {
         let n = Tiktoken::get(Encoding::O200kBase).count_uncached(&block());
+        println!("AGENTS.md block: {n} o200k tokens");
         assert!(n <= 300, "the AGENTS.md block is {n} tokens");
     }
 
