@@ -317,6 +317,14 @@ pub fn setup(req: &SetupRequest, dirs: &Dirs) -> Result<SetupReport, SetupError>
              bearer token header (see the manual snippets in the README)"
         ));
     }
+    let has_plan = crate::app::App::open(&req.plan).is_ok_and(|app| app.lint().files > 0);
+    if !has_plan {
+        notes.push(format!(
+            "no plan documents under {} yet: `storypack init {}` starts one",
+            req.plan.display(),
+            req.plan.display()
+        ));
+    }
     let location = req.client.location(scope, &req.plan, dirs)?;
     let mut files = vec![config_edit::upsert(&location, &req.client.entry(&launch))?];
     for name in req.client.instruction_files() {

@@ -690,3 +690,83 @@ fn doctor_json_has_a_line_per_check() {
     );
     let _ = Path::new("");
 }
+
+#[test]
+fn concurrent_setups_never_lose_an_entry_or_corrupt_a_file() {
+    let env = Env::new();
+    let path = env.home.join(".claude.json");
+    std::fs::write(&path, JSON_OTHER).unwrap();
+    let plan = plan_str(&env);
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            // Half of them Claude Code (the user config and AGENTS.md/CLAUDE.md), half
+            // Cursor (its own config, and AGENTS.md too): every file has racing writers.
+            let client = if i % 2 == 0 { "claude-code" } else { "cursor" };
+            Command::new(env!("CARGO_BIN_EXE_storypack"))
+                .args(["setup", client, "--scope", "user", "--plan", &plan])
+                .env("HOME", &env.home)
+                .env("XDG_CONFIG_HOME", env.home.join(".config"))
+                .env("CODEX_HOME", env.home.join(".codex"))
+                .env_remove("CLAUDE_CONFIG_DIR")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        // A writer that lost a race is refused with a clear message, never half-applied.
+        match out.status.code() {
+            Some(0) => {}
+            Some(2) => assert!(
+                stderr(&out).contains("run the command again"),
+                "{}",
+                stderr(&out)
+            ),
+            other => panic!("exit {other:?}: {}", stderr(&out)),
+        }
+    }
+    // Whoever won, a rerun completes the setup and every file is whole.
+    for client in ["claude-code", "cursor"] {
+        let out = env.run(&["setup", client, "--scope", "user", "--plan", &plan]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let doc = parse(Fmt::Json, &std::fs::read_to_string(&path).unwrap());
+    assert_eq!(doc["mcpServers"]["github"]["command"], "npx");
+    assert_eq!(doc["mcpServers"]["storypack"]["command"], binary());
+    let agents = std::fs::read_to_string(env.plan.join("AGENTS.md")).unwrap();
+    assert_eq!(
+        agents.matches("<!-- storypack:begin").count(),
+        1,
+        "{agents}"
+    );
+}
+
+#[test]
+fn a_killed_setup_leaves_the_old_config_or_the_new_one_never_a_mix() {
+    let env = Env::new();
+    let path = env.home.join(".codex/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let plan = plan_str(&env);
+    // The text a completed run writes.
+    std::fs::write(&path, TOML_OTHER).unwrap();
+    assert_eq!(env.setup("codex", "user").status.code(), Some(0));
+    let complete = std::fs::read_to_string(&path).unwrap();
+    for i in 0..30u64 {
+        std::fs::write(&path, TOML_OTHER).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_storypack"))
+            .args(["setup", "codex", "--plan", &plan])
+            .env("HOME", &env.home)
+            .env("CODEX_HOME", env.home.join(".codex"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(i * 300));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read_to_string(&path).unwrap();
+        assert!(now == TOML_OTHER || now == complete, "run {i} left:\n{now}");
+    }
+}
