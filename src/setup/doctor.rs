@@ -193,7 +193,9 @@ fn check_client(client: Client, location: &Location, plan: &Path) -> Option<Chec
         }
     };
     let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_string);
-    if entry.get("enabled").and_then(|v| v.as_bool()) == Some(false) {
+    let off = entry.get("enabled").and_then(|v| v.as_bool()) == Some(false)
+        || entry.get("disabled").and_then(|v| v.as_bool()) == Some(true);
+    if off {
         return Some(warning(
             "client",
             format!("{client}: {path} names {SERVER_NAME} but disables it"),
@@ -239,6 +241,14 @@ fn check_client(client: Client, location: &Location, plan: &Path) -> Option<Chec
                 .map(PathBuf::from)
         });
     match served {
+        // `${workspaceFolder}` and the like: the client fills it in.
+        Some(p) if p.to_string_lossy().contains("${") => Some(ok(
+            "client",
+            format!(
+                "{client}: {path} runs {command} on {} (the client fills it in)",
+                p.display()
+            ),
+        )),
         Some(p) if !p.is_dir() => Some(problem(
             "client",
             format!(
@@ -378,6 +388,40 @@ fn check_http(addr: Option<&str>, token_env: Option<&str>) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setup::clients::Format;
+
+    fn client_check(json: &str) -> Check {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mcp.json");
+        std::fs::write(&path, json).unwrap();
+        let location = Location {
+            path,
+            format: Format::Jsonc,
+            table: "servers",
+        };
+        check_client(Client::Vscode, &location, dir.path()).unwrap()
+    }
+
+    #[test]
+    fn client_entries_are_judged_by_what_they_launch() {
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_string_lossy().replace('\\', "/");
+        let with = |args: &str| {
+            format!(
+                "{{ \"servers\": {{ \"storypack\": {{ \"command\": \"{exe}\", \"args\": {args} }} }} }}"
+            )
+        };
+        let ws = client_check(&with(r#"["serve", "--plan", "${workspaceFolder}"]"#));
+        assert_eq!(ws.status, Status::Ok, "{ws:?}");
+        let gone = client_check(&with(r#"["serve", "--plan", "/no/such/plan"]"#));
+        assert_eq!(gone.status, Status::Problem, "{gone:?}");
+        let bare = client_check(r#"{ "servers": { "storypack": { "command": "storypack" } } }"#);
+        assert_eq!(bare.status, Status::Warning, "{bare:?}");
+        let off = client_check(&format!(
+            "{{ \"servers\": {{ \"storypack\": {{ \"command\": \"{exe}\", \"disabled\": true }} }} }}"
+        ));
+        assert_eq!(off.status, Status::Warning, "{off:?}");
+    }
 
     #[test]
     fn http_off_loopback_needs_a_token() {

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::model::escape_controls as esc;
+
 use super::doctor::{DoctorReport, Status};
 use super::init::InitReport;
 use super::{Action, FileChange, SetupReport};
@@ -17,9 +19,9 @@ fn action(a: &Action, print: bool) -> &'static str {
 }
 
 fn file_line(out: &mut String, f: &FileChange, print: bool) {
-    let _ = writeln!(out, "{}: {}", action(&f.action, print), f.path);
+    let _ = writeln!(out, "{}: {}", action(&f.action, print), esc(&f.path));
     if let Some(text) = &f.content {
-        let _ = writeln!(out, "----- {} -----", f.path);
+        let _ = writeln!(out, "----- {} -----", esc(&f.path));
         out.push_str(text);
         if !text.ends_with('\n') {
             out.push('\n');
@@ -35,7 +37,7 @@ pub fn setup(r: &SetupReport) -> String {
         file_line(&mut out, f, r.print);
     }
     for note in &r.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "note: {}", esc(note));
     }
     if r.print {
         out.push_str("nothing written (--print)\n");
@@ -57,7 +59,7 @@ pub fn init(r: &InitReport) -> String {
     let _ = writeln!(
         out,
         "next: `storypack lint --plan {0}`, then `storypack setup CLIENT --plan {0}`",
-        r.root
+        esc(&r.root)
     );
     out
 }
@@ -70,9 +72,9 @@ pub fn doctor(r: &DoctorReport) -> String {
             Status::Warning => "warning",
             Status::Problem => "problem",
         };
-        let _ = writeln!(out, "{status} {:<6} {}", c.check, c.message);
+        let _ = writeln!(out, "{status} {:<6} {}", c.check, esc(&c.message));
         if let Some(fix) = &c.fix {
-            let _ = writeln!(out, "        fix:   {fix}");
+            let _ = writeln!(out, "        fix:   {}", esc(fix));
         }
     }
     let _ = writeln!(out, "{} problems, {} warnings", r.problems, r.warnings);
