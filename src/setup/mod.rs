@@ -132,6 +132,9 @@ pub struct FileChange {
     old_text: Option<String>,
     #[serde(skip)]
     target: PathBuf,
+    /// A new file readable by its owner only (user configs); else by everyone (plan files).
+    #[serde(skip)]
+    private: bool,
 }
 
 impl FileChange {
@@ -148,6 +151,7 @@ impl FileChange {
             new_text: new,
             old_text: old,
             target,
+            private: false,
         }
     }
 
@@ -157,7 +161,12 @@ impl FileChange {
         let Some(new) = &self.new_text else {
             return Ok(());
         };
-        write_atomic(&self.target, self.old_text.as_deref(), new.as_bytes())
+        write_atomic(
+            &self.target,
+            self.old_text.as_deref(),
+            new.as_bytes(),
+            self.private,
+        )
     }
 }
 
@@ -194,7 +203,12 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, SetupError> {
 /// Configs and instruction files are small; anything bigger is not what we think it is.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
-fn write_atomic(path: &Path, expected: Option<&str>, bytes: &[u8]) -> Result<(), SetupError> {
+fn write_atomic(
+    path: &Path,
+    expected: Option<&str>,
+    bytes: &[u8],
+    private: bool,
+) -> Result<(), SetupError> {
     // Write through a symlink to the file it names.
     let target = match std::fs::canonicalize(path) {
         Ok(t) => t,
@@ -212,6 +226,15 @@ fn write_atomic(path: &Path, expected: Option<&str>, bytes: &[u8]) -> Result<(),
         .map_err(|e| SetupError::io("create a temp file in", &dir, e))?;
     tmp.write_all(bytes)
         .map_err(|e| SetupError::io("write", tmp.path(), e))?;
+    // An edited file keeps its permissions; a new one gets the usual ones (the temp file
+    // starts owner-only), except a user config, which may come to hold tokens.
+    #[cfg(unix)]
+    let permissions = permissions.or_else(|| {
+        use std::os::unix::fs::PermissionsExt;
+        (!private).then(|| std::fs::Permissions::from_mode(0o644))
+    });
+    #[cfg(not(unix))]
+    let _ = private;
     if let Some(p) = permissions {
         std::fs::set_permissions(tmp.path(), p)
             .map_err(|e| SetupError::io("set the permissions of", tmp.path(), e))?;
@@ -326,7 +349,9 @@ pub fn setup(req: &SetupRequest, dirs: &Dirs) -> Result<SetupReport, SetupError>
         ));
     }
     let location = req.client.location(scope, &req.plan, dirs)?;
-    let mut files = vec![config_edit::upsert(&location, &req.client.entry(&launch))?];
+    let mut config = config_edit::upsert(&location, &req.client.entry(&launch))?;
+    config.private = scope == Scope::User;
+    let mut files = vec![config];
     for name in req.client.instruction_files() {
         files.push(agents::upsert(&req.plan.join(name))?);
     }

@@ -688,7 +688,6 @@ fn doctor_json_has_a_line_per_check() {
             .any(|c| c["check"] == "client" && c["status"] == "warning"),
         "{v}"
     );
-    let _ = Path::new("");
 }
 
 #[test]
@@ -769,4 +768,26 @@ fn a_killed_setup_leaves_the_old_config_or_the_new_one_never_a_mix() {
         let now = std::fs::read_to_string(&path).unwrap();
         assert!(now == TOML_OTHER || now == complete, "run {i} left:\n{now}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn new_plan_files_are_readable_by_all_and_user_configs_by_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let plan = plan_str(&env);
+    assert_eq!(env.run(&["init", &plan]).status.code(), Some(0));
+    assert_eq!(env.setup("cursor", "project").status.code(), Some(0));
+    assert_eq!(env.setup("cursor", "user").status.code(), Some(0));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.plan.join("storypack.toml")), 0o644);
+    assert_eq!(mode(&env.plan.join("AGENTS.md")), 0o644);
+    assert_eq!(mode(&env.plan.join(".cursor/mcp.json")), 0o644);
+    assert_eq!(mode(&env.home.join(".cursor/mcp.json")), 0o600);
+    // An edited file keeps its own.
+    let mcp = env.plan.join(".cursor/mcp.json");
+    std::fs::set_permissions(&mcp, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::write(&mcp, JSON_OTHER).unwrap();
+    assert_eq!(env.setup("cursor", "project").status.code(), Some(0));
+    assert_eq!(mode(&mcp), 0o640);
 }
