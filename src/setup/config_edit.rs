@@ -115,10 +115,14 @@ fn jsonc_options(format: Format) -> jsonc_parser::ParseOptions {
     }
 }
 
+/// Marks a refusal that is not a parse error: the edit itself did not check out.
+const UNMERGEABLE: &str = "unmergeable: ";
+
 /// The new text must hold the merged entry, and be the old document everywhere else.
 fn verify(before: &Value, new: &str, location: &Location, merged: &Value) -> Result<(), String> {
-    let after = parse_value(new, location.format)
-        .map_err(|e| format!("storypack's edit does not parse ({e}); nothing written"))?;
+    let after = parse_value(new, location.format).map_err(|e| {
+        format!("{UNMERGEABLE}storypack's edit does not parse ({e}); nothing written")
+    })?;
     let table = location.table;
     let got = after.get(table).and_then(|t| t.get(SERVER_NAME));
     let strip = |v: &Value| {
@@ -137,7 +141,7 @@ fn verify(before: &Value, new: &str, location: &Location, merged: &Value) -> Res
     };
     if got != Some(merged) || strip(before) != strip(&after) {
         return Err(format!(
-            "storypack could not merge its entry into `{table}` without changing anything \
+            "{UNMERGEABLE}storypack could not merge its entry into `{table}` without changing anything \
              else; nothing written. Add it by hand: {}",
             serde_json::to_string(merged).unwrap_or_default()
         ));
