@@ -791,3 +791,24 @@ fn new_plan_files_are_readable_by_all_and_user_configs_by_their_owner() {
     assert_eq!(env.setup("cursor", "project").status.code(), Some(0));
     assert_eq!(mode(&mcp), 0o640);
 }
+
+/// Text output with this run's folders and binary replaced by names.
+fn redact(env: &Env, text: &str) -> String {
+    text.replace(&binary(), "[BIN]")
+        .replace(&*env.plan.to_string_lossy(), "[PLAN]")
+        .replace(&*env.home.to_string_lossy(), "[HOME]")
+        .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+}
+
+#[test]
+fn setup_and_doctor_text() {
+    let env = Env::new();
+    let plan = plan_str(&env);
+    assert_eq!(env.run(&["init", &plan]).status.code(), Some(0));
+    let print = env.run(&["setup", "cursor", "--print", "--plan", &plan]);
+    insta::assert_snapshot!("setup_print", redact(&env, &stdout(&print)));
+    assert_eq!(env.setup("codex", "user").status.code(), Some(0));
+    let (code, text) = doctor(&env, &["--http", "8080"]);
+    assert_eq!(code, Some(0), "{text}");
+    insta::assert_snapshot!("doctor_healthy", redact(&env, &text));
+}
