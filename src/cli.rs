@@ -193,6 +193,38 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Connect an MCP client: write or merge its config (the absolute path of this binary and
+    /// of the plan root) and the agent instructions in the plan's AGENTS.md (and CLAUDE.md).
+    /// Running it again changes nothing; a config it cannot parse is left untouched (exit 2).
+    Setup {
+        /// claude-code, cursor, vscode, codex or goose.
+        #[arg(value_parser = parse_client, value_name = "CLIENT")]
+        client: storypack::setup::Client,
+        /// project (the plan root's config) or user; default: project for claude-code, cursor
+        /// and vscode, user for codex and goose.
+        #[arg(long, value_parser = parse_scope)]
+        scope: Option<storypack::setup::Scope>,
+        /// Connect to a running `storypack serve --http` at this URL instead of starting the
+        /// binary (http://127.0.0.1:8080/mcp).
+        #[arg(long, value_name = "URL")]
+        http: Option<String>,
+        /// Only show what would be written; change nothing.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Start a plan in DIR (default: --plan, else the current folder): roadmap, feature and
+    /// epic, backlog, gate checklist, role plan and storypack.toml. Never overwrites a file.
+    Init { dir: Option<PathBuf> },
+    /// Check a setup: the binary, the plan and its lint, client configs naming storypack, the
+    /// store, the HTTP token. One line per check with the fix; exit 1 on a problem.
+    Doctor {
+        /// The address given to `serve --http`, to check its token rule.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// The variable given to `serve --token-env`.
+        #[arg(long, value_name = "VAR", requires = "http")]
+        token_env: Option<String>,
+    },
     /// Rank plan sections by relevance to a query.
     Search {
         query: String,
@@ -335,6 +367,9 @@ pub fn run() -> Result<ExitCode> {
         })
         .context("serve")?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(code) = onboarding(&cli)? {
+        return Ok(code);
     }
     if let Command::Pack {
         check: false,
@@ -529,8 +564,66 @@ pub fn run() -> Result<ExitCode> {
         }
         // Served above, before the plan is opened here.
         Command::Serve { .. } => {}
+        // Handled by `onboarding`, which needs no opened plan.
+        Command::Setup { .. } | Command::Init { .. } | Command::Doctor { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `setup`, `init` and `doctor`: they work before a plan exists or loads.
+fn onboarding(cli: &Cli) -> Result<Option<ExitCode>> {
+    use storypack::setup;
+    let json = cli.global.json;
+    match &cli.command {
+        Command::Setup {
+            client,
+            scope,
+            http,
+            print,
+        } => {
+            let req = setup::SetupRequest {
+                client: *client,
+                scope: *scope,
+                plan: setup::absolute_plan(&cli.global.plan)?,
+                http: http.clone(),
+                binary: setup::current_binary()?,
+                print: *print,
+            };
+            let report = setup::setup(&req, &setup::Dirs::from_env()?)?;
+            emit(json, &report, setup::render::setup(&report))?;
+            Ok(Some(ExitCode::SUCCESS))
+        }
+        Command::Init { dir } => {
+            let dir = dir.as_ref().unwrap_or(&cli.global.plan);
+            let report = setup::init::init(dir, app::today())?;
+            emit(json, &report, setup::render::init(&report))?;
+            Ok(Some(ExitCode::SUCCESS))
+        }
+        Command::Doctor { http, token_env } => {
+            let req = setup::doctor::DoctorRequest {
+                plan: cli.global.plan.clone(),
+                binary: setup::current_binary()?,
+                version: env!("CARGO_PKG_VERSION"),
+                store: setup::doctor::StoreTarget::Files {
+                    plan: cli.global.plan.clone(),
+                },
+                http: http.clone(),
+                token_env: token_env.clone(),
+            };
+            let report = setup::doctor::doctor(&req, &setup::Dirs::from_env()?);
+            emit(json, &report, setup::render::doctor(&report))?;
+            Ok(Some(ExitCode::from(u8::from(report.problems > 0))))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn parse_client(s: &str) -> Result<storypack::setup::Client, String> {
+    s.parse()
+}
+
+fn parse_scope(s: &str) -> Result<storypack::setup::Scope, String> {
+    s.parse()
 }
 
 fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {

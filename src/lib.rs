@@ -19,6 +19,7 @@
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
 //! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
+//! - [`setup`]: onboarding: client configs (`setup`), the AGENTS.md block, `init`, `doctor`.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - `regular`: opening plan-named files: regular files only, never a FIFO or a device.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
@@ -45,6 +46,7 @@ pub mod priorities;
 mod regular;
 pub mod render;
 mod search;
+pub mod setup;
 mod sync;
 pub mod tokens;
 pub mod writeback;
