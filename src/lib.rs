@@ -21,6 +21,8 @@
 //! - [`writeback`]: `storypack sync`: plan edits recording done handoffs, diffs, safe writes.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - `regular`: opening plan-named files: regular files only, never a FIFO or a device.
+//! - [`report`]: the gate evidence package (`report gate`) as HTML and Markdown.
+//! - [`board`]: the read-only board at `/` of the HTTP server (axum): pages, graph, live.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
 //!
 //! Module docs point contributors at internals: read them with
@@ -32,6 +34,7 @@
 )]
 
 pub mod app;
+pub mod board;
 pub mod coord;
 mod error;
 pub mod evidence;
@@ -44,6 +47,7 @@ pub mod plan;
 pub mod priorities;
 mod regular;
 pub mod render;
+pub mod report;
 mod search;
 mod sync;
 pub mod tokens;
