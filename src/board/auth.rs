@@ -146,7 +146,9 @@ pub(crate) fn harden(response: &mut Response) {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it Chromium posts forms with `Origin: null`, which the
+        // Origin check must refuse.
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -188,7 +190,11 @@ async fn check(access: &Access, request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     if request.method() == Method::GET {
-        let mut response = (StatusCode::UNAUTHORIZED, pages::sign_in(None)).into_response();
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            axum::response::Html(pages::sign_in(None)),
+        )
+            .into_response();
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -9,13 +9,13 @@ use super::{GatePackage, handoff_label, pack_label, verdict_label};
 /// Escapes Markdown's punctuation and flattens line breaks (one table cell, one line).
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in crate::model::escape_controls(text).chars() {
+    let flat = text.replace(['\n', '\r'], " ");
+    for c in crate::model::escape_controls(&flat).chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' => {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }
     }
@@ -24,7 +24,8 @@ fn esc(text: &str) -> String {
 
 /// Inline code that no backtick in `text` can close.
 fn code(text: &str) -> String {
-    let text = crate::model::escape_controls(text).replace(['\n', '\r', '|'], " ");
+    let flat = text.replace(['\n', '\r', '|'], " ");
+    let text = crate::model::escape_controls(&flat);
     let mut fence = "`".to_string();
     while text.contains(&fence) {
         fence.push('`');

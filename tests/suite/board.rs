@@ -103,7 +103,7 @@ async fn browser() -> (Proc, Client, tempfile::TempDir) {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1440,1000",
+                "--disable-dev-shm-usage", "--window-size=1440,1400",
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         }),
@@ -216,10 +216,15 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
         "{csp}"
     );
     let body = response.text().await.unwrap();
-    assert!(
-        !body.contains("http://") && !body.contains("https://"),
-        "no external asset"
-    );
+    for external in [
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "src=\"//",
+        "href=\"//",
+    ] {
+        assert!(!body.contains(external), "no external asset: {external}");
+    }
 
     client.goto(&url).await.unwrap();
     // Every sprint on the timeline, the current one (05 on 2026-11-20) first, each with
@@ -411,11 +416,8 @@ async fn off_loopback_the_board_asks_for_the_token() {
         .submit()
         .await
         .unwrap();
-    assert!(
-        wait_for_text(&browser, "does not match", WAIT)
-            .await
-            .is_some()
-    );
+    let shown = wait_for_text(&browser, "does not match", Duration::from_secs(5)).await;
+    assert!(shown.is_some(), "{}", browser.source().await.unwrap());
     let form = browser.form(Locator::Css("form.signin")).await.unwrap();
     form.set_by_name("token", "board-s3cret")
         .await
