@@ -12,7 +12,7 @@
 //! - [`pages`]: the pages (maud). [`graph`]: the dependency graph's layout and SVG.
 //! - `assets/`: the stylesheet and the script (live updates only), compiled in.
 //!
-//! Mounted by [`crate::mcp::serve_http`] beside `/mcp`, so it shares the accept loop and its
+//! Mounted by `mcp::serve_http` beside `/mcp`, so it shares the accept loop and its
 //! limits (connections, header, idle and write timeouts); each page is built off the async
 //! runtime from the current snapshot.
 
@@ -38,7 +38,6 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::app::App;
 use crate::error::Error;
 use crate::gate::Verdict;
-use crate::mcp::PlanHandle;
 use crate::pack::PackRequest;
 
 pub(crate) use auth::Access;
@@ -48,13 +47,22 @@ const JS: &str = include_str!("assets/board.js");
 /// Largest sign-in form accepted.
 const MAX_FORM_BYTES: usize = 4096;
 
+/// What the board shows and follows: the server's current snapshot, and a tick per change
+/// of the plan, a handoff or a claim. The MCP server's plan handle is one.
+pub(crate) trait Live: Send + Sync + 'static {
+    /// The current snapshot; a page is built from one.
+    fn app(&self) -> Arc<App>;
+    /// Ticks, one per change an open page should show.
+    fn ticks(&self) -> tokio::sync::broadcast::Receiver<()>;
+}
+
 struct Board {
-    handle: Arc<PlanHandle>,
+    handle: Arc<dyn Live>,
     access: Arc<Access>,
 }
 
 /// The board's routes, behind their own guard (the `/mcp` route keeps its own).
-pub(crate) fn router(handle: Arc<PlanHandle>, access: Access) -> Router {
+pub(crate) fn router(handle: Arc<dyn Live>, access: Access) -> Router {
     let access = Arc::new(access);
     let board = Arc::new(Board {
         handle,
@@ -208,7 +216,7 @@ async fn source(State(board): State<Arc<Board>>, Path(path): Path<String>) -> Re
 
 /// Server-sent events: `change` whenever the plan, a handoff or a claim changes.
 async fn events(State(board): State<Arc<Board>>) -> impl IntoResponse {
-    let ticks = BroadcastStream::new(board.handle.board_ticks())
+    let ticks = BroadcastStream::new(board.handle.ticks())
         .map(|_| Ok::<Event, Infallible>(Event::default().event("change").data("plan")));
     Sse::new(ticks).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

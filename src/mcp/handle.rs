@@ -281,6 +281,16 @@ impl PlanHandle {
     }
 }
 
+impl crate::board::Live for PlanHandle {
+    fn app(&self) -> Arc<App> {
+        PlanHandle::app(self)
+    }
+
+    fn ticks(&self) -> broadcast::Receiver<()> {
+        self.board_ticks()
+    }
+}
+
 /// Documents whose content differs between two plans, or that only one of them has.
 fn changed_docs(old: &App, new: &App) -> BTreeSet<String> {
     let before: HashMap<&str, &str> = old

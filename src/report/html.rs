@@ -130,9 +130,9 @@ fn block_lines(html: &str) -> String {
     while let Some(at) = rest.find('<') {
         let (text, tag) = rest.split_at(at);
         out.push_str(text);
-        let block = BLOCKS.iter().any(|b| {
-            tag.starts_with(b) && tag[b.len()..].starts_with(|c: char| c == '>' || c == ' ')
-        });
+        let block = BLOCKS
+            .iter()
+            .any(|b| tag.starts_with(b) && tag[b.len()..].starts_with(['>', ' ']));
         if block && !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }

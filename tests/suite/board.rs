@@ -226,6 +226,24 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
         assert!(!body.contains(external), "no external asset: {external}");
     }
 
+    // Source links serve plan documents of the model, and nothing else.
+    let source = reqwest::get(format!(
+        "{url}source/docs/03-backlog/sprint-05-devops-sre-engineer.md"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(source.status(), 200);
+    assert!(source.text().await.unwrap().contains(r#"<li id="L12">"#));
+    for path in [
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd",
+        "storypack.toml",
+        "docs",
+    ] {
+        let r = reqwest::get(format!("{url}source/{path}")).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+
     client.goto(&url).await.unwrap();
     // Every sprint on the timeline, the current one (05 on 2026-11-20) first, each with
     // its gate's verdict as the gate check gives it.
@@ -283,8 +301,24 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     std::fs::write(target.join("board.png"), &shot).unwrap();
+    // The dependency graph, drawn: an element screenshot of the figure.
+    let graph = client
+        .find(Locator::Css("figure.graph-box"))
+        .await
+        .unwrap()
+        .screenshot()
+        .await
+        .unwrap();
+    let (gw, _, graph_colours) = colours(&graph);
+    assert!(
+        gw >= 600 && graph_colours >= 4,
+        "{gw} wide, {graph_colours} colours"
+    );
+    std::fs::write(target.join("board-graph.png"), &graph).unwrap();
     if let Some(path) = std::env::var_os("STORYPACK_BOARD_SCREENSHOT") {
-        std::fs::write(path, &shot).unwrap();
+        let path = PathBuf::from(path);
+        std::fs::write(&path, &shot).unwrap();
+        std::fs::write(path.with_file_name("board-graph.png"), &graph).unwrap();
     }
 
     // A plan edit reaches the open page, without a reload, within 2 s.
@@ -354,6 +388,19 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
     assert_eq!(
         attr(&client, "[data-verdict]", "data-verdict").await,
         ["fail"]
+    );
+
+    // The role filter, without script: a GET form.
+    client
+        .goto(&format!("{url}sprint/04?role=backend-engineer"))
+        .await
+        .unwrap();
+    let mut shown = attr(&client, "li.story", "data-story").await;
+    shown.sort();
+    assert_eq!(shown, ["BE-04-01", "BE-04-02", "BE-04-03", "BE-04-04"]);
+    assert_eq!(
+        count(&client, "section.column[data-state=done] li.story").await,
+        2
     );
 
     client.close().await.unwrap();

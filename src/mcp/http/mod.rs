@@ -216,7 +216,7 @@ pub async fn serve_http(
         .map(|o| o.to_string())
         .chain(options.allowed_origins.iter().cloned());
     let board = crate::board::router(
-        handle.clone(),
+        handle.clone() as Arc<dyn crate::board::Live>,
         crate::board::Access {
             token: options.token.clone(),
             hosts: hosts.clone(),
