@@ -32,8 +32,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::error::Error;
@@ -59,14 +61,18 @@ pub(crate) trait Live: Send + Sync + 'static {
 struct Board {
     handle: Arc<dyn Live>,
     access: Arc<Access>,
+    /// Cancelled when the server shuts down: ends the event streams, which would otherwise
+    /// hold their connections (and the graceful shutdown) open.
+    stop: CancellationToken,
 }
 
 /// The board's routes, behind their own guard (the `/mcp` route keeps its own).
-pub(crate) fn router(handle: Arc<dyn Live>, access: Access) -> Router {
+pub(crate) fn router(handle: Arc<dyn Live>, access: Access, stop: CancellationToken) -> Router {
     let access = Arc::new(access);
     let board = Arc::new(Board {
         handle,
         access: access.clone(),
+        stop,
     });
     Router::new()
         .route("/", get(index))
@@ -214,11 +220,30 @@ async fn source(State(board): State<Arc<Board>>, Path(path): Path<String>) -> Re
     .await
 }
 
-/// Server-sent events: `change` whenever the plan, a handoff or a claim changes.
+/// Server-sent events: `change` whenever the plan, a handoff or a claim changes. Ticks that
+/// come while one is waiting to be sent are one change; the stream ends at shutdown.
 async fn events(State(board): State<Arc<Board>>) -> impl IntoResponse {
-    let ticks = BroadcastStream::new(board.handle.ticks())
-        .map(|_| Ok::<Event, Infallible>(Event::default().event("change").data("plan")));
-    Sse::new(ticks).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let mut ticks = board.handle.ticks();
+    let stop = board.stop.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tx.closed() => break,
+                tick = ticks.recv() => match tick {
+                    Ok(()) | Err(RecvError::Lagged(_)) => {
+                        // Full: a change is already on its way.
+                        let _ = tx.try_send(());
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+    });
+    let changes = ReceiverStream::new(rx)
+        .map(|()| Ok::<Event, Infallible>(Event::default().event("change").data("plan")));
+    Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 async fn sign_in_form() -> Response {

@@ -142,13 +142,13 @@ pub fn document(pkg: &GatePackage) -> String {
     let with_handoffs: Vec<_> = pkg
         .timelines
         .iter()
-        .filter(|(_, t)| !t.is_empty())
+        .filter(|t| !t.handoffs.is_empty())
         .collect();
     if !with_handoffs.is_empty() {
         let _ = writeln!(out, "\n## Handoffs\n");
-        for (story, timeline) in with_handoffs {
-            let _ = writeln!(out, "### {}\n", esc(story));
-            for h in timeline {
+        for t in with_handoffs {
+            let _ = writeln!(out, "### {}\n", esc(&t.story_id));
+            for h in &t.handoffs {
                 let _ = writeln!(
                     out,
                     "1. {} {}, {}: {} to {}. {}",

@@ -51,8 +51,15 @@ pub struct GatePackage {
     /// blake3 over every plan document's path and content hash: which plan this describes.
     pub plan_hash: String,
     pub report: GateReport,
-    /// Each story of the sprint's handoffs, oldest first (story id, timeline), in plan order.
-    pub timelines: Vec<(String, Vec<TimelineEntry>)>,
+    /// Each story of the sprint with its handoffs, oldest first, in plan order.
+    pub timelines: Vec<StoryTimeline>,
+}
+
+/// One story's handoffs, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoryTimeline {
+    pub story_id: String,
+    pub handoffs: Vec<TimelineEntry>,
 }
 
 impl GatePackage {
@@ -64,8 +71,8 @@ impl GatePackage {
     pub(crate) fn timeline(&self, story: &str) -> &[TimelineEntry] {
         self.timelines
             .iter()
-            .find(|(id, _)| id == story)
-            .map_or(&[], |(_, t)| t.as_slice())
+            .find(|t| t.story_id == story)
+            .map_or(&[], |t| t.handoffs.as_slice())
     }
 }
 
@@ -99,10 +106,10 @@ pub fn gate_package(app: &App, sprint: &str, today: NaiveDate) -> Result<GatePac
     let mut timelines = Vec::with_capacity(report.stories.len());
     for s in &report.stories {
         let list = app.list_handoffs(Some(&s.id))?;
-        timelines.push((
-            s.id.clone(),
-            list.handoffs.iter().map(TimelineEntry::of).collect(),
-        ));
+        timelines.push(StoryTimeline {
+            story_id: s.id.clone(),
+            handoffs: list.handoffs.iter().map(TimelineEntry::of).collect(),
+        });
     }
     Ok(GatePackage {
         generated_at: crate::app::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -367,6 +367,18 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
         1
     );
 
+    // So does a handoff recorded by another writer.
+    let writer = App::open(plan.path()).unwrap();
+    let mut contract = super::handoffs::valid_contract(&writer, "SRE-05-03");
+    contract["status"] = "ready_for_review".into();
+    let outcome = writer.record_handoff(&contract).unwrap();
+    assert!(outcome.recorded, "{outcome:?}");
+    let took = wait_for_text(&client, "Ready for review (1)", LIVE_BOUND).await;
+    assert!(
+        took.is_some(),
+        "the handoff did not reach the page within 2 s"
+    );
+
     // The story page: fields, acceptance, a pack with its token count, citations as links.
     client.goto(&format!("{url}story/SRE-05-01")).await.unwrap();
     let size = client
@@ -378,6 +390,11 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
         .unwrap();
     assert!(size.contains("tokens of a"), "{size}");
     assert!(count(&client, "a.cite[href^='/source/']").await > 1);
+    client.goto(&format!("{url}story/SRE-05-03")).await.unwrap();
+    assert_eq!(
+        attr(&client, "li.handoff", "data-handoff").await,
+        ["SRE-05-03#1"]
+    );
     // The gate page of sprint 04 names its reasons.
     client.goto(&format!("{url}gate/04")).await.unwrap();
     let reasons = count(&client, "li.reason").await;
@@ -485,4 +502,47 @@ async fn off_loopback_the_board_asks_for_the_token() {
         .unwrap();
     assert_eq!(cookies, serde_json::Value::String(String::new()));
     browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_an_event_and_an_open_stream_does_not_hold_up_shutdown() {
+    let plan = copy_plan();
+    let (mut server, url) = serve(plan.path(), "127.0.0.1:0", None);
+    let mut events = reqwest::get(format!("{url}events")).await.unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(
+        events.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let backlog = plan
+        .path()
+        .join("docs/03-backlog/sprint-05-devops-sre-engineer.md");
+    let text = std::fs::read_to_string(&backlog).unwrap();
+    std::fs::write(&backlog, text.replace("retry policy", "retry rules")).unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + WAIT;
+    while !seen.contains("event: change") {
+        let chunk = tokio::time::timeout_at(deadline.into(), events.chunk())
+            .await
+            .expect("a change event")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    // SIGTERM with the stream still open: the server ends it and exits.
+    let pid = libc::pid_t::try_from(server.0.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let rest = tokio::time::timeout(WAIT, events.chunk()).await.unwrap();
+    assert!(matches!(rest, Ok(None) | Err(_)), "the stream ended");
 }

@@ -116,3 +116,42 @@ fn the_markdown_goes_to_stdout_with_a_dash() {
     assert!(md.contains("**Verdict: AT RISK**"));
     assert!(md.contains("- Today: 2026-11-17 (day 2 of the sprint)"));
 }
+
+#[test]
+fn the_package_carries_each_storys_handoff_timeline() {
+    let plan = super::packs::copy_plan();
+    let app = App::open(plan.path()).unwrap();
+    let contract = super::handoffs::valid_contract(&app, "SRE-04-04");
+    let outcome = app.record_handoff(&contract).unwrap();
+    assert!(outcome.recorded, "{outcome:?}");
+    let out = report(&[
+        "report",
+        "gate",
+        "04",
+        "--plan",
+        plan.path().to_str().unwrap(),
+        "--md",
+        "-",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The Markdown, then the package as JSON.
+    let (md, json) = text.split_at(text.find("\n{").unwrap() + 1);
+    assert!(
+        md.contains("## Handoffs\n\n### SRE-04-04\n\n1. `SRE-04-04#1` done, "),
+        "{md}"
+    );
+    assert!(md.contains("| SRE-04-04 Tune worker autoscaling and per-tenant rate limits | done |"));
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let timeline = v["timelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["story_id"] == "SRE-04-04")
+        .unwrap();
+    assert_eq!(timeline["handoffs"][0]["id"], "SRE-04-04#1");
+    assert_eq!(timeline["handoffs"][0]["status"], "done");
+    assert_eq!(v["generated_at"], NOW);
+    assert_eq!(v["report"]["verdict"], "fail");
+}

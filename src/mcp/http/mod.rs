@@ -215,6 +215,7 @@ pub async fn serve_http(
         .iter()
         .map(|o| o.to_string())
         .chain(options.allowed_origins.iter().cloned());
+    let streams = CancellationToken::new();
     let board = crate::board::router(
         handle.clone() as Arc<dyn crate::board::Live>,
         crate::board::Access {
@@ -226,8 +227,8 @@ pub async fn serve_http(
                 .chain(options.allowed_origins.iter().cloned())
                 .collect(),
         },
+        streams.child_token(),
     );
-    let streams = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
