@@ -339,6 +339,7 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
     std::fs::write(&backlog, edited).unwrap();
     let took = wait_for_text(&client, "live retry policy", LIVE_BOUND).await;
     assert!(took.is_some(), "the edit did not reach the page within 2 s");
+    eprintln!("board: a plan edit reached the page in {took:?}");
     let same = client
         .execute("return window.__sameDocument === true", vec![])
         .await
