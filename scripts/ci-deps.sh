@@ -54,3 +54,12 @@ if [[ "$(node_major)" -lt 20 ]]; then
     say "node $(node --version) is too old: scripts/ts-interop needs node >= 20; install a newer one" >&2
     exit 2
 fi
+
+# The board's browser tests (tests/suite/board.rs) drive Debian's headless Chromium through
+# ChromeDriver.
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    say "chromium and chromedriver: present ($(chromium --version 2>/dev/null | head -1))"
+else
+    say "chromium or chromedriver: missing; apt-get install chromium chromium-driver"
+    apt_install chromium chromium-driver
+fi

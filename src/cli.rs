@@ -184,6 +184,9 @@ enum Command {
     /// Print a JSON Schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Write a report: `report gate SPRINT --html FILE` (or `--md FILE`).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print, as a unified diff, the plan edits that record what the handoff record says:
     /// stories whose latest valid handoff is done get their box ticked or their Status set
     /// to done. Exit 1 when there is something to record. --write applies the edits.
@@ -275,6 +278,27 @@ enum ClaimCommand {
         story: String,
         #[arg(long)]
         agent: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// The gate evidence package of a sprint: verdict and reasons, checklist items with their
+    /// evidence states and citations, stories with state and handoffs, overdue items,
+    /// generated time and plan hash. Self-contained: the HTML opens offline.
+    #[command(group(clap::ArgGroup::new("format").required(true).multiple(true).args(["html", "md"])))]
+    Gate {
+        /// Sprint id (05, 5, "Sprint 05").
+        sprint: String,
+        /// Write the HTML package to FILE (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Write the Markdown package to FILE (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        md: Option<PathBuf>,
+        /// Take this date as today (default: the date of `STORYPACK_NOW`, else the clock's).
+        #[arg(long, value_name = "DATE", value_parser = parse_today)]
+        today: Option<NaiveDate>,
     },
 }
 
@@ -536,6 +560,25 @@ pub fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Report(ReportCommand::Gate {
+            sprint,
+            html,
+            md,
+            today,
+        }) => {
+            let today = today.unwrap_or_else(storypack::report::today);
+            let package =
+                storypack::report::gate_package(&app, &sprint, today).context("report gate")?;
+            if let Some(path) = html {
+                write_output(&path, &storypack::report::html::document(&package))?;
+            }
+            if let Some(path) = md {
+                write_output(&path, &storypack::report::md::document(&package))?;
+            }
+            if json {
+                emit(true, &package, String::new())?;
+            }
+        }
         Command::Schema(SchemaCommand::Handoff) => {
             let schema = storypack::handoff::contract_schema();
             emit(true, &schema, String::new())?;
@@ -635,6 +678,28 @@ fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
         out.write_all(text.as_bytes())?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Writes a report to `path` (`-`: standard output), replacing the file atomically.
+fn write_output(path: &std::path::Path, text: &str) -> Result<()> {
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("storypack: wrote {}", path.display());
     Ok(())
 }
 

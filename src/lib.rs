@@ -22,6 +22,8 @@
 //! - [`setup`]: onboarding: client configs (`setup`), the AGENTS.md block, `init`, `doctor`.
 //! - [`mcp`]: the MCP server (rmcp, the only rmcp user): tools, resources, prompts, HTTP, watch.
 //! - `regular`: opening plan-named files: regular files only, never a FIFO or a device.
+//! - [`report`]: the gate evidence package (`report gate`) as HTML and Markdown.
+//! - [`board`]: the read-only board at `/` of the HTTP server (axum): pages, graph, live.
 //! - `error` ([`Error`]): what a caller asked for that cannot be given, naming the field.
 //!
 //! Module docs point contributors at internals: read them with
@@ -33,6 +35,7 @@
 )]
 
 pub mod app;
+pub mod board;
 pub mod coord;
 mod error;
 pub mod evidence;
@@ -45,6 +48,7 @@ pub mod plan;
 pub mod priorities;
 mod regular;
 pub mod render;
+pub mod report;
 mod search;
 pub mod setup;
 mod sync;

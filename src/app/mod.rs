@@ -6,6 +6,7 @@
 
 mod live;
 
+pub(crate) use live::now;
 pub use live::{ClaimList, ClaimOutcome, NextRequest, StoryClaim};
 
 use std::borrow::Cow;

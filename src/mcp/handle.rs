@@ -78,6 +78,8 @@ pub struct PlanHandle {
     refreshing: Mutex<()>,
     sessions: Mutex<Vec<Session>>,
     changes: broadcast::Sender<Arc<Event>>,
+    /// A tick per change people watching the board would see: the plan, a handoff, a claim.
+    board: broadcast::Sender<()>,
     /// Handoff records (story, n) sessions were told about, or that were there before:
     /// recorded through this server or found by the watcher, each is announced once.
     announced: Mutex<BTreeSet<(String, u64)>>,
@@ -96,6 +98,7 @@ impl PlanHandle {
         let root = app.root().to_path_buf();
         let prompts = Arc::new(Prompts::load(&root));
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        let (board, _) = broadcast::channel(CHANGE_BACKLOG);
         Arc::new(PlanHandle {
             root,
             current: RwLock::new(Arc::new(Snapshot {
@@ -105,6 +108,7 @@ impl PlanHandle {
             refreshing: Mutex::new(()),
             sessions: Mutex::new(Vec::new()),
             changes,
+            board,
             announced: Mutex::new(BTreeSet::new()),
             tools: std::sync::OnceLock::new(),
         })
@@ -179,6 +183,7 @@ impl PlanHandle {
     /// subscribed resource that now reads differently.
     pub async fn publish(&self, event: Event) {
         let event = Arc::new(event);
+        self.tick_board();
         // Streams opened with `subscriptions/listen` filter for themselves.
         let _ = self.changes.send(event.clone());
         let mut verdicts: HashMap<String, bool> = HashMap::new();
@@ -259,9 +264,30 @@ impl PlanHandle {
         sessions.clone()
     }
 
+    /// Tells the board's open pages that what they show may have changed (a claim taken or
+    /// released, which MCP sessions are not told about).
+    pub(crate) fn tick_board(&self) {
+        let _ = self.board.send(());
+    }
+
+    /// The board's ticks (see [`PlanHandle::tick_board`]).
+    pub(crate) fn board_ticks(&self) -> broadcast::Receiver<()> {
+        self.board.subscribe()
+    }
+
     /// Events as they happen, for `subscriptions/listen` streams.
     pub(crate) fn changes(&self) -> broadcast::Receiver<Arc<Event>> {
         self.changes.subscribe()
+    }
+}
+
+impl crate::board::Live for PlanHandle {
+    fn app(&self) -> Arc<App> {
+        PlanHandle::app(self)
+    }
+
+    fn ticks(&self) -> broadcast::Receiver<()> {
+        self.board_ticks()
     }
 }
 

@@ -237,6 +237,7 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
             let local = listener.local_addr()?;
             http::check_bind(local.ip(), token.as_deref())?;
             eprintln!("storypack: serving MCP at http://{local}{MCP_PATH}");
+            eprintln!("storypack: board at http://{local}/");
             let options = HttpOptions {
                 token,
                 allowed_hosts: options.allowed_hosts,

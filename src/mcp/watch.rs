@@ -8,6 +8,8 @@
 //! handoff store (`.storypack/handoffs/`) is watched too, so that a handoff recorded by
 //! another process (`storypack handoff record`, another server) is announced like one
 //! recorded here: a new handoff resource, and `resources/updated` for the packs showing it.
+//! Claim events (`.storypack/claims/`) are watched for the board only (a tick, no MCP
+//! notification).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -126,6 +128,35 @@ impl StoreWatch {
     }
 }
 
+/// The watch of the claim events (`.storypack/claims/`), for the board: the folder once it
+/// exists, its parent until then. Claims are no MCP resource; a change only ticks the board.
+struct ClaimsWatch {
+    dir: PathBuf,
+    parent: PathBuf,
+    on_dir: bool,
+    on_parent: bool,
+}
+
+impl ClaimsWatch {
+    /// Watches what can be watched now; whether the folder's own watch began now (events
+    /// before it were not seen).
+    fn advance(&mut self, debouncer: &mut Debouncer<RecommendedWatcher, RecommendedCache>) -> bool {
+        if self.on_dir {
+            return false;
+        }
+        if self.dir.is_dir() {
+            self.on_dir = debouncer.watch(&self.dir, RecursiveMode::Recursive).is_ok();
+            return self.on_dir;
+        }
+        if !self.on_parent && self.parent.is_dir() {
+            self.on_parent = debouncer
+                .watch(&self.parent, RecursiveMode::NonRecursive)
+                .is_ok();
+        }
+        false
+    }
+}
+
 /// Starts watching the plan of `handle`; must be called inside a tokio runtime.
 pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher, ServerError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
@@ -161,6 +192,17 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     };
     handle.known_records(handoffs.record_ids(None).unwrap_or_default());
     store_watch.advance(&mut debouncer)?;
+    let claims_dir = root.join(crate::handoff::store::CLAIMS_DIR);
+    let mut claims_watch = ClaimsWatch {
+        parent: claims_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or(root.clone()),
+        dir: claims_dir.clone(),
+        on_dir: !has_docs,
+        on_parent: !has_docs,
+    };
+    claims_watch.advance(&mut debouncer);
     tracing::debug!(root = %root.display(), "watching the plan");
     let mut specials = Specials::default();
     let task = tokio::spawn(async move {
@@ -178,6 +220,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             };
             let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
             let mut records: Vec<(String, u64)> = Vec::new();
+            let mut claims_changed = false;
             for event in events {
                 if matches!(event.kind, EventKind::Access(_)) {
                     continue;
@@ -191,6 +234,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                 );
                 for p in &event.paths {
                     records.extend(handoff_records(&handoffs, p));
+                    claims_changed |= p.starts_with(&claims_dir);
                 }
             }
             match store_watch.advance(&mut debouncer) {
@@ -207,6 +251,9 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             }
             if !records.is_empty() {
                 handle.publish_recorded(&records).await;
+            }
+            if claims_watch.advance(&mut debouncer) || claims_changed {
+                handle.tick_board();
             }
             if has_docs {
                 for dir in WATCHED_DIRS {

@@ -1,4 +1,5 @@
 mod architecture;
+mod board;
 mod cli;
 mod coord;
 mod diagnostics;
@@ -12,6 +13,7 @@ mod mcp;
 mod no_panic;
 pub mod packs;
 mod reading;
+mod report;
 mod seed;
 mod setup;
 mod styles;

@@ -10,6 +10,9 @@
 //!   within a size limit (413) and a time limit (408), malformed JSON (400, -32700), the cap
 //!   on live sessions (503 with `Retry-After`), `DELETE` of an unknown session (404), and
 //!   rejections logged at most once a second.
+//!
+//! The board ([`crate::board`]) is served at `/` by the same accept loop, behind its own
+//! guard (the same token, Host and Origin rules, plus a sign-in cookie).
 
 mod admit;
 mod conn;
@@ -213,6 +216,19 @@ pub async fn serve_http(
         .map(|o| o.to_string())
         .chain(options.allowed_origins.iter().cloned());
     let streams = CancellationToken::new();
+    let board = crate::board::router(
+        handle.clone() as Arc<dyn crate::board::Live>,
+        crate::board::Access {
+            token: options.token.clone(),
+            hosts: hosts.clone(),
+            origins: LOOPBACK_ORIGINS
+                .iter()
+                .map(|o| o.to_string())
+                .chain(options.allowed_origins.iter().cloned())
+                .collect(),
+        },
+        streams.child_token(),
+    );
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
@@ -236,7 +252,10 @@ pub async fn serve_http(
     );
     let router = Router::new()
         .route_service(MCP_PATH, service)
-        .layer(middleware::from_fn_with_state(Arc::new(gate), admit::admit));
+        .layer(middleware::from_fn_with_state(Arc::new(gate), admit::admit))
+        // The board's routes, after the layer: they have their own guard (a sign-in cookie
+        // as well as the bearer token).
+        .merge(board);
     tracing::info!(%addr, path = MCP_PATH, "serving MCP over HTTP");
     conn::serve(listener, router, limits, async move {
         shutdown.await;
