@@ -33,7 +33,10 @@ fn html_text(s: &str) -> String {
 fn the_gate_package_of_sprint_04_shows_its_fail_reasons_in_html_and_markdown() {
     let dir = tempfile::tempdir().unwrap();
     let (html_path, md_path) = (dir.path().join("gate.html"), dir.path().join("gate.md"));
-    let plan = example_plan();
+    // A copy: packs a user wrote into examples/plan (the README's first command) must not
+    // change the snapshot.
+    let copy = super::packs::copy_plan();
+    let plan = copy.path().to_path_buf();
     let out = report(&[
         "report",
         "gate",
