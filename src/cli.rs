@@ -36,6 +36,11 @@ struct Global {
     /// Print the structured result as JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Where handoffs and claims are recorded: postgres://user:password@host/db (a team's
+    /// shared database) or a plan folder. Default: $STORYPACK_STORE, else the plan's
+    /// .storypack/.
+    #[arg(long, global = true, value_name = "URL|DIR")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,6 +198,9 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// The handoff store: copy a whole record between stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Rank plan sections by relevance to a query.
     Search {
         query: String,
@@ -243,6 +251,21 @@ enum ClaimCommand {
         story: String,
         #[arg(long)]
         agent: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Copy every record and claim event from one store to another, byte for byte, and
+    /// verify them by hash. A second run copies nothing; an entry the destination holds
+    /// with other bytes is reported, never overwritten (exit 1).
+    Copy {
+        /// The source: a postgres:// URL or a plan folder.
+        #[arg(long, value_name = "URL|DIR")]
+        from: String,
+        /// The destination: a postgres:// URL or a plan folder.
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
     },
 }
 
@@ -314,6 +337,7 @@ pub fn run() -> Result<ExitCode> {
     {
         let secs = std::time::Duration::from_secs;
         storypack::mcp::run(storypack::mcp::ServeOptions {
+            store: storypack::store::spec_from_env(cli.global.store),
             plan: cli.global.plan,
             http,
             token_env,
@@ -345,10 +369,28 @@ pub fn run() -> Result<ExitCode> {
     {
         storypack::tokens::Tiktoken::warm_in_background(encoding);
     }
+    if let Command::Store(StoreCommand::Copy { from, to }) = &cli.command {
+        let open = |spec: &str, what: &str| {
+            storypack::store::open(Some(spec), &cli.global.plan).with_context(|| what.to_string())
+        };
+        let (src, dst) = (open(from, "--from")?, open(to, "--to")?);
+        let report = storypack::store::copy::copy(&*src, &*dst).context("store copy")?;
+        emit(cli.global.json, &report, render_copy(&report))?;
+        return Ok(ExitCode::from(u8::from(!report.complete())));
+    }
     // Never dropped: the process ends after one command, and freeing a large plan's model
     // piece by piece only delays the exit (the OS takes the memory back at once). Nothing in
     // it waits for a drop: files are written and synced before a command returns.
-    let app = std::mem::ManuallyDrop::new(App::open(&cli.global.plan)?);
+    let app = std::mem::ManuallyDrop::new(
+        match storypack::store::spec_from_env(cli.global.store.clone()) {
+            None => App::open(&cli.global.plan)?,
+            Some(spec) => {
+                let store =
+                    storypack::store::open(Some(&spec), &cli.global.plan).context("--store")?;
+                App::open_with_store(&cli.global.plan, store)?
+            }
+        },
+    );
     let json = cli.global.json;
     match cli.command {
         Command::Sprints => {
@@ -527,10 +569,23 @@ pub fn run() -> Result<ExitCode> {
             };
             return Ok(ExitCode::from(u8::from(failed)));
         }
-        // Served above, before the plan is opened here.
-        Command::Serve { .. } => {}
+        // Served and copied above, before the plan is opened here.
+        Command::Serve { .. } | Command::Store(_) => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn render_copy(r: &storypack::store::copy::CopyReport) -> String {
+    let mut out = format!(
+        "{} -> {}: {} entries, {} copied, {} already there, {} verified by hash\n",
+        r.from, r.to, r.entries, r.copied, r.already, r.verified
+    );
+    for c in &r.conflicts {
+        out.push_str(&format!(
+            "  conflict: {c} differs in the destination (not copied)\n"
+        ));
+    }
+    out
 }
 
 fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {

@@ -15,6 +15,7 @@
 //! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
 //! - [`handoff`]: handoff contracts (raw/validated), validation, the append-only store.
+//! - [`store`]: choosing the handoff store (files or PostgreSQL), copying between stores.
 //! - [`coord`]: live story states, claims (leases), the next ready story.
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
@@ -45,6 +46,7 @@ pub mod priorities;
 mod regular;
 pub mod render;
 mod search;
+pub mod store;
 mod sync;
 pub mod tokens;
 pub mod writeback;
