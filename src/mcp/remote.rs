@@ -51,6 +51,7 @@ pub(crate) async fn announce(handle: Arc<PlanHandle>) -> Option<Announcer> {
     let task = tokio::spawn(async move {
         let mut claims: BTreeSet<(String, u64)> = BTreeSet::new();
         while let Some(change) = rx.recv().await {
+            tracing::debug!(?change, "another writer stored");
             match change {
                 StoreChange::Record { story_id, n } => {
                     handle.publish_recorded(&[(story_id, n)]).await;

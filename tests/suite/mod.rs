@@ -13,6 +13,7 @@ mod no_panic;
 pub mod packs;
 mod reading;
 mod seed;
+mod store;
 mod styles;
 pub mod util;
 mod verified;
