@@ -3,7 +3,7 @@
 //! reports each record and claim event another writer commits, and the sessions hear of it
 //! as they do of one written through this server (`resources/list_changed`,
 //! `resources/updated` for the packs showing it). The file store has none; the watcher
-//! ([`super::watch`]) sees other processes' files instead.
+//! ([`super::watch`](mod@super::watch)) sees other processes' files instead.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
