@@ -80,6 +80,9 @@ pub enum StoreError {
     Corrupt { path: String, message: String },
     #[error("could not find a free record number for {story_id} after {attempts} attempts")]
     Contention { story_id: String, attempts: usize },
+    /// A database store's failure; `store` is its URL without the password.
+    #[error("handoff store {store}: {message}")]
+    Database { store: String, message: String },
 }
 
 impl From<StoreError> for Error {

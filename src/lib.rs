@@ -3,7 +3,7 @@
 //! # Data flow
 //! plan files --[`plan::Index`] (read, extract, assemble)--> [`model::Plan`] + diagnostics
 //! --> [`priorities`] (what matters now) --> [`app::App`] (the facade) --> adapters (CLI in
-//! `main.rs`/`cli.rs`; the MCP server in [`mcp`]).
+//! `main.rs`/`cli/`; the MCP server in [`mcp`]).
 //!
 //! # Layout
 //! - [`model`]: plain data (Plan, Sprint, Story, Epic, GateChecklist, Citation, Diagnostic).
@@ -15,6 +15,7 @@
 //! - [`pack`]: context packs: recipes, candidates, ranking, budget fitting, rendering, files.
 //! - [`render`]: readable text from the same values the JSON carries.
 //! - [`handoff`]: handoff contracts (raw/validated), validation, the append-only store.
+//! - [`store`]: choosing the handoff store (files or PostgreSQL), copying between stores.
 //! - [`coord`]: live story states, claims (leases), the next ready story.
 //! - [`gate`]: gate evidence checks and verdicts.
 //! - [`evidence`]: evidence references (exists, missing, external, outside the root).
@@ -51,6 +52,8 @@ pub mod render;
 pub mod report;
 mod search;
 pub mod setup;
+
+pub mod store;
 mod sync;
 pub mod tokens;
 pub mod writeback;

@@ -1,4 +1,4 @@
-//! The `storypack` binary: parses arguments and calls the library (see `cli.rs`).
+//! The `storypack` binary: parses arguments and calls the library (see `cli/`).
 
 mod cli;
 

@@ -131,6 +131,11 @@ impl App {
         Ok(App::from_index(app.index, store))
     }
 
+    /// The handoff store this plan records to (shared by its snapshots).
+    pub fn store(&self) -> &Arc<dyn HandoffStore> {
+        &self.handoffs
+    }
+
     fn from_index(index: plan::Index, handoffs: Arc<dyn HandoffStore>) -> App {
         let root = index.root().to_path_buf();
         let mut parsed = index.parsed();

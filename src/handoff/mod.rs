@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use claim::{ClaimAction, ClaimEvent};
 pub use contract::{Contract, RawContract, contract_schema};
-pub use store::{FileStore, HandoffStore, StoreError};
+pub use store::{EntryKind, FileStore, HandoffStore, Put, RawEntry, StoreChange, StoreError};
 pub use validate::{Problem, ProblemSeverity, Validation};
 
 use crate::error::Error;

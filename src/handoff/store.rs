@@ -53,6 +53,66 @@ pub trait HandoffStore: Send + Sync {
 
     /// Claim events of one story (or of all), by story then number.
     fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError>;
+
+    /// Every stored entry (records, then claim events) as its stored bytes, for copying a
+    /// whole store byte for byte (`storypack store copy`).
+    fn raw_entries(&self) -> Result<Vec<RawEntry>, StoreError>;
+
+    /// Stores `entry` as is, unless an entry of its kind, story and number is there:
+    /// [`Put::Same`] when that one holds the same bytes, [`Put::Differs`] (nothing written)
+    /// when not.
+    fn put_raw(&self, entry: &RawEntry) -> Result<Put, StoreError>;
+
+    /// Calls `on_change` for what other writers (other servers) store from now on, when the
+    /// store can tell (PostgreSQL's LISTEN/NOTIFY); `false` when it cannot (the file store,
+    /// which a server watches with `notify` instead).
+    fn subscribe(&self, on_change: Box<dyn Fn(StoreChange) + Send + Sync>) -> bool {
+        let _ = on_change;
+        false
+    }
+
+    /// Where the record lives, for messages: a folder, or a database URL without its
+    /// password.
+    fn describe(&self) -> String;
+}
+
+/// Which of a store's two append-only logs an entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryKind {
+    Record,
+    Claim,
+}
+
+/// One stored record or claim event, as the bytes stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    pub kind: EntryKind,
+    pub story_id: String,
+    pub n: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// What [`HandoffStore::put_raw`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    Same,
+    Differs,
+}
+
+/// Something another writer stored, as a store that can tell announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    Record {
+        story_id: String,
+        n: u64,
+    },
+    Claim {
+        story_id: String,
+        n: u64,
+    },
+    /// The announcements may have missed entries (a reconnect): read the store again.
+    Resync,
 }
 
 pub struct FileStore {
@@ -158,16 +218,7 @@ impl FileStore {
     fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
         // Only a regular file of sane size is a record: a FIFO dropped into the store
         // must not hang every reader.
-        let corrupt = |message: String| StoreError::Corrupt {
-            path: path.display().to_string(),
-            message,
-        };
-        let bytes = match crate::regular::read(path, MAX_RECORD_BYTES) {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(len)) => return Err(corrupt(format!("{len} bytes: not a record"))),
-            Err(crate::regular::OpenError::Io(e)) => return Err(io(path, e)),
-            Err(other) => return Err(corrupt(other.to_string())),
-        };
+        let bytes = read_bytes(path)?;
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -217,7 +268,8 @@ fn write_new(dir: &Path, target: &Path, bytes: &[u8]) -> Result<bool, StoreError
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T, dir: &Path) -> Result<Vec<u8>, StoreError> {
+/// The stored form of a record or claim event: pretty JSON and a newline, in both stores.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T, dir: &Path) -> Result<Vec<u8>, StoreError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
         path: dir.display().to_string(),
         message: e.to_string(),
@@ -293,5 +345,61 @@ impl HandoffStore for FileStore {
             .into_iter()
             .map(|(s, n)| Self::read(&self.claims.join(&s).join(format!("{n}.json"))))
             .collect()
+    }
+
+    fn raw_entries(&self) -> Result<Vec<RawEntry>, StoreError> {
+        let mut out = Vec::new();
+        for (kind, base) in [
+            (EntryKind::Record, &self.dir),
+            (EntryKind::Claim, &self.claims),
+        ] {
+            for (story_id, n) in Self::ids_under(base, None)? {
+                let bytes = read_bytes(&base.join(&story_id).join(format!("{n}.json")))?;
+                out.push(RawEntry {
+                    kind,
+                    story_id,
+                    n,
+                    bytes,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_raw(&self, entry: &RawEntry) -> Result<Put, StoreError> {
+        check_story_id(&entry.story_id)?;
+        let base = match entry.kind {
+            EntryKind::Record => &self.dir,
+            EntryKind::Claim => &self.claims,
+        };
+        let dir = base.join(&entry.story_id);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let target = dir.join(format!("{}.json", entry.n));
+        if write_new(&dir, &target, &entry.bytes)? {
+            return Ok(Put::Written);
+        }
+        Ok(if read_bytes(&target)? == entry.bytes {
+            Put::Same
+        } else {
+            Put::Differs
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.dir.parent().unwrap_or(&self.dir).display().to_string()
+    }
+}
+
+/// A stored file's bytes: a regular file of sane size only.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        path: path.display().to_string(),
+        message,
+    };
+    match crate::regular::read(path, MAX_RECORD_BYTES) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(len)) => Err(corrupt(format!("{len} bytes: not a record"))),
+        Err(crate::regular::OpenError::Io(e)) => Err(io(path, e)),
+        Err(other) => Err(corrupt(other.to_string())),
     }
 }

@@ -93,6 +93,14 @@ impl PlanHandle {
         Ok(PlanHandle::new(App::open(root)?))
     }
 
+    /// Parses the plan under `root`, recording to `store` (a team's database).
+    pub fn open_with_store(
+        root: &Path,
+        store: Arc<dyn crate::handoff::HandoffStore>,
+    ) -> Result<Arc<PlanHandle>, Error> {
+        Ok(PlanHandle::new(App::open_with_store(root, store)?))
+    }
+
     /// Wraps an already opened plan.
     fn new(app: App) -> Arc<PlanHandle> {
         let root = app.root().to_path_buf();
@@ -242,6 +250,20 @@ impl PlanHandle {
                 stories.contains(s.id.as_str())
                     || s.depends_on.iter().any(|d| stories.contains(d.as_str()))
             })
+            .map(|s| resources::pack_uri(&s.id))
+            .collect();
+        self.publish(Event::Recorded { packs }).await;
+    }
+
+    /// Tells the sessions a story's claims changed (another server took or released it):
+    /// its pack and the packs of the stories depending on it show the new state.
+    pub(crate) async fn publish_claimed(&self, story_id: &str) {
+        let app = self.app();
+        let packs = app
+            .plan()
+            .stories
+            .iter()
+            .filter(|s| s.id == story_id || s.depends_on.iter().any(|d| d == story_id))
             .map(|s| resources::pack_uri(&s.id))
             .collect();
         self.publish(Event::Recorded { packs }).await;

@@ -11,6 +11,7 @@
 //! - [`resources`], [`prompts`], [`completions`]: the other MCP surfaces.
 //! - [`http`]: streamable HTTP with bearer token, Host/Origin checks, timeouts and caps.
 //! - [`watch`](mod@watch): the live plan (notify, debounced, incremental re-index).
+//! - [`remote`]: what other servers store, announced (a store's LISTEN/NOTIFY).
 //! - [`errors`]: tool errors vs protocol errors; what starting the server can fail with.
 //!
 //! # Entry points
@@ -24,6 +25,7 @@ mod handle;
 mod hot;
 pub mod http;
 mod prompts;
+mod remote;
 mod resources;
 mod server;
 mod stdio;
@@ -161,6 +163,8 @@ pub struct ServeOptions {
     pub limits: HttpLimits,
     /// The tools offered (`--toolsets`, `--read-only`).
     pub tools: ToolSelection,
+    /// The handoff store (`--store`: a postgres:// URL or a plan folder); none: the plan's.
+    pub store: Option<String>,
 }
 
 /// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
@@ -208,8 +212,15 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
         options.limits.check()?;
     }
     options.tools.check().map_err(ServerError::Config)?;
-    let handle = PlanHandle::open(&options.plan)?;
+    let handle = match options.store.as_deref() {
+        None => PlanHandle::open(&options.plan)?,
+        Some(spec) => {
+            let store = crate::store::open(Some(spec), &options.plan)?;
+            PlanHandle::open_with_store(&options.plan, store)?
+        }
+    };
     handle.select_tools(options.tools.clone());
+    let _remote = remote::announce(handle.clone()).await;
     // Warm what packs would otherwise wait for: the search index, then the default
     // encoding's count of every excerpt. The server answers meanwhile (packs wait on the
     // index if they must, and count what is not counted yet).

@@ -42,6 +42,8 @@ pub struct DoctorReport {
 pub enum StoreTarget {
     /// The embedded file store under `<plan>/.storypack/`.
     Files { plan: PathBuf },
+    /// A store given by `--store` or `STORYPACK_STORE`: a `postgres://` URL or a folder.
+    Spec { spec: String, plan: PathBuf },
 }
 
 /// What doctor looks at.
@@ -272,6 +274,36 @@ fn check_store(target: &StoreTarget) -> Check {
     match target {
         StoreTarget::Files { plan } => {
             check_file_store(&plan.join(crate::handoff::store::HANDOFFS_DIR))
+        }
+        StoreTarget::Spec { spec, .. } if !crate::store::is_url(spec) => {
+            check_file_store(&Path::new(spec).join(crate::handoff::store::HANDOFFS_DIR))
+        }
+        StoreTarget::Spec { spec, plan } => check_database(spec, plan),
+    }
+}
+
+/// Connects (creating the schema on first use, as `serve` would) and reads the record.
+/// Messages name the database without its password.
+fn check_database(spec: &str, plan: &Path) -> Check {
+    let fix = "check the URL in --store or STORYPACK_STORE, that the database is up and \
+               reachable, and that the user may create tables in it"
+        .to_string();
+    let store = match crate::store::open(Some(spec), plan) {
+        Ok(store) => store,
+        Err(e) => return problem("store", e.to_string(), fix),
+    };
+    match (store.list(None), store.claim_events(None)) {
+        (Ok(records), Ok(claims)) => ok(
+            "store",
+            format!(
+                "database {} answers: {} handoff records, {} claim events",
+                store.describe(),
+                records.len(),
+                claims.len()
+            ),
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            problem("store", format!("database {}: {e}", store.describe()), fix)
         }
     }
 }

@@ -112,6 +112,7 @@ fn protocol_and_parser_crates_stay_in_their_adapters() {
             ("rmcp::", &["mcp", "board", "main"][..]),
             ("axum::", &["mcp", "board"][..]),
             ("pulldown_cmark::", &["plan"][..]),
+            ("tokio_postgres::", &["store"][..]),
         ] {
             if code.contains(krate) && !allowed.contains(&top.as_str()) {
                 misplaced.push(format!("{rel} uses {krate}"));

@@ -16,6 +16,8 @@ mod reading;
 mod report;
 mod seed;
 mod setup;
+
+mod store;
 mod styles;
 pub mod util;
 mod verified;

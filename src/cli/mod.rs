@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod onboarding;
+
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
@@ -36,6 +38,11 @@ struct Global {
     /// Print the structured result as JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Where handoffs and claims are recorded: postgres://user:password@host/db (a team's
+    /// shared database) or a plan folder. Default: $STORYPACK_STORE, else the plan's
+    /// .storypack/.
+    #[arg(long, global = true, value_name = "URL|DIR")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,11 +208,11 @@ enum Command {
     /// Running it again changes nothing; a config it cannot parse is left untouched (exit 2).
     Setup {
         /// claude-code, cursor, vscode, codex or goose.
-        #[arg(value_parser = parse_client, value_name = "CLIENT")]
+        #[arg(value_parser = onboarding::parse_client, value_name = "CLIENT")]
         client: storypack::setup::Client,
         /// project (the plan root's config) or user; default: project for claude-code, cursor
         /// and vscode, user for codex and goose.
-        #[arg(long, value_parser = parse_scope)]
+        #[arg(long, value_parser = onboarding::parse_scope)]
         scope: Option<storypack::setup::Scope>,
         /// Connect to a running `storypack serve --http` at this URL instead of starting the
         /// binary (http://127.0.0.1:8080/mcp).
@@ -228,6 +235,9 @@ enum Command {
         #[arg(long, value_name = "VAR", requires = "http")]
         token_env: Option<String>,
     },
+    /// The handoff store: copy a whole record between stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Rank plan sections by relevance to a query.
     Search {
         query: String,
@@ -303,6 +313,21 @@ enum ReportCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Copy every record and claim event from one store to another, byte for byte, and
+    /// verify them by hash. A second run copies nothing; an entry the destination holds
+    /// with other bytes is reported, never overwritten (exit 1).
+    Copy {
+        /// The source: a postgres:// URL or a plan folder.
+        #[arg(long, value_name = "URL|DIR")]
+        from: String,
+        /// The destination: a postgres:// URL or a plan folder.
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum SchemaCommand {
     /// The handoff contract's JSON Schema.
     Handoff,
@@ -370,6 +395,7 @@ pub fn run() -> Result<ExitCode> {
     {
         let secs = std::time::Duration::from_secs;
         storypack::mcp::run(storypack::mcp::ServeOptions {
+            store: storypack::store::spec_from_env(cli.global.store),
             plan: cli.global.plan,
             http,
             token_env,
@@ -392,7 +418,7 @@ pub fn run() -> Result<ExitCode> {
         .context("serve")?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(code) = onboarding(&cli)? {
+    if let Some(code) = onboarding::onboarding(&cli)? {
         return Ok(code);
     }
     if let Command::Pack {
@@ -404,10 +430,28 @@ pub fn run() -> Result<ExitCode> {
     {
         storypack::tokens::Tiktoken::warm_in_background(encoding);
     }
+    if let Command::Store(StoreCommand::Copy { from, to }) = &cli.command {
+        let open = |spec: &str, what: &str| {
+            storypack::store::open(Some(spec), &cli.global.plan).with_context(|| what.to_string())
+        };
+        let (src, dst) = (open(from, "--from")?, open(to, "--to")?);
+        let report = storypack::store::copy::copy(&*src, &*dst).context("store copy")?;
+        emit(cli.global.json, &report, render_copy(&report))?;
+        return Ok(ExitCode::from(u8::from(!report.complete())));
+    }
     // Never dropped: the process ends after one command, and freeing a large plan's model
     // piece by piece only delays the exit (the OS takes the memory back at once). Nothing in
     // it waits for a drop: files are written and synced before a command returns.
-    let app = std::mem::ManuallyDrop::new(App::open(&cli.global.plan)?);
+    let app = std::mem::ManuallyDrop::new(
+        match storypack::store::spec_from_env(cli.global.store.clone()) {
+            None => App::open(&cli.global.plan)?,
+            Some(spec) => {
+                let store =
+                    storypack::store::open(Some(&spec), &cli.global.plan).context("--store")?;
+                App::open_with_store(&cli.global.plan, store)?
+            }
+        },
+    );
     let json = cli.global.json;
     match cli.command {
         Command::Sprints => {
@@ -605,68 +649,25 @@ pub fn run() -> Result<ExitCode> {
             };
             return Ok(ExitCode::from(u8::from(failed)));
         }
-        // Served above, before the plan is opened here.
-        Command::Serve { .. } => {}
+        // Served and copied above, before the plan is opened here.
+        Command::Serve { .. } | Command::Store(_) => {}
         // Handled by `onboarding`, which needs no opened plan.
         Command::Setup { .. } | Command::Init { .. } | Command::Doctor { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `setup`, `init` and `doctor`: they work before a plan exists or loads.
-fn onboarding(cli: &Cli) -> Result<Option<ExitCode>> {
-    use storypack::setup;
-    let json = cli.global.json;
-    match &cli.command {
-        Command::Setup {
-            client,
-            scope,
-            http,
-            print,
-        } => {
-            let req = setup::SetupRequest {
-                client: *client,
-                scope: *scope,
-                plan: setup::absolute_plan(&cli.global.plan)?,
-                http: http.clone(),
-                binary: setup::current_binary()?,
-                print: *print,
-            };
-            let report = setup::setup(&req, &setup::Dirs::from_env()?)?;
-            emit(json, &report, setup::render::setup(&report))?;
-            Ok(Some(ExitCode::SUCCESS))
-        }
-        Command::Init { dir } => {
-            let dir = dir.as_ref().unwrap_or(&cli.global.plan);
-            let report = setup::init::init(dir, app::today())?;
-            emit(json, &report, setup::render::init(&report))?;
-            Ok(Some(ExitCode::SUCCESS))
-        }
-        Command::Doctor { http, token_env } => {
-            let req = setup::doctor::DoctorRequest {
-                plan: cli.global.plan.clone(),
-                binary: setup::current_binary()?,
-                version: env!("CARGO_PKG_VERSION"),
-                store: setup::doctor::StoreTarget::Files {
-                    plan: cli.global.plan.clone(),
-                },
-                http: http.clone(),
-                token_env: token_env.clone(),
-            };
-            let report = setup::doctor::doctor(&req, &setup::Dirs::from_env()?);
-            emit(json, &report, setup::render::doctor(&report))?;
-            Ok(Some(ExitCode::from(u8::from(report.problems > 0))))
-        }
-        _ => Ok(None),
+fn render_copy(r: &storypack::store::copy::CopyReport) -> String {
+    let mut out = format!(
+        "{} -> {}: {} entries, {} copied, {} already there, {} verified by hash\n",
+        r.from, r.to, r.entries, r.copied, r.already, r.verified
+    );
+    for c in &r.conflicts {
+        out.push_str(&format!(
+            "  conflict: {c} differs in the destination (not copied)\n"
+        ));
     }
-}
-
-fn parse_client(s: &str) -> Result<storypack::setup::Client, String> {
-    s.parse()
-}
-
-fn parse_scope(s: &str) -> Result<storypack::setup::Scope, String> {
-    s.parse()
+    out
 }
 
 fn emit<T: Serialize>(json: bool, value: &T, text: String) -> Result<()> {
