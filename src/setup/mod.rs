@@ -243,18 +243,26 @@ fn write_atomic(
         .sync_all()
         .map_err(|e| SetupError::io("sync", tmp.path(), e))?;
     // Another program (the client itself) may have written the file since we read it.
-    let now = read_optional(&target)?;
-    if now.as_deref() != expected {
-        return Err(SetupError::Usage(format!(
+    let changed = || {
+        SetupError::Usage(format!(
             "{}: changed while storypack was editing it; nothing written, run the command again",
             path.display()
-        )));
+        ))
+    };
+    let now = read_optional(&target)?;
+    if now.as_deref() != expected {
+        return Err(changed());
     }
     match expected {
-        // A new file: never replace one that appeared meanwhile.
-        None => tmp
-            .persist_noclobber(&target)
-            .map_err(|e| SetupError::io("create", &target, e.error))?,
+        // A new file: never replace one that appeared meanwhile (another writer can still
+        // create it between the check above and this link).
+        None => tmp.persist_noclobber(&target).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                changed()
+            } else {
+                SetupError::io("create", &target, e.error)
+            }
+        })?,
         Some(_) => tmp
             .persist(&target)
             .map_err(|e| SetupError::io("replace", &target, e.error))?,
