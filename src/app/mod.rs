@@ -383,9 +383,11 @@ impl App {
         let story_id = contract.story_id().to_string();
         let hash = handoff::contract_hash(&contract);
         let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // The store files it under its writer tag, if it has one (`with_writer`).
         let make = |n: u64| HandoffRecord {
             id: format!("{story_id}#{n}"),
             n,
+            writer: None,
             story_id: story_id.clone(),
             received_at: received_at.clone(),
             hash: hash.clone(),
@@ -412,12 +414,40 @@ impl App {
         })
     }
 
-    /// One recorded handoff by id (`SRE-04-01#2`).
+    /// One recorded handoff by id (`SRE-04-01#2-k2x7m4pq`, or `SRE-04-01#2` as earlier
+    /// versions and PostgreSQL number them). `SRE-04-01#2` also finds the one record
+    /// numbered 2 whatever its writer, and names them all when merged branches left several.
     pub fn handoff(&self, id: &str) -> Result<HandoffRecord, Error> {
-        let (story, n) = handoff::parse_id(id)?;
-        self.handoffs
-            .get(story, n)?
-            .ok_or_else(|| Error::not_found("id", format!("no handoff {story}#{n} recorded")))
+        let (story, slot) = handoff::parse_id(id)?;
+        if let Some(record) = self.handoffs.get(story, &slot)? {
+            return Ok(record);
+        }
+        let not_found = || Error::not_found("id", format!("no handoff {story}#{slot} recorded"));
+        if slot.writer.is_some() {
+            return Err(not_found());
+        }
+        let mut numbered: Vec<HandoffRecord> = self
+            .handoffs
+            .list(Some(story))?
+            .into_iter()
+            .filter(|r| r.n == slot.n)
+            .collect();
+        match numbered.len() {
+            0 => Err(not_found()),
+            1 => Ok(numbered.remove(0)),
+            _ => Err(Error::invalid(
+                "id",
+                format!(
+                    "{story}#{slot} names {} records (from merged branches): {}",
+                    numbered.len(),
+                    numbered
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
     }
 
     /// `storypack sync --write`: writes each file's edits (atomically, one file at a time),

@@ -37,14 +37,19 @@ fn ended_by(h: &Held<'_>, handoff: Option<&Latest>, at: DateTime<Utc>) -> bool {
     })
 }
 
-/// The live claim `events` add up to at `now` (`events` are sorted by number here; events
-/// whose hash does not match are passed over).
+/// The live claim `events` add up to at `now` (`events` are sorted by number here, events
+/// of one number, from merged branches, by time then writer; events whose hash does not
+/// match are passed over).
 pub fn live_claim(
     events: &mut [&ClaimEvent],
     handoff: Option<&Latest>,
     now: DateTime<Utc>,
 ) -> Option<Claim> {
-    events.sort_by_key(|e| e.n);
+    events.sort_by(|a, b| {
+        a.n.cmp(&b.n)
+            .then_with(|| a.at.cmp(&b.at))
+            .then_with(|| a.writer.cmp(&b.writer))
+    });
     let mut held: Option<Held<'_>> = None;
     for e in events.iter() {
         if !e.intact() {
@@ -152,7 +157,8 @@ pub fn take(
             agent,
             stamp(now),
             Some(stamp(until)),
-        );
+        )
+        .with_writer(store.writer()?.as_deref());
         if store.append_claim(&event)? {
             let renewed = live.is_some();
             return Ok(Take::Won {
@@ -186,7 +192,8 @@ pub fn release(
             Some(c) if c.agent == agent => c,
             other => return Ok(Release::NotHeld(other)),
         };
-        let event = ClaimEvent::new(story_id, n, ClaimAction::Release, agent, stamp(now), None);
+        let event = ClaimEvent::new(story_id, n, ClaimAction::Release, agent, stamp(now), None)
+            .with_writer(store.writer()?.as_deref());
         if store.append_claim(&event)? {
             return Ok(Release::Released(held));
         }

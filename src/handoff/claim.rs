@@ -17,10 +17,14 @@ pub enum ClaimAction {
 /// One stored claim event. Immutable once stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimEvent {
-    /// `<story_id>@<n>`, e.g. "SRE-04-01@3".
+    /// `<story_id>@<n>-<writer>`, e.g. "SRE-04-01@3-k2x7m4pq" (`<story_id>@<n>` in
+    /// PostgreSQL and from versions before writer tags).
     pub id: String,
     /// 1, 2, … per story, without gaps: the order events were won in.
     pub n: u64,
+    /// The tag of the clone or worktree whose file store wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
     pub story_id: String,
     pub action: ClaimAction,
     pub agent: String,
@@ -46,6 +50,7 @@ impl ClaimEvent {
         let mut e = ClaimEvent {
             id: format!("{story_id}@{n}"),
             n,
+            writer: None,
             story_id: story_id.to_string(),
             action,
             agent: agent.to_string(),
@@ -55,6 +60,19 @@ impl ClaimEvent {
         };
         e.hash = e.compute_hash();
         e
+    }
+
+    /// The event filed under `writer`: the tag set, the id made from it, the hash anew.
+    pub fn with_writer(mut self, writer: Option<&str>) -> ClaimEvent {
+        self.writer = writer.map(str::to_string);
+        self.id = format!("{}@{}", self.story_id, self.slot());
+        self.hash = self.compute_hash();
+        self
+    }
+
+    /// Its place in the story's log.
+    pub fn slot(&self) -> crate::handoff::Slot {
+        crate::handoff::Slot::new(self.n, self.writer.as_deref())
     }
 
     fn compute_hash(&self) -> String {
@@ -70,7 +88,7 @@ impl ClaimEvent {
 
     /// Whether the stored hash still matches the event (and its id its story and number).
     pub fn intact(&self) -> bool {
-        self.id == format!("{}@{}", self.story_id, self.n) && self.compute_hash() == self.hash
+        self.id == format!("{}@{}", self.story_id, self.slot()) && self.compute_hash() == self.hash
     }
 }
 

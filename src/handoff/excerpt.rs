@@ -47,7 +47,7 @@ impl HandoffRecord {
             title: format!("Handoff {}", self.id),
             text,
             citation: Citation {
-                path: format!("{HANDOFFS_DIR}/{}/{}.json", self.story_id, self.n),
+                path: format!("{HANDOFFS_DIR}/{}/{}.json", self.story_id, self.slot()),
                 line_start: 1,
                 line_end: stored.lines().count() as u32,
                 heading: String::new(),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use claim::{ClaimAction, ClaimEvent};
 pub use contract::{Contract, RawContract, contract_schema};
-pub use store::{EntryKind, FileStore, HandoffStore, Put, RawEntry, StoreChange, StoreError};
+pub use store::{EntryKind, FileStore, HandoffStore, Put, RawEntry, Slot, StoreChange, StoreError};
 pub use validate::{Problem, ProblemSeverity, Validation};
 
 use crate::error::Error;
@@ -26,10 +26,14 @@ use crate::error::Error;
 /// A recorded handoff. Immutable once stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HandoffRecord {
-    /// `<story_id>#<n>`, e.g. "SRE-04-01#2".
+    /// `<story_id>#<n>-<writer>`, e.g. "SRE-04-01#2-k2x7m4pq" (`<story_id>#<n>` for a
+    /// record stored in PostgreSQL or by a version before writer tags).
     pub id: String,
-    /// 1, 2, … per story, without gaps.
+    /// 1, 2, … per story, without gaps (records of one number can come from two branches).
     pub n: u64,
+    /// The tag of the clone or worktree whose file store wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
     pub story_id: String,
     /// When storypack stored it (RFC 3339, UTC).
     pub received_at: String,
@@ -42,6 +46,18 @@ impl HandoffRecord {
     /// Whether the stored hash still matches the stored contract.
     pub fn intact(&self) -> bool {
         contract_hash(&self.contract) == self.hash
+    }
+
+    /// Its place in the story's log.
+    pub fn slot(&self) -> Slot {
+        Slot::new(self.n, self.writer.as_deref())
+    }
+
+    /// The record filed under `writer`: the tag set and the id made from it.
+    pub fn with_writer(mut self, writer: Option<&str>) -> HandoffRecord {
+        self.writer = writer.map(str::to_string);
+        self.id = format!("{}#{}", self.story_id, self.slot());
+        self
     }
 }
 
@@ -71,22 +87,20 @@ pub(crate) fn contract_hash(contract: &Contract) -> String {
     blake3::hash(&bytes).to_hex()[..32].to_string()
 }
 
-/// `SRE-04-01#2` -> ("SRE-04-01", 2).
-pub(crate) fn parse_id(id: &str) -> Result<(&str, u64), Error> {
+/// `SRE-04-01#2-k2x7m4pq` -> ("SRE-04-01", 2-k2x7m4pq); `SRE-04-01#2` -> ("SRE-04-01", 2).
+pub(crate) fn parse_id(id: &str) -> Result<(&str, Slot), Error> {
     let bad = || {
         Error::invalid(
             "id",
             format!(
-                "`{}` is not a handoff id (<story_id>#<n>, e.g. SRE-04-01#2)",
-                id.chars().take(64).collect::<String>()
+                "`{}` is not a handoff id (<story_id>#<n>-<writer>, e.g. \
+                 SRE-04-01#2-k2x7m4pq, or <story_id>#<n>)",
+                crate::model::escape_controls(&id.chars().take(64).collect::<String>())
             ),
         )
     };
-    let (story, n) = id.trim().rsplit_once('#').ok_or_else(bad)?;
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    if n == 0 {
-        return Err(bad());
-    }
+    let (story, slot) = id.trim().rsplit_once('#').ok_or_else(bad)?;
+    let slot = Slot::parse(slot).ok_or_else(bad)?;
     store::check_story_id(story).map_err(|_| bad())?;
-    Ok((story, n))
+    Ok((story, slot))
 }

@@ -1,5 +1,14 @@
 //! Where recorded handoffs live. The embedded default is [`FileStore`]: one immutable JSON
-//! file per record under `<plan>/.storypack/handoffs/<story_id>/<n>.json`, git-friendly.
+//! file per record under `<plan>/.storypack/handoffs/<story_id>/<n>-<writer>.json`,
+//! git-friendly.
+//!
+//! Branch-safe: `<writer>` is the tag of the clone or worktree that wrote the file (random,
+//! made on its first write, kept in `.storypack/local/writer`, which git ignores), so two
+//! worktrees recording for one story write different files and their branches merge
+//! without a conflict; ids carry the tag too (`SRE-04-01#3-k2x7m4pq`), so every id stays
+//! unique and unchanged across the merge. Files an earlier version wrote, `<n>.json`, stay
+//! readable under their old ids (`SRE-04-01#3`); numbering goes on after the highest `n`
+//! of either kind.
 //!
 //! Never lost, never overwritten: a record is written whole to a temp file in the story's
 //! folder, fsynced, then linked into place with create-new semantics (`persist_noclobber`),
@@ -7,10 +16,13 @@
 //! the loser takes the next `n`. A crash leaves either the whole record or only a temp file,
 //! which readers ignore and later writers clean up.
 //!
-//! Claim events live beside them, `<plan>/.storypack/claims/<story_id>/<n>.json`, written
-//! the same way; but a claim event is only written at the number its writer expects
-//! ([`HandoffStore::append_claim`]), so of two writers that read the same history only the
-//! first wins, and the other reads again.
+//! Claim events live beside them, `<plan>/.storypack/claims/<story_id>/<n>-<writer>.json`,
+//! written the same way; but a claim event is only written at the number its writer expects
+//! ([`HandoffStore::append_claim`]), so of two writers of one clone that read the same
+//! history only the first wins, and the other reads again. (Writers in different worktrees
+//! do not see each other until their branches merge; then the events of one number are
+//! replayed in time order and a take while another agent held the story counts for
+//! nothing.)
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -20,6 +32,10 @@ use crate::pack::files::sync_dir;
 
 pub(crate) const HANDOFFS_DIR: &str = ".storypack/handoffs";
 pub(crate) const CLAIMS_DIR: &str = ".storypack/claims";
+/// This clone's own, never committed: the writer tag.
+pub(crate) const LOCAL_DIR: &str = ".storypack/local";
+/// Length of a writer tag: lowercase letters and digits.
+const WRITER_LEN: usize = 8;
 const TEMP_PREFIX: &str = ".tmp-";
 /// Temp files older than this are debris of a crashed writer.
 const STALE_TEMP: Duration = Duration::from_secs(600);
@@ -44,12 +60,19 @@ pub trait HandoffStore: Send + Sync {
     /// Records of one story (or of all), oldest first.
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError>;
 
-    /// One record by story id and number.
-    fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError>;
+    /// One record by story id and slot.
+    fn get(&self, story_id: &str, slot: &Slot) -> Result<Option<HandoffRecord>, StoreError>;
 
-    /// Stores `event` at its number `event.n`, only if no event of that story has it yet:
-    /// `Ok(false)` when another writer took the number first (read again and decide again).
+    /// Stores `event` at its slot (`event.n`, `event.writer`), only if no event of that
+    /// story has it yet: `Ok(false)` when another writer took it first (read again and
+    /// decide again). Build the event with [`HandoffStore::writer`]'s tag.
     fn append_claim(&self, event: &ClaimEvent) -> Result<bool, StoreError>;
+
+    /// The writer tag this store files new entries under: the clone's, for the file store
+    /// (made on first use); none for a store every writer shares (PostgreSQL).
+    fn writer(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 
     /// Claim events of one story (or of all), by story then number.
     fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError>;
@@ -88,8 +111,66 @@ pub enum EntryKind {
 pub struct RawEntry {
     pub kind: EntryKind,
     pub story_id: String,
-    pub n: u64,
+    pub slot: Slot,
     pub bytes: Vec<u8>,
+}
+
+/// An entry's place in its story's log: its number and, for entries a file store wrote,
+/// the tag of the clone that wrote it. Shown as `3` or `3-k2x7m4pq`: the part of an id
+/// after `#` (or `@`), and the file name without `.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot {
+    pub n: u64,
+    pub writer: Option<String>,
+}
+
+impl Slot {
+    pub fn new(n: u64, writer: Option<&str>) -> Slot {
+        Slot {
+            n,
+            writer: writer.map(str::to_string),
+        }
+    }
+
+    /// `3` or `3-k2x7m4pq`; `None` for anything else (n = 0, a bad tag, a temp file).
+    pub fn parse(s: &str) -> Option<Slot> {
+        let (n, writer) = match s.split_once('-') {
+            Some((n, w)) if is_writer_tag(w) => (n, Some(w.to_string())),
+            Some(_) => return None,
+            None => (s, None),
+        };
+        // Digits without a leading zero: `03.json` is no slot (it would alias `3.json`).
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || n.starts_with('0') {
+            return None;
+        }
+        let n: u64 = n.parse().ok().filter(|&n| n > 0)?;
+        Some(Slot { n, writer })
+    }
+
+    /// The slot of a stored file name `<slot>.json`.
+    pub(crate) fn of_file(file_name: &str) -> Option<Slot> {
+        Slot::parse(file_name.strip_suffix(".json")?)
+    }
+
+    fn file_name(&self) -> String {
+        format!("{self}.json")
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.writer {
+            Some(w) => write!(f, "{}-{w}", self.n),
+            None => write!(f, "{}", self.n),
+        }
+    }
+}
+
+/// A writer tag: [`WRITER_LEN`] lowercase ASCII letters and digits.
+pub(crate) fn is_writer_tag(s: &str) -> bool {
+    s.len() == WRITER_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// What [`HandoffStore::put_raw`] did.
@@ -118,6 +199,9 @@ pub enum StoreChange {
 pub struct FileStore {
     dir: PathBuf,
     claims: PathBuf,
+    local: PathBuf,
+    /// The writer tag, once read or made.
+    writer: std::sync::OnceLock<String>,
 }
 
 /// Story ids name folders: letters, digits, `-`, `_`, `.`; not `.`-led; at most 128.
@@ -142,50 +226,109 @@ fn io(path: &Path, source: std::io::Error) -> StoreError {
     }
 }
 
-/// `n` of a record's file name `<n>.json`; temp files and strays have none.
-pub(crate) fn record_number(file_name: &str) -> Option<u64> {
-    file_name.strip_suffix(".json")?.parse().ok()
-}
-
 impl FileStore {
     /// The store of a plan: `<root>/.storypack/handoffs`.
     pub fn for_plan(root: &Path) -> FileStore {
         FileStore {
             dir: root.join(HANDOFFS_DIR),
             claims: root.join(CLAIMS_DIR),
+            local: root.join(LOCAL_DIR),
+            writer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// This clone's writer tag: read from `.storypack/local/writer`, or made (random) and
+    /// written there with create-new semantics, so concurrent first writers agree on one.
+    /// The folder gets a `.gitignore` of `*`: the tag is never committed, so each clone
+    /// and worktree has its own.
+    fn clone_writer(&self) -> Result<String, StoreError> {
+        if let Some(w) = self.writer.get() {
+            return Ok(w.clone());
+        }
+        let path = self.local.join("writer");
+        let read = |path: &Path| -> Result<Option<String>, StoreError> {
+            match read_bytes(path) {
+                Ok(bytes) => {
+                    let tag = String::from_utf8_lossy(&bytes).trim().to_string();
+                    if is_writer_tag(&tag) {
+                        Ok(Some(tag))
+                    } else {
+                        Err(StoreError::Corrupt {
+                            path: path.display().to_string(),
+                            message: format!(
+                                "not a writer tag ({WRITER_LEN} lowercase letters and \
+                                 digits); delete the file and a new one is made"
+                            ),
+                        })
+                    }
+                }
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let tag = match read(&path)? {
+            Some(tag) => tag,
+            None => {
+                std::fs::create_dir_all(&self.local).map_err(|e| io(&self.local, e))?;
+                let ignore = self.local.join(".gitignore");
+                if !ignore.exists() {
+                    write_new(
+                        &self.local,
+                        &ignore,
+                        b"# storypack: this clone's own, never committed\n*\n",
+                    )?;
+                }
+                let mine = new_writer_tag(&self.local);
+                write_new(&self.local, &path, format!("{mine}\n").as_bytes())?;
+                // Ours, or the one a concurrent first writer linked first.
+                read(&path)?.ok_or_else(|| StoreError::Corrupt {
+                    path: path.display().to_string(),
+                    message: "the writer tag vanished".into(),
+                })?
+            }
+        };
+        Ok(self.writer.get_or_init(|| tag).clone())
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Record numbers present for a story, ascending (temp files and strays ignored).
-    fn numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
+    /// Slots present for a story, ascending (temp files and strays ignored).
+    fn slots(dir: &Path) -> Result<Vec<Slot>, StoreError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io(dir, e)),
         };
-        let mut ns: Vec<u64> = entries
+        let mut slots: Vec<Slot> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| record_number(&e.file_name().to_string_lossy()))
+            .filter_map(|e| Slot::of_file(&e.file_name().to_string_lossy()))
             .collect();
-        ns.sort_unstable();
-        Ok(ns)
+        slots.sort_unstable();
+        Ok(slots)
     }
 
-    /// The records present, of one story or of all, as (story id, n) without reading them:
-    /// by story, then number.
+    /// The highest number present in a story's folder (0 when none).
+    fn last_n(dir: &Path) -> Result<u64, StoreError> {
+        Ok(Self::slots(dir)?.last().map_or(0, |s| s.n))
+    }
+
+    /// The records present, of one story or of all, as (story id, slot) without reading
+    /// them: by story, then slot.
     pub(crate) fn record_ids(
         &self,
         story_id: Option<&str>,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+    ) -> Result<Vec<(String, Slot)>, StoreError> {
         Self::ids_under(&self.dir, story_id)
     }
 
-    /// The (story id, n) of the files under `base` (records or claim events).
-    fn ids_under(base: &Path, story_id: Option<&str>) -> Result<Vec<(String, u64)>, StoreError> {
+    /// The (story id, slot) of the files under `base` (records or claim events).
+    fn ids_under(base: &Path, story_id: Option<&str>) -> Result<Vec<(String, Slot)>, StoreError> {
         let stories: Vec<String> = match story_id {
             Some(s) => {
                 check_story_id(s)?;
@@ -208,8 +351,8 @@ impl FileStore {
         };
         let mut out = Vec::new();
         for s in stories {
-            for n in Self::numbers(&base.join(&s))? {
-                out.push((s.clone(), n));
+            for slot in Self::slots(&base.join(&s))? {
+                out.push((s.clone(), slot));
             }
         }
         Ok(out)
@@ -268,6 +411,29 @@ fn write_new(dir: &Path, target: &Path, bytes: &[u8]) -> Result<bool, StoreError
     }
 }
 
+/// A fresh random writer tag: lowercase base-32 of a hash of fresh randomness (a temp
+/// file's random name), the clock and the process.
+fn new_writer_tag(dir: &Path) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut h = blake3::Hasher::new();
+    if let Ok(t) = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+    {
+        h.update(t.path().as_os_str().as_encoded_bytes());
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(dir.as_os_str().as_encoded_bytes());
+    h.finalize().as_bytes()[..WRITER_LEN]
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b % 32)]))
+        .collect()
+}
+
 /// The stored form of a record or claim event: pretty JSON and a newline, in both stores.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T, dir: &Path) -> Result<Vec<u8>, StoreError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
@@ -285,19 +451,20 @@ impl HandoffStore for FileStore {
         make: &dyn Fn(u64) -> HandoffRecord,
     ) -> Result<HandoffRecord, StoreError> {
         check_story_id(story_id)?;
+        let writer = self.clone_writer()?;
         let dir = self.dir.join(story_id);
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         Self::clean_temps(&dir);
-        let mut n = Self::numbers(&dir)?.last().copied().unwrap_or(0) + 1;
+        let mut n = Self::last_n(&dir)? + 1;
         for _ in 0..MAX_ATTEMPTS {
-            let record = make(n);
+            let record = make(n).with_writer(Some(&writer));
             let bytes = to_json(&record, &dir)?;
-            let target = dir.join(format!("{n}.json"));
+            let target = dir.join(record.slot().file_name());
             if write_new(&dir, &target, &bytes)? {
                 return Ok(record);
             }
             // Another writer took n: take the next free one.
-            n = Self::numbers(&dir)?.last().copied().unwrap_or(n).max(n) + 1;
+            n = Self::last_n(&dir)?.max(n) + 1;
         }
         Err(StoreError::Contention {
             story_id: story_id.to_string(),
@@ -307,24 +474,18 @@ impl HandoffStore for FileStore {
 
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
         let mut out = Vec::new();
-        for (s, n) in self.record_ids(story_id)? {
+        for (s, slot) in self.record_ids(story_id)? {
             out.push(Self::read::<HandoffRecord>(
-                &self.dir.join(&s).join(format!("{n}.json")),
+                &self.dir.join(&s).join(slot.file_name()),
             )?);
         }
-        // Newest last: by time received, then id order.
-        out.sort_by(|a, b| {
-            a.received_at
-                .cmp(&b.received_at)
-                .then(a.story_id.cmp(&b.story_id))
-                .then(a.n.cmp(&b.n))
-        });
+        sort_records(&mut out);
         Ok(out)
     }
 
-    fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError> {
+    fn get(&self, story_id: &str, slot: &Slot) -> Result<Option<HandoffRecord>, StoreError> {
         check_story_id(story_id)?;
-        let path = self.dir.join(story_id).join(format!("{n}.json"));
+        let path = self.dir.join(story_id).join(slot.file_name());
         if !path.exists() {
             return Ok(None);
         }
@@ -337,13 +498,17 @@ impl HandoffStore for FileStore {
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         Self::clean_temps(&dir);
         let bytes = to_json(event, &dir)?;
-        write_new(&dir, &dir.join(format!("{}.json", event.n)), &bytes)
+        write_new(&dir, &dir.join(event.slot().file_name()), &bytes)
+    }
+
+    fn writer(&self) -> Result<Option<String>, StoreError> {
+        self.clone_writer().map(Some)
     }
 
     fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError> {
         Self::ids_under(&self.claims, story_id)?
             .into_iter()
-            .map(|(s, n)| Self::read(&self.claims.join(&s).join(format!("{n}.json"))))
+            .map(|(s, slot)| Self::read(&self.claims.join(&s).join(slot.file_name())))
             .collect()
     }
 
@@ -353,12 +518,12 @@ impl HandoffStore for FileStore {
             (EntryKind::Record, &self.dir),
             (EntryKind::Claim, &self.claims),
         ] {
-            for (story_id, n) in Self::ids_under(base, None)? {
-                let bytes = read_bytes(&base.join(&story_id).join(format!("{n}.json")))?;
+            for (story_id, slot) in Self::ids_under(base, None)? {
+                let bytes = read_bytes(&base.join(&story_id).join(slot.file_name()))?;
                 out.push(RawEntry {
                     kind,
                     story_id,
-                    n,
+                    slot,
                     bytes,
                 });
             }
@@ -374,7 +539,7 @@ impl HandoffStore for FileStore {
         };
         let dir = base.join(&entry.story_id);
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let target = dir.join(format!("{}.json", entry.n));
+        let target = dir.join(entry.slot.file_name());
         if write_new(&dir, &target, &entry.bytes)? {
             return Ok(Put::Written);
         }
@@ -390,6 +555,17 @@ impl HandoffStore for FileStore {
     }
 }
 
+/// Newest last: by time received, then story, then slot (records of one number from two
+/// merged branches stand in the order they were received).
+pub(crate) fn sort_records(records: &mut [HandoffRecord]) {
+    records.sort_by(|a, b| {
+        a.received_at
+            .cmp(&b.received_at)
+            .then(a.story_id.cmp(&b.story_id))
+            .then_with(|| a.slot().cmp(&b.slot()))
+    });
+}
+
 /// A stored file's bytes: a regular file of sane size only.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt {
@@ -401,5 +577,67 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
         Ok(Err(len)) => Err(corrupt(format!("{len} bytes: not a record"))),
         Err(crate::regular::OpenError::Io(e)) => Err(io(path, e)),
         Err(other) => Err(corrupt(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_read_the_old_and_the_tagged_names_and_nothing_else() {
+        assert_eq!(Slot::parse("3"), Some(Slot::new(3, None)));
+        assert_eq!(
+            Slot::parse("12-k2x7m4pq"),
+            Some(Slot::new(12, Some("k2x7m4pq")))
+        );
+        for bad in [
+            "",
+            "0",
+            "03",
+            "3-",
+            "-k2x7m4pq",
+            "3-K2X7M4PQ",
+            "3-k2x7",
+            "3-k2x7m4pq9",
+            "3-k2x7m4p.",
+            "x",
+            "3-k2x7m4pq-1",
+        ] {
+            assert_eq!(Slot::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Slot::of_file(".tmp-abc.part"), None);
+        assert_eq!(Slot::of_file("7.json"), Some(Slot::new(7, None)));
+        let s = Slot::new(7, Some("abcdefgh"));
+        assert_eq!(Slot::parse(&s.to_string()), Some(s.clone()));
+        assert_eq!(s.file_name(), "7-abcdefgh.json");
+        // Old entries sort before tagged ones of their number, numbers first.
+        assert!(Slot::new(2, None) < Slot::new(2, Some("aaaaaaaa")));
+        assert!(Slot::new(2, Some("zzzzzzzz")) < Slot::new(3, None));
+    }
+
+    #[test]
+    fn concurrent_first_writers_of_a_clone_agree_on_one_tag_which_git_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        let tags: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| FileStore::for_plan(dir.path()).clone_writer().unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(is_writer_tag(&tags[0]), "{}", tags[0]);
+        assert!(tags.iter().all(|t| *t == tags[0]), "{tags:?}");
+        let ignore = std::fs::read_to_string(dir.path().join(LOCAL_DIR).join(".gitignore"));
+        assert!(ignore.unwrap().lines().any(|l| l == "*"));
+        // Another clone (another folder) gets another tag.
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(
+            FileStore::for_plan(other.path()).clone_writer().unwrap(),
+            tags[0]
+        );
+        // A damaged tag file is an error that says what to do, not a silent new tag.
+        std::fs::write(dir.path().join(LOCAL_DIR).join("writer"), "nope\n").unwrap();
+        let err = FileStore::for_plan(dir.path()).clone_writer().unwrap_err();
+        assert!(err.to_string().contains("delete the file"), "{err}");
     }
 }

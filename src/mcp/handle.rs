@@ -17,6 +17,7 @@ use super::prompts::Prompts;
 use super::resources;
 use crate::app::App;
 use crate::error::Error;
+use crate::handoff::Slot;
 use crate::sync::{self, lock};
 
 /// One consistent view: the plan and the prompt templates read with it.
@@ -82,7 +83,7 @@ pub struct PlanHandle {
     board: broadcast::Sender<()>,
     /// Handoff records (story, n) sessions were told about, or that were there before:
     /// recorded through this server or found by the watcher, each is announced once.
-    announced: Mutex<BTreeSet<(String, u64)>>,
+    announced: Mutex<BTreeSet<(String, Slot)>>,
     /// The tools this server offers (`--toolsets`, `--read-only`); set once, before serving.
     tools: std::sync::OnceLock<super::tools::ToolSelection>,
 }
@@ -226,10 +227,10 @@ impl PlanHandle {
         }
     }
 
-    /// Tells the sessions about handoff records not announced yet (`(story_id, n)`, recorded
+    /// Tells the sessions about handoff records not announced yet (`(story_id, slot)`, recorded
     /// through this server or by another process): a new handoff resource, and the packs
     /// that now include them (of their stories and of the stories depending on those).
-    pub(crate) async fn publish_recorded(&self, records: &[(String, u64)]) {
+    pub(crate) async fn publish_recorded(&self, records: &[(String, Slot)]) {
         let stories: BTreeSet<&str> = {
             let mut announced = lock(&self.announced);
             records
@@ -270,7 +271,7 @@ impl PlanHandle {
     }
 
     /// Records already there (when the watcher starts): not news.
-    pub(crate) fn known_records(&self, records: impl IntoIterator<Item = (String, u64)>) {
+    pub(crate) fn known_records(&self, records: impl IntoIterator<Item = (String, Slot)>) {
         lock(&self.announced).extend(records);
     }
 

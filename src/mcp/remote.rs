@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use super::handle::PlanHandle;
-use crate::handoff::StoreChange;
+use crate::handoff::{Slot, StoreChange};
 
 /// Announces while it lives.
 pub(crate) struct Announcer {
@@ -24,11 +24,17 @@ impl Drop for Announcer {
     }
 }
 
-/// The (story, n) of every record in the store, or none when it cannot be read (logged).
-async fn record_ids(handle: &Arc<PlanHandle>) -> Vec<(String, u64)> {
+/// The (story, slot) of every record in the store, or none when it cannot be read (logged).
+async fn record_ids(handle: &Arc<PlanHandle>) -> Vec<(String, Slot)> {
     let app = handle.app();
     match tokio::task::spawn_blocking(move || app.store().list(None)).await {
-        Ok(Ok(records)) => records.into_iter().map(|r| (r.story_id, r.n)).collect(),
+        Ok(Ok(records)) => records
+            .into_iter()
+            .map(|r| {
+                let slot = r.slot();
+                (r.story_id, slot)
+            })
+            .collect(),
         Ok(Err(e)) => {
             tracing::warn!(error = %crate::error::chain(&e), "cannot read the handoff store");
             Vec::new()
@@ -54,7 +60,10 @@ pub(crate) async fn announce(handle: Arc<PlanHandle>) -> Option<Announcer> {
             tracing::debug!(?change, "another writer stored");
             match change {
                 StoreChange::Record { story_id, n } => {
-                    handle.publish_recorded(&[(story_id, n)]).await;
+                    // The database's own records carry no writer tag.
+                    handle
+                        .publish_recorded(&[(story_id, Slot::new(n, None))])
+                        .await;
                 }
                 StoreChange::Claim { story_id, n } => {
                     if claims.insert((story_id.clone(), n)) {

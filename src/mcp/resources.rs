@@ -48,7 +48,7 @@ pub(crate) enum Target {
     Pack(String),
     /// The handoff contract's JSON Schema.
     Schema,
-    /// A recorded handoff, by id (`SRE-04-01#2`).
+    /// A recorded handoff, by id (`SRE-04-01#2-k2x7m4pq`).
     Handoff(String),
 }
 
@@ -214,7 +214,9 @@ pub(crate) fn templates() -> ListResourceTemplatesResult {
         .with_mime_type(MARKDOWN);
     let handoff = ResourceTemplate::new(HANDOFF_TEMPLATE, "handoff")
         .with_title("A recorded handoff")
-        .with_description("A recorded handoff contract by id (SRE-04-01#2; write # as %23).")
+        .with_description(
+            "A recorded handoff contract by id (SRE-04-01#2-k2x7m4pq; write # as %23).",
+        )
         .with_mime_type(JSON);
     ListResourceTemplatesResult::with_all_items(vec![pack, handoff])
 }

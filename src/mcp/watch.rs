@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::errors::ServerError;
 use super::handle::{Event, PlanHandle};
-use crate::handoff::store::{FileStore, record_number};
+use crate::handoff::store::{FileStore, Slot};
 
 /// How long the plan must be quiet before a batch of changes is applied.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -77,10 +77,10 @@ impl Specials {
     }
 }
 
-/// The handoff records (story, n) an event at `path` may be about: a record file
-/// (`<story>/<n>.json` in the store), or those in a folder of the store that appeared (a
+/// The handoff records (story, slot) an event at `path` may be about: a record file
+/// (`<story>/<slot>.json` in the store), or those in a folder of the store that appeared (a
 /// story's, or the store itself). Other files (a writer's temporary file) are none.
-fn handoff_records(store: &FileStore, path: &Path) -> Vec<(String, u64)> {
+fn handoff_records(store: &FileStore, path: &Path) -> Vec<(String, Slot)> {
     let Ok(rel) = path.strip_prefix(store.dir()) else {
         return Vec::new();
     };
@@ -88,8 +88,8 @@ fn handoff_records(store: &FileStore, path: &Path) -> Vec<(String, u64)> {
     match parts.as_slice() {
         [] => store.record_ids(None).unwrap_or_default(),
         [story] => store.record_ids(Some(story)).unwrap_or_default(),
-        [story, file] => record_number(file)
-            .map(|n| vec![(story.to_string(), n)])
+        [story, file] => Slot::of_file(file)
+            .map(|slot| vec![(story.to_string(), slot)])
             .unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -219,7 +219,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
                 }
             };
             let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
-            let mut records: Vec<(String, u64)> = Vec::new();
+            let mut records: Vec<(String, Slot)> = Vec::new();
             let mut claims_changed = false;
             for event in events {
                 if matches!(event.kind, EventKind::Access(_)) {

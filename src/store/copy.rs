@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::handoff::{EntryKind, HandoffStore, Put, StoreError};
+use crate::handoff::{EntryKind, HandoffStore, Put, Slot, StoreError};
 
 /// What a copy did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -37,10 +37,10 @@ impl CopyReport {
     }
 }
 
-fn label(kind: EntryKind, story: &str, n: u64) -> String {
+fn label(kind: EntryKind, story: &str, slot: &Slot) -> String {
     match kind {
-        EntryKind::Record => format!("record {story}#{n}"),
-        EntryKind::Claim => format!("claim {story}@{n}"),
+        EntryKind::Record => format!("record {story}#{slot}"),
+        EntryKind::Claim => format!("claim {story}@{slot}"),
     }
 }
 
@@ -62,17 +62,20 @@ pub fn copy(from: &dyn HandoffStore, to: &dyn HandoffStore) -> Result<CopyReport
             Put::Same => report.already += 1,
             Put::Differs => report
                 .conflicts
-                .push(label(entry.kind, &entry.story_id, entry.n)),
+                .push(label(entry.kind, &entry.story_id, &entry.slot)),
         }
     }
-    let there: HashMap<(EntryKind, String, u64), blake3::Hash> = to
+    let there: HashMap<(EntryKind, String, Slot), blake3::Hash> = to
         .raw_entries()?
         .into_iter()
-        .map(|e| ((e.kind, e.story_id, e.n), blake3::hash(&e.bytes)))
+        .map(|e| ((e.kind, e.story_id, e.slot), blake3::hash(&e.bytes)))
         .collect();
     report.verified = entries
         .iter()
-        .filter(|e| there.get(&(e.kind, e.story_id.clone(), e.n)) == Some(&blake3::hash(&e.bytes)))
+        .filter(|e| {
+            there.get(&(e.kind, e.story_id.clone(), e.slot.clone()))
+                == Some(&blake3::hash(&e.bytes))
+        })
         .count();
     tracing::info!(
         from = %report.from,

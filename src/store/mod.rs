@@ -6,6 +6,7 @@
 //! - [`copy`]: `storypack store copy`, idempotent and verified by hashes.
 
 pub mod copy;
+mod migrations;
 pub mod postgres;
 
 use std::path::Path;

@@ -30,42 +30,12 @@ use std::time::Duration;
 
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
-use crate::handoff::store::{EntryKind, Put, RawEntry, StoreChange, check_story_id, to_json};
+use crate::handoff::store::{
+    EntryKind, Put, RawEntry, Slot, StoreChange, check_story_id, sort_records, to_json,
+};
 use crate::handoff::{ClaimEvent, HandoffRecord, HandoffStore, StoreError};
 
-/// Schema migrations, applied in order; version = index + 1. Append only.
-pub const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE storypack_handoffs (
-    story_id    text        NOT NULL,
-    n           bigint      NOT NULL CHECK (n > 0),
-    id          text        NOT NULL UNIQUE,
-    received_at text        NOT NULL,
-    hash        text        NOT NULL,
-    body        text        NOT NULL,
-    stored_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (story_id, n)
-);
-CREATE TABLE storypack_claims (
-    story_id  text        NOT NULL,
-    n         bigint      NOT NULL CHECK (n > 0),
-    body      text        NOT NULL,
-    stored_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (story_id, n)
-);
-CREATE FUNCTION storypack_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'storypack records are append-only: % on % refused', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER storypack_handoffs_append_only BEFORE UPDATE OR DELETE ON storypack_handoffs
-    FOR EACH ROW EXECUTE FUNCTION storypack_append_only();
-CREATE TRIGGER storypack_handoffs_no_truncate BEFORE TRUNCATE ON storypack_handoffs
-    FOR EACH STATEMENT EXECUTE FUNCTION storypack_append_only();
-CREATE TRIGGER storypack_claims_append_only BEFORE UPDATE OR DELETE ON storypack_claims
-    FOR EACH ROW EXECUTE FUNCTION storypack_append_only();
-CREATE TRIGGER storypack_claims_no_truncate BEFORE TRUNCATE ON storypack_claims
-    FOR EACH STATEMENT EXECUTE FUNCTION storypack_append_only();
-"#];
+pub use super::migrations::MIGRATIONS;
 
 /// The NOTIFY channel.
 const CHANNEL: &str = "storypack";
@@ -337,11 +307,12 @@ impl PostgresStore {
         })
     }
 
+    /// (story id, slot, body) of the rows `sql` lists.
     fn rows(
         &self,
         sql: &'static str,
         story_id: Option<&str>,
-    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+    ) -> Result<Vec<(String, Slot, String)>, StoreError> {
         if let Some(s) = story_id {
             check_story_id(s)?;
         }
@@ -353,7 +324,12 @@ impl PostgresStore {
                     .await
                     .map(|rows| {
                         rows.iter()
-                            .map(|r| (r.get(0), r.get(1), r.get(2)))
+                            .map(|r| {
+                                let (n, writer): (i64, &str) = (r.get(1), r.get(2));
+                                let slot =
+                                    Slot::new(n as u64, Some(writer).filter(|w| !w.is_empty()));
+                                (r.get(0), slot, r.get(3))
+                            })
                             .collect::<Vec<_>>()
                     })
                     .map_err(|e| err.db("cannot read", e));
@@ -366,11 +342,11 @@ impl PostgresStore {
         &self,
         table: &str,
         story_id: &str,
-        n: i64,
+        slot: &Slot,
         body: &str,
     ) -> Result<T, StoreError> {
         serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-            path: format!("{} {table} {story_id}/{n}", self.errors.describe),
+            path: format!("{} {table} {story_id}/{slot}", self.errors.describe),
             message: e.to_string(),
         })
     }
@@ -383,10 +359,15 @@ fn n_of(n: u64) -> Result<i64, StoreError> {
     })
 }
 
-const LIST_RECORDS: &str = "SELECT story_id, n, body FROM storypack_handoffs \
-     WHERE $1::text IS NULL OR story_id = $1 ORDER BY story_id, n";
-const LIST_CLAIMS: &str = "SELECT story_id, n, body FROM storypack_claims \
-     WHERE $1::text IS NULL OR story_id = $1 ORDER BY story_id, n";
+const LIST_RECORDS: &str = "SELECT story_id, n, writer, body FROM storypack_handoffs \
+     WHERE $1::text IS NULL OR story_id = $1 ORDER BY story_id, n, writer";
+const LIST_CLAIMS: &str = "SELECT story_id, n, writer, body FROM storypack_claims \
+     WHERE $1::text IS NULL OR story_id = $1 ORDER BY story_id, n, writer";
+
+/// A slot's writer as stored: '' for none.
+fn writer_of(slot: &Slot) -> String {
+    slot.writer.clone().unwrap_or_default()
+}
 
 /// What `append` inserts, built on the caller's thread from the number the database gave.
 struct Built {
@@ -489,28 +470,24 @@ impl HandoffStore for PostgresStore {
 
     fn list(&self, story_id: Option<&str>) -> Result<Vec<HandoffRecord>, StoreError> {
         let mut out = Vec::new();
-        for (s, n, body) in self.rows(LIST_RECORDS, story_id)? {
-            out.push(self.parse::<HandoffRecord>("storypack_handoffs", &s, n, &body)?);
+        for (s, slot, body) in self.rows(LIST_RECORDS, story_id)? {
+            out.push(self.parse::<HandoffRecord>("storypack_handoffs", &s, &slot, &body)?);
         }
         // Newest last, as the file store lists them.
-        out.sort_by(|a, b| {
-            a.received_at
-                .cmp(&b.received_at)
-                .then(a.story_id.cmp(&b.story_id))
-                .then(a.n.cmp(&b.n))
-        });
+        sort_records(&mut out);
         Ok(out)
     }
 
-    fn get(&self, story_id: &str, n: u64) -> Result<Option<HandoffRecord>, StoreError> {
+    fn get(&self, story_id: &str, slot: &Slot) -> Result<Option<HandoffRecord>, StoreError> {
         check_story_id(story_id)?;
-        let (story, n) = (story_id.to_string(), n_of(n)?);
+        let (story, n, writer) = (story_id.to_string(), n_of(slot.n)?, writer_of(slot));
         let body = self.with_client(move |client, err| {
             Box::pin(async move {
                 let result = client
                     .query_opt(
-                        "SELECT body FROM storypack_handoffs WHERE story_id = $1 AND n = $2",
-                        &[&story, &n],
+                        "SELECT body FROM storypack_handoffs \
+                         WHERE story_id = $1 AND n = $2 AND writer = $3",
+                        &[&story, &n, &writer],
                     )
                     .await
                     .map(|row| row.map(|r| r.get::<_, String>(0)))
@@ -518,7 +495,7 @@ impl HandoffStore for PostgresStore {
                 (client, result)
             })
         })?;
-        body.map(|b| self.parse("storypack_handoffs", story_id, n, &b))
+        body.map(|b| self.parse("storypack_handoffs", story_id, slot, &b))
             .transpose()
     }
 
@@ -526,7 +503,11 @@ impl HandoffStore for PostgresStore {
         check_story_id(&event.story_id)?;
         let bytes = to_json(event, std::path::Path::new(&self.errors.describe))?;
         let body = String::from_utf8(bytes).map_err(|_| self.errors.msg("a claim is not UTF-8"))?;
-        let (story, n) = (event.story_id.clone(), n_of(event.n)?);
+        let (story, n, writer) = (
+            event.story_id.clone(),
+            n_of(event.n)?,
+            writer_of(&event.slot()),
+        );
         self.with_client(move |mut client, err| {
             Box::pin(async move {
                 let result = async {
@@ -536,9 +517,10 @@ impl HandoffStore for PostgresStore {
                         .map_err(|e| err.db("cannot record the claim", e))?;
                     let inserted = tx
                         .execute(
-                            "INSERT INTO storypack_claims (story_id, n, body) \
-                             VALUES ($1, $2, $3) ON CONFLICT (story_id, n) DO NOTHING",
-                            &[&story, &n, &body],
+                            "INSERT INTO storypack_claims (story_id, n, writer, body) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (story_id, n, writer) \
+                             DO NOTHING",
+                            &[&story, &n, &writer, &body],
                         )
                         .await
                         .map_err(|e| err.db("cannot record the claim", e))?;
@@ -564,7 +546,7 @@ impl HandoffStore for PostgresStore {
     fn claim_events(&self, story_id: Option<&str>) -> Result<Vec<ClaimEvent>, StoreError> {
         self.rows(LIST_CLAIMS, story_id)?
             .into_iter()
-            .map(|(s, n, body)| self.parse("storypack_claims", &s, n, &body))
+            .map(|(s, slot, body)| self.parse("storypack_claims", &s, &slot, &body))
             .collect()
     }
 
@@ -574,11 +556,11 @@ impl HandoffStore for PostgresStore {
             (EntryKind::Record, LIST_RECORDS),
             (EntryKind::Claim, LIST_CLAIMS),
         ] {
-            for (story_id, n, body) in self.rows(sql, None)? {
+            for (story_id, slot, body) in self.rows(sql, None)? {
                 out.push(RawEntry {
                     kind,
                     story_id,
-                    n: n as u64,
+                    slot,
                     bytes: body.into_bytes(),
                 });
             }
@@ -588,9 +570,10 @@ impl HandoffStore for PostgresStore {
 
     fn put_raw(&self, entry: &RawEntry) -> Result<Put, StoreError> {
         check_story_id(&entry.story_id)?;
-        let (story, n, kind) = (entry.story_id.clone(), n_of(entry.n)?, entry.kind);
+        let (story, n, kind) = (entry.story_id.clone(), n_of(entry.slot.n)?, entry.kind);
+        let writer = writer_of(&entry.slot);
         let corrupt = |message: String| StoreError::Corrupt {
-            path: format!("{story}/{n}"),
+            path: format!("{story}/{}", entry.slot),
             message,
         };
         let body =
@@ -612,18 +595,19 @@ impl HandoffStore for PostgresStore {
                             client
                                 .execute(
                                     "INSERT INTO storypack_handoffs \
-                                     (story_id, n, id, received_at, hash, body) \
-                                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                                    &[&story, &n, id, at, hash, &body],
+                                     (story_id, n, writer, id, received_at, hash, body) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                     ON CONFLICT DO NOTHING",
+                                    &[&story, &n, &writer, id, at, hash, &body],
                                 )
                                 .await
                         }
                         None => {
                             client
                                 .execute(
-                                    "INSERT INTO storypack_claims (story_id, n, body) \
-                                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                                    &[&story, &n, &body],
+                                    "INSERT INTO storypack_claims (story_id, n, writer, body) \
+                                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                    &[&story, &n, &writer, &body],
                                 )
                                 .await
                         }
@@ -634,14 +618,16 @@ impl HandoffStore for PostgresStore {
                     }
                     let sql = match kind {
                         EntryKind::Record => {
-                            "SELECT body FROM storypack_handoffs WHERE story_id = $1 AND n = $2"
+                            "SELECT body FROM storypack_handoffs \
+                             WHERE story_id = $1 AND n = $2 AND writer = $3"
                         }
                         EntryKind::Claim => {
-                            "SELECT body FROM storypack_claims WHERE story_id = $1 AND n = $2"
+                            "SELECT body FROM storypack_claims \
+                             WHERE story_id = $1 AND n = $2 AND writer = $3"
                         }
                     };
                     let there: Option<String> = client
-                        .query_opt(sql, &[&story, &n])
+                        .query_opt(sql, &[&story, &n, &writer])
                         .await
                         .map_err(|e| err.db("cannot read", e))?
                         .map(|r| r.get(0));

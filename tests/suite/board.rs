@@ -394,7 +394,7 @@ async fn the_board_shows_the_plan_and_follows_edits_and_claims_live() {
     client.goto(&format!("{url}story/SRE-05-03")).await.unwrap();
     assert_eq!(
         attr(&client, "li.handoff", "data-handoff").await,
-        ["SRE-05-03#1"]
+        [super::util::record_id(plan.path(), "SRE-05-03", 1)]
     );
     // The gate page of sprint 04 names its reasons.
     client.goto(&format!("{url}gate/04")).await.unwrap();

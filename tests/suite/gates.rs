@@ -75,7 +75,10 @@ fn a_sprint_with_checked_evidence_and_every_story_handed_off_passes() {
     );
     assert_eq!(report.stories[0].pack, PackState::Fresh);
     assert_eq!(report.stories[1].pack, PackState::Missing);
-    assert_eq!(report.stories[0].handoff_id.as_deref(), Some("BE-01-01#1"));
+    assert_eq!(
+        report.stories[0].handoff_id,
+        Some(super::util::record_id(plan.path(), "BE-01-01", 1))
+    );
 
     let out = storypack(&[
         "gate",

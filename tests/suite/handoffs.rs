@@ -301,7 +301,8 @@ fn records_on_disk(root: &Path, story: &str) -> Vec<HandoffRecord> {
         assert!(name.ends_with(".json"), "stray file {name}");
         let r: HandoffRecord = serde_json::from_slice(&fs::read(&p).unwrap())
             .unwrap_or_else(|e| panic!("partial or corrupt record {name}: {e}"));
-        assert_eq!(format!("{}.json", r.n), name);
+        assert_eq!(format!("{}.json", r.slot()), name);
+        assert_eq!(r.id, format!("{story}#{}", r.slot()));
         assert!(r.intact(), "{name} hash mismatch");
         out.push(r);
     }
@@ -319,11 +320,17 @@ fn recording_is_append_only_and_invalid_contracts_change_nothing() {
     let arg = root.to_str().unwrap();
     let out = super::util::storypack(&["handoff", "record", &file, "--plan", arg]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("recorded SRE-04-01#1 at "));
+    let w = super::util::writer_tag(root);
+    assert!(
+        stdout(&out).starts_with(&format!("recorded SRE-04-01#1-{w} at ")),
+        "{}",
+        stdout(&out)
+    );
     let out = super::util::storypack(&["handoff", "record", &file, "--plan", arg, "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["recorded"], true);
-    assert_eq!(v["record"]["id"], "SRE-04-01#2");
+    assert_eq!(v["record"]["id"], format!("SRE-04-01#2-{w}"));
+    assert_eq!(v["record"]["writer"], w.as_str());
     assert_eq!(v["record"]["n"], 2);
     assert_eq!(v["record"]["hash"].as_str().unwrap().len(), 32);
 
@@ -364,9 +371,15 @@ fn recording_is_append_only_and_invalid_contracts_change_nothing() {
     ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["count"], 2);
-    assert_eq!(v["handoffs"][1]["id"], "SRE-04-01#2");
-    let record = app.handoff("SRE-04-01#1").unwrap();
+    assert_eq!(v["handoffs"][1]["id"], format!("SRE-04-01#2-{w}"));
+    // The full id, or the short one while only one record has the number.
+    let record = app.handoff(&format!("SRE-04-01#1-{w}")).unwrap();
     assert_eq!(record.contract.story_id(), "SRE-04-01");
+    assert_eq!(app.handoff("SRE-04-01#1").unwrap(), record);
+    assert_eq!(
+        app.handoff("SRE-04-01#1-zzzzzzzz").unwrap_err().to_string(),
+        "id: no handoff SRE-04-01#1-zzzzzzzz recorded"
+    );
     assert_eq!(
         app.handoff("SRE-04-01#9").unwrap_err().to_string(),
         "id: no handoff SRE-04-01#9 recorded"
@@ -568,7 +581,12 @@ fn a_recorded_handoff_appears_in_the_storys_next_pack_and_its_dependents() {
         h.text.contains("ready_for_review")
             && h.text.contains("Reviewer to confirm the retry budget")
     );
-    assert_eq!(h.citation.path, ".storypack/handoffs/SRE-05-01/1.json");
+    // Cites the record's own file, which is there.
+    assert_eq!(
+        h.citation.path,
+        format!(".storypack/handoffs/SRE-05-01/{}.json", rec.slot())
+    );
+    assert!(plan.path().join(&h.citation.path).is_file());
     // SRE-05-02 depends on SRE-05-01: its pack shows the handoff too.
     let pack = app
         .pack(&PackRequest {

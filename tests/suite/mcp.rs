@@ -862,7 +862,8 @@ async fn a_handoff_recorded_by_another_process_notifies_subscribers_once() {
     if let Ok(e) = c.events.try_recv() {
         panic!("told twice: {e}");
     }
-    assert!(store.join(story).join("3.json").is_file());
+    let w = super::util::writer_tag(plan.path());
+    assert!(store.join(story).join(format!("3-{w}.json")).is_file());
 }
 
 #[tokio::test]
@@ -1331,7 +1332,7 @@ async fn handoffs_are_validated_recorded_listed_and_served_as_resources() {
     let v = r.structured_content.unwrap();
     assert_eq!(v["recorded"], true);
     let id = v["record"]["id"].as_str().unwrap().to_string();
-    assert_eq!(id, format!("{story}#1"));
+    assert_eq!(id, super::util::record_id(plan.path(), story, 1));
     assert_eq!(v["record"]["n"], 1);
     assert!(v["record"]["hash"].is_string() && v["record"]["received_at"].is_string());
 
@@ -1352,19 +1353,24 @@ async fn handoffs_are_validated_recorded_listed_and_served_as_resources() {
     let r = call(&c.client, "record_handoff", json!({ "contract": good })).await;
     assert_eq!(
         r.structured_content.unwrap()["record"]["id"],
-        format!("{story}#2")
+        super::util::record_id(plan.path(), story, 2)
     );
     let r = call(&c.client, "list_handoffs", json!({ "story_id": story })).await;
     let v = r.structured_content.clone().unwrap();
     assert_eq!(v["total"], 2);
-    assert_eq!(v["handoffs"][1]["id"], format!("{story}#2"), "newest last");
-    assert!(text(&r).contains(&format!("{story}#1")));
+    let w = super::util::writer_tag(plan.path());
+    assert_eq!(
+        v["handoffs"][1]["id"],
+        format!("{story}#2-{w}"),
+        "newest last"
+    );
+    assert!(text(&r).contains(&format!("{story}#1-{w}")));
 
     // As resources: listed, readable by id (# written %23, or raw), and the schema.
     let resources = c.client.list_all_resources().await.unwrap();
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
     assert!(uris.contains(&"storypack://schema/handoff-contract"));
-    let listed = format!("storypack://handoff/{story}%231");
+    let listed = format!("storypack://handoff/{story}%231-{w}");
     assert!(uris.contains(&listed.as_str()), "{uris:?}");
     for uri in [listed.clone(), format!("storypack://handoff/{id}")] {
         let read = c
@@ -1410,7 +1416,7 @@ async fn handoffs_are_validated_recorded_listed_and_served_as_resources() {
         .complete_resource_simple("storypack://handoff/{id}", "id", "sre-04-01#")
         .await
         .unwrap();
-    assert_eq!(ids, [format!("{story}#1"), format!("{story}#2")]);
+    assert_eq!(ids, [format!("{story}#1-{w}"), format!("{story}#2-{w}")]);
 
     // The pack now shows the handoff; the handoff prompt lists it and offers a contract to fill.
     let r = call(

@@ -1,5 +1,6 @@
 mod architecture;
 mod board;
+mod branches;
 mod cli;
 mod coord;
 mod diagnostics;

@@ -142,7 +142,10 @@ fn the_package_carries_each_storys_handoff_timeline() {
     // The Markdown, then the package as JSON.
     let (md, json) = text.split_at(text.find("\n{").unwrap() + 1);
     assert!(
-        md.contains("## Handoffs\n\n### SRE-04-04\n\n1. `SRE-04-04#1` done, "),
+        md.contains(&format!(
+            "## Handoffs\n\n### SRE-04-04\n\n1. `{}` done, ",
+            super::util::record_id(plan.path(), "SRE-04-04", 1)
+        )),
         "{md}"
     );
     assert!(md.contains("| SRE-04-04 Tune worker autoscaling and per-tenant rate limits | done |"));
@@ -153,7 +156,10 @@ fn the_package_carries_each_storys_handoff_timeline() {
         .iter()
         .find(|t| t["story_id"] == "SRE-04-04")
         .unwrap();
-    assert_eq!(timeline["handoffs"][0]["id"], "SRE-04-04#1");
+    assert_eq!(
+        timeline["handoffs"][0]["id"],
+        super::util::record_id(plan.path(), "SRE-04-04", 1)
+    );
     assert_eq!(timeline["handoffs"][0]["status"], "done");
     assert_eq!(v["generated_at"], NOW);
     assert_eq!(v["report"]["verdict"], "fail");

@@ -28,7 +28,7 @@ use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 use storypack::app::App;
 use storypack::handoff::{
-    ClaimAction, ClaimEvent, EntryKind, FileStore, HandoffRecord, HandoffStore, Put,
+    ClaimAction, ClaimEvent, EntryKind, FileStore, HandoffRecord, HandoffStore, Put, Slot,
 };
 use tokio::sync::mpsc;
 
@@ -104,6 +104,7 @@ fn record(story: &str, n: u64) -> HandoffRecord {
     HandoffRecord {
         id: format!("{story}#{n}"),
         n,
+        writer: None,
         story_id: story.into(),
         received_at: format!("2026-12-01T10:00:{:02}.000Z", n % 60),
         hash,
@@ -129,9 +130,16 @@ fn store_suite(store: Arc<dyn HandoffStore>) {
         .append("SRE-04-01", &|n| record("SRE-04-01", n))
         .unwrap();
     assert_eq!((a1.n, b1.n, a2.n), (1, 1, 2));
-    assert_eq!(a2.id, "SRE-04-01#2");
-    assert_eq!(store.get("SRE-04-01", 2).unwrap().unwrap(), a2);
-    assert_eq!(store.get("SRE-04-01", 3).unwrap(), None);
+    // Filed under the store's writer tag (the file store's clone; none in PostgreSQL).
+    let writer = store.writer().unwrap();
+    assert_eq!(a2.writer, writer);
+    match &writer {
+        Some(w) => assert_eq!(a2.id, format!("SRE-04-01#2-{w}")),
+        None => assert_eq!(a2.id, "SRE-04-01#2"),
+    }
+    assert_eq!(store.get("SRE-04-01", &a2.slot()).unwrap().unwrap(), a2);
+    let third = Slot::new(3, writer.as_deref());
+    assert_eq!(store.get("SRE-04-01", &third).unwrap(), None);
     let all = store.list(None).unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(store.list(Some("SRE-04-01")).unwrap(), vec![a1.clone(), a2]);
@@ -159,8 +167,11 @@ fn store_suite(store: Arc<dyn HandoffStore>) {
     assert_eq!(ns, (1..=40).collect::<Vec<_>>());
     // Claims: first writer of a number wins; the other is told so.
     let at = "2026-12-01T10:00:00.000Z".to_string();
-    let take = ClaimEvent::new("BE-04-03", 1, ClaimAction::Take, "a", at.clone(), None);
-    let rival = ClaimEvent::new("BE-04-03", 1, ClaimAction::Take, "b", at.clone(), None);
+    let take = ClaimEvent::new("BE-04-03", 1, ClaimAction::Take, "a", at.clone(), None)
+        .with_writer(writer.as_deref());
+    let rival = ClaimEvent::new("BE-04-03", 1, ClaimAction::Take, "b", at.clone(), None)
+        .with_writer(writer.as_deref());
+    assert!(take.intact());
     assert!(store.append_claim(&take).unwrap());
     assert!(!store.append_claim(&rival).unwrap());
     assert_eq!(store.claim_events(Some("BE-04-03")).unwrap(), vec![take]);
@@ -206,19 +217,32 @@ fn the_store_suite_passes_on_postgresql_with_the_file_stores_bytes() {
     let Some(url) = pg_url() else { return };
     let pg = storypack::store::open(Some(&url), Path::new(".")).unwrap();
     store_suite(pg.clone());
-    // The same JSON, byte for byte, as the file store writes for the same record.
+    // The same JSON, byte for byte, as the file store writes for the same record (which
+    // adds only its writer tag).
     let dir = tempfile::tempdir().unwrap();
     let file = FileStore::for_plan(dir.path());
-    let r = pg.get("SRE-04-01", 1).unwrap().unwrap();
-    file.append("SRE-04-01", &|_| r.clone()).unwrap();
-    let on_disk = std::fs::read(dir.path().join(".storypack/handoffs/SRE-04-01/1.json")).unwrap();
+    let r = pg.get("SRE-04-01", &Slot::new(1, None)).unwrap().unwrap();
+    let filed = file.append("SRE-04-01", &|_| r.clone()).unwrap();
+    let tag = file.writer().unwrap().unwrap();
+    assert_eq!(filed, r.clone().with_writer(Some(&tag)));
+    let on_disk = std::fs::read(
+        dir.path()
+            .join(format!(".storypack/handoffs/SRE-04-01/1-{tag}.json")),
+    )
+    .unwrap();
+    let pretty = |r: &HandoffRecord| {
+        let mut b = serde_json::to_vec_pretty(r).unwrap();
+        b.push(b'\n');
+        b
+    };
+    assert_eq!(on_disk, pretty(&filed));
     let in_db = pg
         .raw_entries()
         .unwrap()
         .into_iter()
-        .find(|e| e.story_id == "SRE-04-01" && e.n == 1)
+        .find(|e| e.story_id == "SRE-04-01" && e.slot == Slot::new(1, None))
         .unwrap();
-    assert_eq!(in_db.bytes, on_disk);
+    assert_eq!(in_db.bytes, pretty(&r));
 }
 
 #[test]
@@ -271,7 +295,7 @@ fn a_database_of_a_newer_schema_is_refused_and_the_password_never_shows() {
     assert!(!stderr(&out).contains(&secret), "{}", stderr(&out));
     assert_eq!(
         psql(&url, "SELECT max(version) FROM storypack_schema").trim(),
-        "1"
+        "2"
     );
     // A wrong password: a clear error, without the (wrong) password either.
     let wrong = url.replace(&secret, "not-the-password-42");
@@ -310,7 +334,7 @@ fn a_database_of_a_newer_schema_is_refused_and_the_password_never_shows() {
     let out = cmd(p, &url, &["handoff", "list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("schema is version 99, newer than this storypack's (1)"),
+        stderr(&out).contains("schema is version 99, newer than this storypack's (2)"),
         "{}",
         stderr(&out)
     );
@@ -737,8 +761,34 @@ fn store_copy_file_to_postgresql_to_file_round_trips_byte_identical_records() {
     }
     claim_cli(p, here, "BE-04-04", "a");
     claim_cli(p, here, "SRE-04-05", "b");
+    // As after a merge: another worktree's record of the same number, and entries an
+    // earlier version wrote (`1.json`, no writer tag).
+    let other = copy_plan();
+    record_cli(other.path(), other.path().to_str().unwrap(), "SRE-04-01");
+    let theirs = format!("1-{}.json", super::util::writer_tag(other.path()));
+    std::fs::copy(
+        other
+            .path()
+            .join(".storypack/handoffs/SRE-04-01")
+            .join(&theirs),
+        p.join(".storypack/handoffs/SRE-04-01").join(&theirs),
+    )
+    .unwrap();
+    for part in ["handoffs", "claims"] {
+        super::packs::copy_dir(
+            &super::util::fixture("store-v1").join(part),
+            &p.join(".storypack").join(part),
+        );
+    }
     let original = store_files(p);
-    assert_eq!(original.len(), 5);
+    assert_eq!(original.len(), 9);
+    assert_eq!(
+        original
+            .keys()
+            .filter(|k| k.starts_with(".storypack/handoffs/SRE-04-01/1-"))
+            .count(),
+        2
+    );
     let copy = |from: &str, to: &str| -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_storypack"))
             .args(["store", "copy", "--from", from, "--to", to, "--json"])
@@ -752,19 +802,19 @@ fn store_copy_file_to_postgresql_to_file_round_trips_byte_identical_records() {
     let first = copy(here, &url);
     assert_eq!(
         (&first["entries"], &first["copied"], &first["verified"]),
-        (&json!(5), &json!(5), &json!(5))
+        (&json!(9), &json!(9), &json!(9))
     );
     // Idempotent: a second run copies nothing.
     let again = copy(here, &url);
     assert_eq!(
         (&again["copied"], &again["already"]),
-        (&json!(0), &json!(5))
+        (&json!(0), &json!(9))
     );
     // Back into a fresh folder: the very same bytes.
     let back = tempfile::tempdir().unwrap();
     let b = back.path().to_str().unwrap();
     let home = copy(&url, b);
-    assert_eq!(home["verified"], 5);
+    assert_eq!(home["verified"], 9);
     assert_eq!(store_files(back.path()), original);
     // And the copy reads as the original does.
     let list = |store: &str| {
@@ -776,4 +826,41 @@ fn store_copy_file_to_postgresql_to_file_round_trips_byte_identical_records() {
     };
     assert_eq!(list(b), list(here));
     assert_eq!(list(&url), list(here));
+}
+
+#[test]
+fn a_database_of_schema_1_migrates_to_2_keeping_its_records() {
+    let _db = read_lock();
+    let Some(url) = pg_url() else { return };
+    // A database as the first version left it: schema 1, one record, one claim.
+    psql(
+        &url,
+        "CREATE TABLE storypack_schema (version integer PRIMARY KEY, \
+         applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    psql(&url, storypack::store::postgres::MIGRATIONS[0]);
+    psql(&url, "INSERT INTO storypack_schema (version) VALUES (1)");
+    let old = record("SRE-04-01", 1);
+    let mut body = serde_json::to_string_pretty(&old).unwrap();
+    body.push('\n');
+    psql(
+        &url,
+        &format!(
+            "INSERT INTO storypack_handoffs (story_id, n, id, received_at, hash, body) \
+             VALUES ('SRE-04-01', 1, '{}', '{}', '{}', $body${body}$body$)",
+            old.id, old.received_at, old.hash
+        ),
+    );
+    // Opening it migrates it; the record reads back under its old id, numbering goes on.
+    let pg = storypack::store::open(Some(&url), Path::new(".")).unwrap();
+    assert_eq!(
+        psql(&url, "SELECT max(version) FROM storypack_schema").trim(),
+        "2"
+    );
+    assert_eq!(pg.get("SRE-04-01", &Slot::new(1, None)).unwrap(), Some(old));
+    let next = pg.append("SRE-04-01", &|n| record("SRE-04-01", n)).unwrap();
+    assert_eq!(next.id, "SRE-04-01#2");
+    // Still append-only after the migration.
+    let out = psql_output(&url, "UPDATE storypack_handoffs SET body = '{}'");
+    assert!(!out.status.success());
 }

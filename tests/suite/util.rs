@@ -65,3 +65,49 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The writer tag a plan's file store files its entries under (`.storypack/local/writer`,
+/// made on its first write).
+pub fn writer_tag(plan: &Path) -> String {
+    let tag = std::fs::read_to_string(plan.join(".storypack/local/writer")).unwrap();
+    let tag = tag.trim().to_string();
+    assert!(
+        tag.len() == 8
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        "{tag:?}"
+    );
+    tag
+}
+
+/// The id the plan's file store gives record `n` of `story`: `<story>#<n>-<writer>`.
+pub fn record_id(plan: &Path, story: &str, n: u64) -> String {
+    format!("{story}#{n}-{}", writer_tag(plan))
+}
+
+/// `text` with every writer tag in a handoff id (`#3-k2x7m4pq`) shown as `#3-WRITER`: tags
+/// are random per clone, snapshots are not.
+pub fn mask_writer_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let tag = rest.get(digits + 1..digits + 9);
+        if digits > 0
+            && rest.as_bytes().get(digits) == Some(&b'-')
+            && tag.is_some_and(|t| {
+                t.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+        {
+            out.push_str(&rest[..=digits]);
+            out.push_str("WRITER");
+            rest = &rest[digits + 9..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

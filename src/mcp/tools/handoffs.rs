@@ -89,7 +89,7 @@ impl StorypackServer {
         }
         if let Some(record) = &outcome.record {
             self.handle()
-                .publish_recorded(&[(record.story_id.clone(), record.n)])
+                .publish_recorded(&[(record.story_id.clone(), record.slot())])
                 .await;
         }
         let text = render::record_outcome(&outcome);
