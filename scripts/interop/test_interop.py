@@ -412,14 +412,16 @@ class Exercise:
         record = sc.get("record") if isinstance(sc.get("record"), dict) else sc
         expect(sc.get("recorded", True) is True, f"recorded {sc.get('recorded')!r}")
         rid = record.get("id")
-        expect(rid == "SRE-05-01#1", f"id {rid!r}")
+        # The file store files it under this clone's writer tag: <story>#<n>-<writer>.
+        expect(re.fullmatch(r"SRE-05-01#1-[a-z0-9]{8}", str(rid)), f"id {rid!r}")
+        expect(str(rid).endswith("-" + str(record.get("writer"))), f"writer {record.get('writer')!r}")
         expect(record.get("n") == 1, f"n {record.get('n')!r}")
         expect(record.get("story_id") == "SRE-05-01", f"story_id {record.get('story_id')!r}")
         expect(re.fullmatch(r"[0-9a-f]{32}", str(record.get("hash"))), f"hash {record.get('hash')!r}")
         expect(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(record.get("received_at"))),
                f"received_at {record.get('received_at')!r}")
         expect((record.get("contract") or {}).get("story_id") == "SRE-05-01", "the record holds no contract")
-        stored = self.plan / ".storypack" / "handoffs" / "SRE-05-01" / "1.json"
+        stored = self.plan / ".storypack" / "handoffs" / "SRE-05-01" / f"1-{record.get('writer')}.json"
         expect(stored.is_file(), f"no file {stored.relative_to(self.plan)} under the plan root")
         self.record_id = rid
         self.record_hash = record["hash"]

@@ -343,9 +343,11 @@ class Exercise {
     const sc = structured(await this.call("record_handoff", { contract: this.contract() }), "record_handoff");
     expect(sc.recorded === true, `recorded ${short(sc.recorded)}`);
     const record = sc.record || {};
-    expect(record.id === "SRE-05-01#1", `id ${short(record.id)}`);
+    // The file store files it under this clone's writer tag: <story>#<n>-<writer>.
+    expect(/^SRE-05-01#1-[a-z0-9]{8}$/.test(String(record.id)), `id ${short(record.id)}`);
+    expect(String(record.id).endsWith(`-${record.writer}`), `writer ${short(record.writer)}`);
     expect(/^[0-9a-f]{32}$/.test(String(record.hash)), `hash ${short(record.hash)}`);
-    const stored = join(this.plan, ".storypack", "handoffs", "SRE-05-01", "1.json");
+    const stored = join(this.plan, ".storypack", "handoffs", "SRE-05-01", `1-${record.writer}.json`);
     expect(existsSync(stored), `no ${stored}`);
     this.recordId = record.id;
     return `${record.id} hash ${record.hash}`;

@@ -20,7 +20,7 @@ use crate::handoff::HandoffRecord;
 /// One handoff as the timeline shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineEntry {
-    /// `<story>#<n>`.
+    /// The record id (`<story>#<n>-<writer>`, or `<story>#<n>`).
     pub id: String,
     pub received_at: String,
     pub status: String,

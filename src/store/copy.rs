@@ -23,8 +23,8 @@ pub struct CopyReport {
     pub copied: usize,
     /// Already in the destination, byte for byte.
     pub already: usize,
-    /// In the destination with other bytes under the same story and number: not copied,
-    /// e.g. `record SRE-04-01#2`, `claim SRE-04-01@3`.
+    /// In the destination with other bytes under the same story and slot: not copied,
+    /// e.g. `record SRE-04-01#2-k2x7m4pq`, `claim SRE-04-01@3`.
     pub conflicts: Vec<String>,
     /// Source entries read back from the destination with the same blake3 hash.
     pub verified: usize,
