@@ -212,7 +212,9 @@ fn cold_cli(dir: &Path, out: &Path, runs: usize) -> Option<ColdSummary> {
         } else {
             Command::new(bin)
         };
-        cmd.args(["pack", story, "--budget", "8000", "--plan"])
+        // Without the persisted index: this measures reading the whole plan (benches/index.rs
+        // measures the same runs with it).
+        cmd.args(["pack", story, "--budget", "8000", "--no-index", "--plan"])
             .arg(dir)
             .arg("--out")
             .arg(out)

@@ -280,7 +280,7 @@ pub struct Story {
 /// text (the BOM removed, like [`Doc::text`]). `start..end` is what to replace: the space of
 /// a `[ ]` task box, or the value of a `Status:` field or cell as written, markup around it
 /// left out (an empty range where the value is empty).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusMark {
     pub kind: StatusMarkKind,
     pub start: usize,
@@ -290,7 +290,7 @@ pub struct StatusMark {
     pub room_end: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StatusMarkKind {
     /// The task box of a list story: `- [ ] ID`.
     Checkbox,

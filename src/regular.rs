@@ -114,6 +114,29 @@ pub(crate) fn read_text(path: &Path, limit: u64) -> Result<Option<String>, OpenE
         .and_then(|bytes| String::from_utf8(bytes).ok()))
 }
 
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
+/// a temp file in the same folder, fsynced, renamed over, then the folder fsynced.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    use std::io::Write;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+pub(crate) fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(all(test, unix))]
 pub(crate) mod tests {
     use super::*;

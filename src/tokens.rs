@@ -93,6 +93,48 @@ pub struct Tiktoken {
     splitter: Option<Splitter>,
     cache: Mutex<HashMap<[u8; 16], u32>>,
     pieces: Mutex<FxHashMap<Box<str>, u32>>,
+    /// Entries of `cache` when it was last read from or written to the persisted index.
+    persisted: std::sync::atomic::AtomicUsize,
+}
+
+static O200K: OnceLock<Tiktoken> = OnceLock::new();
+static CL100K: OnceLock<Tiktoken> = OnceLock::new();
+
+/// The persisted index folder whose counts encoders read when built (see
+/// [`keep_counts_in`]).
+static COUNTS_DIR: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+/// A hash of what decides a count: this file's counting code and the crate version (which
+/// pins tiktoken-rs). Counts of another build are not reused.
+const COUNTER_ID: u64 = xxhash_rust::const_xxh3::xxh3_64_with_seed(
+    include_bytes!("tokens.rs"),
+    xxhash_rust::const_xxh3::xxh3_64(env!("CARGO_PKG_VERSION").as_bytes()),
+);
+const COUNTS_MAGIC: &[u8; 8] = b"SPCOUNT\0";
+
+/// Counts are cached by content hash, so they hold for any plan: from now on encoders
+/// start from the counts kept in `dir` (a plan's `.storypack/index/`), and
+/// [`persist_counts`] writes what they learned there.
+pub(crate) fn keep_counts_in(dir: &std::path::Path) {
+    *lock(&COUNTS_DIR) = Some(dir.to_path_buf());
+    for cell in [&O200K, &CL100K] {
+        if let Some(t) = cell.get() {
+            t.import_counts(dir);
+        }
+    }
+}
+
+/// Writes each built encoder's counts to the kept folder when they grew since read or
+/// last written (atomically; failures are logged: the counts are never needed).
+pub fn persist_counts() {
+    let Some(dir) = lock(&COUNTS_DIR).clone() else {
+        return;
+    };
+    for cell in [&O200K, &CL100K] {
+        if let Some(t) = cell.get() {
+            t.export_counts(&dir);
+        }
+    }
 }
 
 /// Distinct pieces remembered per encoder before that memory is cleared.
@@ -144,19 +186,92 @@ impl PieceBatch<'_, '_> {
 impl Tiktoken {
     /// The shared counter for an encoding (built on first use, then reused).
     pub fn get(encoding: Encoding) -> &'static Tiktoken {
-        static O200K: OnceLock<Tiktoken> = OnceLock::new();
-        static CL100K: OnceLock<Tiktoken> = OnceLock::new();
         let (cell, bpe): (_, fn() -> &'static CoreBPE) = match encoding {
             Encoding::O200kBase => (&O200K, tiktoken_rs::o200k_base_singleton),
             Encoding::Cl100kBase => (&CL100K, tiktoken_rs::cl100k_base_singleton),
         };
-        cell.get_or_init(|| Tiktoken {
-            encoding,
-            bpe: bpe(),
-            splitter: Splitter::new(encoding),
-            cache: Mutex::new(HashMap::new()),
-            pieces: Mutex::new(FxHashMap::default()),
+        cell.get_or_init(|| {
+            let t = Tiktoken {
+                encoding,
+                bpe: bpe(),
+                splitter: Splitter::new(encoding),
+                cache: Mutex::new(HashMap::new()),
+                pieces: Mutex::new(FxHashMap::default()),
+                persisted: std::sync::atomic::AtomicUsize::new(0),
+            };
+            if let Some(dir) = lock(&COUNTS_DIR).clone() {
+                t.import_counts(&dir);
+            }
+            t
         })
+    }
+
+    fn counts_file(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        dir.join(format!("counts-{}.bin", self.encoding.as_str()))
+    }
+
+    /// Adds the counts kept in `dir` to the cache, if the file is whole and of this build.
+    fn import_counts(&self, dir: &std::path::Path) {
+        let path = self.counts_file(dir);
+        let Ok(Ok(bytes)) = crate::regular::read(&path, 1 << 28) else {
+            return;
+        };
+        let entries = (|| {
+            let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+            if blake3::hash(body).as_bytes() != sum || body.get(..8)? != COUNTS_MAGIC {
+                return None;
+            }
+            if body.get(8..16)? != COUNTER_ID.to_le_bytes() {
+                return None;
+            }
+            let rest = body.get(16..)?;
+            rest.len().is_multiple_of(20).then_some(rest)
+        })();
+        let Some(entries) = entries else {
+            tracing::debug!(file = %path.display(), "kept token counts not used (corrupt or of another build)");
+            return;
+        };
+        let mut cache = lock(&self.cache);
+        for e in entries.chunks_exact(20) {
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&e[..16]);
+            let n = u32::from_le_bytes([e[16], e[17], e[18], e[19]]);
+            if cache.len() < CACHE_LIMIT {
+                cache.insert(key, n);
+            }
+        }
+        self.persisted
+            .store(cache.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Writes the cache to `dir` when it grew since read or last written.
+    fn export_counts(&self, dir: &std::path::Path) {
+        let body = {
+            let cache = lock(&self.cache);
+            if cache.len() <= self.persisted.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let mut body = Vec::with_capacity(16 + cache.len() * 20 + 32);
+            body.extend_from_slice(COUNTS_MAGIC);
+            body.extend_from_slice(&COUNTER_ID.to_le_bytes());
+            let mut entries: Vec<(&[u8; 16], &u32)> = cache.iter().collect();
+            entries.sort_unstable();
+            for (k, n) in entries {
+                body.extend_from_slice(k);
+                body.extend_from_slice(&n.to_le_bytes());
+            }
+            self.persisted
+                .store(cache.len(), std::sync::atomic::Ordering::Relaxed);
+            body
+        };
+        let sum = *blake3::hash(&body).as_bytes();
+        let mut bytes = body;
+        bytes.extend_from_slice(&sum);
+        let path = self.counts_file(dir);
+        match crate::plan::persist::write_file(&path, &bytes) {
+            Ok(()) => tracing::debug!(file = %path.display(), "token counts kept"),
+            Err(e) => tracing::debug!(error = %e, "token counts not kept"),
+        }
     }
 
     /// Counts without the content-hash cache (what that cache stores; used by benchmarks).

@@ -112,6 +112,12 @@ impl App {
     /// Reads and parses the plan under `root`. Fails only when `root` is not a folder;
     /// everything wrong inside the plan is a diagnostic.
     pub fn open(root: &Path) -> Result<App, Error> {
+        App::open_with(root, false)
+    }
+
+    /// [`App::open`]; with `persisted_index`, files unchanged since the last run come from
+    /// the plan's persisted index (`.storypack/index/`), which is kept up to date.
+    pub fn open_with(root: &Path, persisted_index: bool) -> Result<App, Error> {
         if !root.is_dir() {
             return Err(Error::Plan(format!(
                 "{} is not a folder (pass the plan root with --plan DIR)",
@@ -119,8 +125,16 @@ impl App {
             )));
         }
         let t = std::time::Instant::now();
-        let index = plan::Index::load(root);
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "plan read and parsed");
+        let index = plan::Index::load_with(root, persisted_index);
+        if persisted_index {
+            crate::tokens::keep_counts_in(&index.root().join(plan::persist::INDEX_DIR));
+        }
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            reused = index.usage.0,
+            parsed = index.usage.1,
+            "plan read and parsed"
+        );
         let store: Arc<dyn HandoffStore> = Arc::new(FileStore::for_plan(index.root()));
         Ok(App::from_index(index, store))
     }
@@ -129,6 +143,23 @@ impl App {
     pub fn open_with_store(root: &Path, store: Arc<dyn HandoffStore>) -> Result<App, Error> {
         let app = App::open(root)?;
         Ok(App::from_index(app.index, store))
+    }
+
+    /// The same snapshot recording to another store.
+    pub fn with_store(self, store: Arc<dyn HandoffStore>) -> App {
+        App::from_index(self.index, store)
+    }
+
+    /// How opening used the persisted index: (files taken from it, files parsed); (0, 0)
+    /// without one.
+    pub fn index_usage(&self) -> (usize, usize) {
+        self.index.usage
+    }
+
+    /// Writes the persisted index of this snapshot, when the plan keeps one (the server
+    /// does after changes, debounced). Failures are only logged.
+    pub fn persist_index(&self) {
+        self.index.persist();
     }
 
     /// The handoff store this plan records to (shared by its snapshots).

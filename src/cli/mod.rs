@@ -43,6 +43,10 @@ struct Global {
     /// .storypack/.
     #[arg(long, global = true, value_name = "URL|DIR")]
     store: Option<String>,
+    /// Neither read nor write the plan's persisted index (.storypack/index/): parse every
+    /// file.
+    #[arg(long, global = true)]
+    no_index: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -396,6 +400,7 @@ pub fn run() -> Result<ExitCode> {
         let secs = std::time::Duration::from_secs;
         storypack::mcp::run(storypack::mcp::ServeOptions {
             store: storypack::store::spec_from_env(cli.global.store),
+            persisted_index: !cli.global.no_index,
             plan: cli.global.plan,
             http,
             token_env,
@@ -444,14 +449,26 @@ pub fn run() -> Result<ExitCode> {
     // it waits for a drop: files are written and synced before a command returns.
     let app = std::mem::ManuallyDrop::new(
         match storypack::store::spec_from_env(cli.global.store.clone()) {
-            None => App::open(&cli.global.plan)?,
+            None => App::open_with(&cli.global.plan, !cli.global.no_index)?,
             Some(spec) => {
                 let store =
                     storypack::store::open(Some(&spec), &cli.global.plan).context("--store")?;
-                App::open_with_store(&cli.global.plan, store)?
+                App::open_with(&cli.global.plan, !cli.global.no_index)?.with_store(store)
             }
         },
     );
+    let result = command(cli, &app);
+    // What this run learned, for the next one (a plan that keeps a persisted index): only
+    // after a command that went through, so a refused request changes nothing.
+    if result.is_ok() {
+        app.persist_index();
+        storypack::tokens::persist_counts();
+    }
+    result
+}
+
+/// Runs a command that needs the opened plan.
+fn command(cli: Cli, app: &App) -> Result<ExitCode> {
     let json = cli.global.json;
     match cli.command {
         Command::Sprints => {
@@ -612,7 +629,7 @@ pub fn run() -> Result<ExitCode> {
         }) => {
             let today = today.unwrap_or_else(storypack::report::today);
             let package =
-                storypack::report::gate_package(&app, &sprint, today).context("report gate")?;
+                storypack::report::gate_package(app, &sprint, today).context("report gate")?;
             if let Some(path) = html {
                 write_output(&path, &storypack::report::html::document(&package))?;
             }

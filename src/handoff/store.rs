@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{ClaimEvent, HandoffRecord};
-use crate::pack::files::sync_dir;
+use crate::regular::sync_dir;
 
 pub(crate) const HANDOFFS_DIR: &str = ".storypack/handoffs";
 pub(crate) const CLAIMS_DIR: &str = ".storypack/claims";

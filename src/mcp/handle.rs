@@ -94,6 +94,11 @@ impl PlanHandle {
         Ok(PlanHandle::new(App::open(root)?))
     }
 
+    /// Wraps a plan opened by the caller (with or without its persisted index, say).
+    pub fn from_app(app: App) -> Arc<PlanHandle> {
+        PlanHandle::new(app)
+    }
+
     /// Parses the plan under `root`, recording to `store` (a team's database).
     pub fn open_with_store(
         root: &Path,

@@ -165,6 +165,9 @@ pub struct ServeOptions {
     pub tools: ToolSelection,
     /// The handoff store (`--store`: a postgres:// URL or a plan folder); none: the plan's.
     pub store: Option<String>,
+    /// Keep the plan's persisted index (`.storypack/index/`): read it on start, write it
+    /// after warm-up and after changes.
+    pub persisted_index: bool,
 }
 
 /// Runs the server the binary starts: parses the plan once, watches it, serves stdio or
@@ -212,13 +215,12 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
         options.limits.check()?;
     }
     options.tools.check().map_err(ServerError::Config)?;
-    let handle = match options.store.as_deref() {
-        None => PlanHandle::open(&options.plan)?,
-        Some(spec) => {
-            let store = crate::store::open(Some(spec), &options.plan)?;
-            PlanHandle::open_with_store(&options.plan, store)?
-        }
+    let app = crate::app::App::open_with(&options.plan, options.persisted_index)?;
+    let app = match options.store.as_deref() {
+        None => app,
+        Some(spec) => app.with_store(crate::store::open(Some(spec), &options.plan)?),
     };
+    let handle = PlanHandle::from_app(app);
     handle.select_tools(options.tools.clone());
     let _remote = remote::announce(handle.clone()).await;
     // Warm what packs would otherwise wait for: the search index, then the default
@@ -228,6 +230,10 @@ async fn run_async(options: ServeOptions) -> Result<(), ServerError> {
     tokio::task::spawn_blocking(move || {
         let done = warm_up(&warm);
         eprintln!("storypack: plan ready: {done}");
+        // The next server or command starts warm: the plan's facts and every excerpt's
+        // count, kept in the plan's persisted index (when it keeps one).
+        warm.persist_index();
+        crate::tokens::persist_counts();
     });
     let _watcher = if options.watch {
         Some(watch(handle.clone(), DEBOUNCE)?)

@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
@@ -29,6 +30,9 @@ pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
 /// Folders under the root watched recursively.
 const WATCHED_DIRS: &[&str] = &["docs", "prompts", "packs"];
+/// How long after the last plan change the persisted index is written (a burst of edits,
+/// a checkout, writes it once).
+const PERSIST_AFTER: Duration = Duration::from_secs(2);
 
 /// Watches while it lives; dropping it stops watching.
 pub struct PlanWatcher {
@@ -205,6 +209,7 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
     claims_watch.advance(&mut debouncer);
     tracing::debug!(root = %root.display(), "watching the plan");
     let mut specials = Specials::default();
+    let refreshes = Arc::new(AtomicU64::new(0));
     let task = tokio::spawn(async move {
         // The debouncer lives as long as this task.
         let mut debouncer = debouncer;
@@ -277,10 +282,18 @@ pub fn watch(handle: Arc<PlanHandle>, debounce: Duration) -> Result<PlanWatcher,
             match tokio::task::spawn_blocking(move || refreshing.refresh(&paths)).await {
                 Ok(Some(change)) => {
                     // Build the new plan's search index now, not on the next request (the
-                    // unchanged excerpts' counts are still in the cache).
+                    // unchanged excerpts' counts are still in the cache). Then, once no
+                    // further change came for a while, write the persisted index.
                     let warm = change.new.app.clone();
+                    let generation = refreshes.fetch_add(1, Ordering::SeqCst) + 1;
+                    let latest = Arc::clone(&refreshes);
                     drop(tokio::task::spawn_blocking(move || {
                         super::warm_up(&warm);
+                        std::thread::sleep(PERSIST_AFTER);
+                        if latest.load(Ordering::SeqCst) == generation {
+                            warm.persist_index();
+                            crate::tokens::persist_counts();
+                        }
                     }));
                     handle.publish(Event::Plan(change)).await;
                 }

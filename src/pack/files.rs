@@ -1,7 +1,6 @@
 //! Built packs on disk: `<plan>/.storypack/packs/<story_id>.md` and `.json` (or another
 //! folder), written atomically; and the staleness check over what was written.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -10,33 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::{Pack, render};
 use crate::error::Error;
 use crate::model::Plan;
+use crate::regular::write_atomic;
 
 /// Largest written pack JSON read back (a 200,000-token pack is about 2 MB).
 const MAX_PACK_FILE: u64 = 64 * 1024 * 1024;
 
 const PACKS_DIR: &str = ".storypack/packs";
-
-/// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
-/// a temp file in the same folder, fsynced, renamed over, then the folder fsynced.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
-}
-
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
-}
 
 /// A story id as a file name: only letters, digits, `-`, `_` and `.` (never leading).
 fn file_stem(story_id: &str) -> Result<&str, Error> {

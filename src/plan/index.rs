@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::config::{self, Config};
 use super::load::{self, ReadPlan};
-use super::{FileFacts, Loaded, Parsed, assemble, read_source};
+use super::{FileFacts, Loaded, Parsed, assemble, persist, read_source};
 use crate::model::Diagnostic;
 
 /// The plan as per-file facts: what [`assemble`](fn@super::assemble::assemble) joins. Re-reading one changed file and
@@ -23,14 +23,63 @@ pub(crate) struct Index {
     files: BTreeMap<String, Arc<FileFacts>>,
     /// Files that could not be read or decoded, by path.
     failed: BTreeMap<String, Diagnostic>,
+    /// The hash of `storypack.toml`'s text: part of the persisted index's identity.
+    config_hash: u64,
+    /// Whether this plan keeps a persisted index (see [`persist`]).
+    persisted: bool,
+    /// How the last full read used the persisted index: files reused, files parsed.
+    pub(crate) usage: (usize, usize),
+    /// Whether the persisted index on disk holds exactly these files' facts.
+    current: bool,
 }
 
 impl Index {
-    /// Reads the plan under `root`.
+    /// Reads the plan under `root` (without a persisted index).
     pub(crate) fn load(root: &Path) -> Index {
+        Index::load_with(root, false)
+    }
+
+    /// Reads the plan under `root`; with `persisted`, unchanged files come from the
+    /// persisted index (see [`persist`]), which [`Index::persist`] brings up to date.
+    pub(crate) fn load_with(root: &Path, persisted: bool) -> Index {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let read = load::read_plan(&root);
-        Index::from_read(root, read)
+        let (read, facts) = load::read_plan(&root, persisted);
+        let mut index = Index::from_read(root, read);
+        index.persisted = persisted;
+        if let Some(facts) = facts {
+            index.usage = (facts.usage.reused(), facts.usage.parsed());
+            index.current = facts.covers(
+                index
+                    .files
+                    .iter()
+                    .map(|(path, f)| (path.as_str(), f.doc.as_ref())),
+            );
+        }
+        index
+    }
+
+    /// Writes the persisted index of this snapshot, if this plan keeps one and the one on
+    /// disk is not already current. A failure (a read-only root, a full disk) is logged:
+    /// the index is never needed.
+    pub(crate) fn persist(&self) {
+        if !self.persisted || self.current {
+            return;
+        }
+        let files: Vec<(&str, &FileFacts)> = self
+            .files
+            .iter()
+            .map(|(path, f)| (path.as_str(), f.as_ref()))
+            .collect();
+        let t = std::time::Instant::now();
+        match persist::write(&self.root, self.config_hash, &files) {
+            Ok(path) => tracing::debug!(
+                index = %path.display(),
+                files = files.len(),
+                ms = t.elapsed().as_millis() as u64,
+                "persisted index written"
+            ),
+            Err(e) => tracing::debug!(error = %e, "persisted index not written"),
+        }
     }
 
     /// The index of sources already read (no IO).
@@ -44,6 +93,7 @@ impl Index {
             .collect();
         let read = ReadPlan {
             config,
+            config_hash: persist::config_hash(loaded.config.as_deref()),
             config_diags,
             files,
             diagnostics: loaded.diagnostics,
@@ -82,6 +132,10 @@ impl Index {
             walk_diags,
             files,
             failed,
+            config_hash: read.config_hash,
+            persisted: false,
+            usage: (0, 0),
+            current: false,
         }
     }
 
@@ -117,6 +171,7 @@ impl Index {
     /// whole plan.
     pub(crate) fn refresh(&self, changed: &[PathBuf]) -> Index {
         let mut next = self.clone();
+        next.current = false;
         let walk_rel = if self.root.join("docs").is_dir() {
             "docs/"
         } else {
@@ -133,10 +188,10 @@ impl Index {
             };
             let rel = load::rel(Path::new(""), rel_path);
             if rel == config::CONFIG_FILE || self.config.roadmap.contains(&rel) {
-                return Index::load(&self.root);
+                return Index::load_with(&self.root, self.persisted);
             }
             if abs.is_dir() || self.files.keys().any(|k| k.starts_with(&format!("{rel}/"))) {
-                return Index::load(&self.root);
+                return Index::load_with(&self.root, self.persisted);
             }
             if !rel.starts_with(walk_rel)
                 || !load::is_markdown(&abs)
@@ -153,7 +208,7 @@ impl Index {
             if !inside {
                 continue;
             }
-            match load::read_listed(&self.root, &abs, &self.config) {
+            match load::read_listed(&self.root, &abs, &self.config, None) {
                 Ok((_, Ok(f))) => {
                     next.files.insert(rel, Arc::new(f));
                 }

@@ -6,11 +6,13 @@
 //! memory enter at [`read_source`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use super::config::{self, Config};
+use super::persist::{self, FactsIndex};
 use super::{FileFacts, MAX_FILE_BYTES, Source, extract};
 use crate::model::{Diagnostic, Severity};
 use crate::regular::{self, OpenError};
@@ -24,6 +26,8 @@ pub(super) type ReadFile = (String, Result<FileFacts, Diagnostic>);
 #[derive(Debug, Default)]
 pub(super) struct ReadPlan {
     pub config: Config,
+    /// The hash of `storypack.toml`'s text ([`persist::config_hash`]).
+    pub config_hash: u64,
     /// Problems with `storypack.toml`'s settings.
     pub config_diags: Vec<Diagnostic>,
     /// The files read, in path order.
@@ -36,38 +40,74 @@ pub(super) struct ReadPlan {
 /// Finds the plan's markdown under `root/docs` (or `root` when there is no `docs/`),
 /// honouring `.gitignore`, skipping hidden files and never following a symlink out of the
 /// root, plus the roadmap files `storypack.toml` names, and reads each one.
-pub(super) fn read_plan(root: &Path) -> ReadPlan {
+/// `index`: read the persisted index (see [`persist`]) and take unchanged files from it;
+/// the index read is returned (with how it was used) for the caller to rewrite.
+pub(super) fn read_plan(root: &Path, index: bool) -> (ReadPlan, Option<FactsIndex>) {
     let mut diagnostics = Vec::new();
     let opened = open_root(root, &mut diagnostics);
     let mut config_diags = Vec::new();
     let config_text = opened.as_ref().and_then(|o| o.config.as_deref());
     let config = Config::parse(config_text, &mut config_diags);
+    let config_hash = persist::config_hash(config_text);
+    let facts = match &opened {
+        Some(o) if index => Some(FactsIndex::read(&o.canon_root, config_hash)),
+        _ => None,
+    };
     let files = match &opened {
-        Some(o) => read_all(o, &config, &mut diagnostics),
+        Some(o) => read_all(o, &config, facts.as_ref(), &mut diagnostics),
         None => Vec::new(),
     };
-    ReadPlan {
+    let read = ReadPlan {
         config,
+        config_hash,
         config_diags,
         files,
         diagnostics,
-    }
+    };
+    (read, facts)
 }
 
-/// Reads one listed file and parses it: the read path every file on disk takes.
+/// Reads one listed file and parses it (or takes its facts from `index` when it holds this
+/// very text's): the read path every file on disk takes.
 pub(super) fn read_listed(
     canon_root: &Path,
     path: &Path,
     config: &Config,
+    index: Option<&FactsIndex>,
 ) -> Result<ReadFile, Diagnostic> {
     let source = read_file(canon_root, path)?;
-    Ok((source.path.clone(), read_source(source, config)))
+    Ok((source.path.clone(), read_source_with(source, config, index)))
 }
 
 /// Decodes one source and extracts its facts; a file that is not UTF-8 is a diagnostic.
 pub(crate) fn read_source(source: Source, config: &Config) -> Result<FileFacts, Diagnostic> {
+    read_source_with(source, config, None)
+}
+
+/// [`read_source`], taking the facts from `index` when it holds this text's.
+fn read_source_with(
+    source: Source,
+    config: &Config,
+    index: Option<&FactsIndex>,
+) -> Result<FileFacts, Diagnostic> {
     let path = source.path.clone();
-    decode(source).map(|text| extract::extract_owned(&path, text, config))
+    let mut text = decode(source)?;
+    if let Some(index) = index {
+        // The text as the facts hold it: without a byte order mark.
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
+        let hash = super::text::doc_hash(text.as_bytes());
+        match index.facts(&path, text, &hash) {
+            Ok(facts) => {
+                index.usage.reused.fetch_add(1, Ordering::Relaxed);
+                return Ok(facts);
+            }
+            Err(back) => text = back,
+        }
+        index.usage.parsed.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(extract::extract_owned(&path, text, config))
 }
 
 /// Listed files handed to the readers together: the walk is shared by the readers and
@@ -81,7 +121,12 @@ type Listed = (PathBuf, Result<ReadFile, Diagnostic>);
 /// files the walk did not list. Each file is read and parsed in one go (its bytes still in
 /// cache, no file waiting in memory for the others to be read), as soon as the walk lists
 /// it: the walk runs alongside the parsing instead of before it.
-fn read_all(opened: &Opened, config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<ReadFile> {
+fn read_all(
+    opened: &Opened,
+    config: &Config,
+    index: Option<&FactsIndex>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<ReadFile> {
     let canon_root = opened.canon_root.as_path();
     let escaped = Escaped::default();
     let mut listing = walker(canon_root, &opened.walk_root, &escaped)
@@ -95,7 +140,7 @@ fn read_all(opened: &Opened, config: &Config, diagnostics: &mut Vec<Diagnostic>)
         .flat_map_iter(|batch| {
             batch.into_iter().map(|listed| {
                 listed.map(|p| {
-                    let read = read_listed(canon_root, &p, config);
+                    let read = read_listed(canon_root, &p, config, index);
                     (p, read)
                 })
             })
@@ -124,7 +169,7 @@ fn read_all(opened: &Opened, config: &Config, diagnostics: &mut Vec<Diagnostic>)
         .split_off(walked_files)
         .into_par_iter()
         .map(|p| {
-            let read = read_listed(canon_root, &p, config);
+            let read = read_listed(canon_root, &p, config, index);
             (p, read)
         })
         .collect();
@@ -440,7 +485,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret.md"), backlog.join("link.md"))
             .unwrap();
 
-        let read = read_plan(root.path());
+        let (read, _) = read_plan(root.path(), false);
         let files: Vec<(&str, Option<&str>)> = read
             .files
             .iter()
@@ -485,7 +530,7 @@ mod tests {
         fs::write(root.path().join("a.md"), text).unwrap();
         let config = Config::default();
         let canon = root.path().canonicalize().unwrap();
-        let (path, facts) = read_listed(&canon, &canon.join("a.md"), &config).unwrap();
+        let (path, facts) = read_listed(&canon, &canon.join("a.md"), &config, None).unwrap();
         assert_eq!(path, "a.md");
         let on_disk = facts.unwrap();
         let source = Source {
@@ -503,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_root_that_cannot_be_opened_reads_nothing() {
-        let read = read_plan(Path::new("/definitely/not/here"));
+        let (read, _) = read_plan(Path::new("/definitely/not/here"), false);
         assert!(read.files.is_empty());
         assert_eq!(read.diagnostics.len(), 1);
         assert_eq!(read.diagnostics[0].code, "unreadable");

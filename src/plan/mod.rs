@@ -16,6 +16,7 @@ mod extract;
 mod index;
 mod load;
 mod markdown;
+pub(crate) mod persist;
 pub(crate) mod text;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::FileEdit;
 use crate::error::Error;
-use crate::pack::files::sync_dir;
+use crate::regular::sync_dir;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

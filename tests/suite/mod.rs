@@ -10,6 +10,7 @@ mod gates;
 mod handoffs;
 mod http_limits;
 mod hygiene;
+mod index;
 mod mcp;
 mod no_panic;
 pub mod packs;

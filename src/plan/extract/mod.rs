@@ -48,7 +48,7 @@ pub(crate) struct FileFacts {
 }
 
 /// A role plan's `Mission focus: ...` line for one sprint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FocusLine {
     pub sprint: String,
     pub role: String,
@@ -57,7 +57,7 @@ pub(crate) struct FocusLine {
 }
 
 /// One row of a roadmap table, before rows are merged by sprint id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RoadmapRow {
     pub sprint: String,
     pub theme: Option<String>,
@@ -71,7 +71,7 @@ pub(crate) struct RoadmapRow {
 }
 
 /// What a roadmap row says about one role; the label is resolved to a slug later.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RowRole {
     pub label: String,
     pub mission_focus: Option<String>,
