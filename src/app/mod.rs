@@ -5,6 +5,7 @@
 //! the next story, `sync`.
 
 mod live;
+mod persisted;
 
 pub(crate) use live::now;
 pub use live::{ClaimList, ClaimOutcome, NextRequest, StoryClaim};
@@ -28,7 +29,7 @@ use crate::model::{Claim, Diagnostic, Plan, Severity, Sprint, Story, StoryState,
 use crate::pack::{self, HandoffExcerpt, Pack, PackInput, PackRequest, Recipes, files};
 use crate::plan::{self, Parsed};
 use crate::priorities::{self, Priorities, PriorityQuery, StoryFilter};
-use crate::search::{Hit, SearchIndex};
+use crate::search::{self, Hit, SearchIndex};
 use crate::sync::lock;
 use crate::tokens::{Encoding, Tiktoken};
 use crate::writeback::{self, WriteOutcome};
@@ -49,6 +50,9 @@ pub struct App {
     recipes: Recipes,
     /// Built on first use: a CLI run that never ranks never pays for it.
     search: OnceLock<SearchIndex>,
+    /// Whether `search` was built here (not read from the persisted index): then
+    /// [`App::persist_index`] writes it.
+    search_built: std::sync::atomic::AtomicBool,
     /// Shared by every view of the plan (a refreshed `App` keeps it).
     handoffs: Arc<dyn HandoffStore>,
     /// Packs built from this snapshot, most recently used first (at most [`PACK_MEMO`]).
@@ -150,18 +154,6 @@ impl App {
         App::from_index(self.index, store)
     }
 
-    /// How opening used the persisted index: (files taken from it, files parsed); (0, 0)
-    /// without one.
-    pub fn index_usage(&self) -> (usize, usize) {
-        self.index.usage
-    }
-
-    /// Writes the persisted index of this snapshot, when the plan keeps one (the server
-    /// does after changes, debounced). Failures are only logged.
-    pub fn persist_index(&self) {
-        self.index.persist();
-    }
-
     /// The handoff store this plan records to (shared by its snapshots).
     pub fn store(&self) -> &Arc<dyn HandoffStore> {
         &self.handoffs
@@ -178,6 +170,7 @@ impl App {
             parsed,
             recipes,
             search: OnceLock::new(),
+            search_built: std::sync::atomic::AtomicBool::new(false),
             handoffs,
             packs: Mutex::new(Vec::new()),
         }
@@ -199,7 +192,20 @@ impl App {
     pub fn index(&self) -> &SearchIndex {
         self.search.get_or_init(|| {
             let t = std::time::Instant::now();
+            if let Some(dir) = self.index.persisted_dir() {
+                let key = search::persist::key(self.plan(), self.index.config_hash());
+                if let Some(index) = search::persist::read(&dir, self.plan(), key) {
+                    tracing::debug!(
+                        ms = t.elapsed().as_millis() as u64,
+                        units = index.units.len(),
+                        "search index read from the persisted index"
+                    );
+                    return index;
+                }
+            }
             let index = SearchIndex::build(&self.parsed.plan);
+            self.search_built
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             tracing::debug!(
                 ms = t.elapsed().as_millis() as u64,
                 units = index.units.len(),
@@ -560,6 +566,12 @@ impl App {
     fn ranking_index(&self, terms: &[String]) -> Cow<'_, SearchIndex> {
         if let Some(full) = self.search.get() {
             return Cow::Borrowed(full);
+        }
+        // A plan that keeps a persisted index reads the whole search index from it (or
+        // builds it, which costs about what indexing one request's terms does, and keeps it
+        // for the next process).
+        if self.index.persisted_dir().is_some() {
+            return Cow::Borrowed(self.index());
         }
         let t = std::time::Instant::now();
         let own = SearchIndex::for_terms(self.plan(), terms);

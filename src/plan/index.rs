@@ -143,6 +143,16 @@ impl Index {
         &self.root
     }
 
+    /// Whether this plan keeps a persisted index, and where.
+    pub(crate) fn persisted_dir(&self) -> Option<PathBuf> {
+        self.persisted.then(|| self.root.join(persist::INDEX_DIR))
+    }
+
+    /// The hash of `storypack.toml`'s text.
+    pub(crate) fn config_hash(&self) -> u64 {
+        self.config_hash
+    }
+
     /// The facts read from one markdown file, by its path relative to the root.
     pub(crate) fn facts(&self, rel_path: &str) -> Option<&Arc<FileFacts>> {
         self.files.get(rel_path)

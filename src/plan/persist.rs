@@ -156,26 +156,52 @@ fn unusable(path: &Path, why: &str) {
     tracing::debug!(index = %path.display(), why, "persisted index not used; rebuilding it");
 }
 
-/// A little-endian reader over the index bytes; `None` past the end.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// A little-endian reader over an index file's bytes; `None` past the end.
+pub(crate) struct Cursor<'a> {
+    pub bytes: &'a [u8],
+    pub at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(n)?;
         let s = self.bytes.get(self.at..end)?;
         self.at = end;
         Some(s)
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    /// A `u32` length.
+    pub(crate) fn len(&mut self) -> Option<usize> {
+        Some(self.u32()? as usize)
+    }
+
+    /// A UTF-8 string after its `u32` length.
+    pub(crate) fn string(&mut self) -> Option<String> {
+        let n = self.len()?;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+
+    /// `u32`s after their `u32` count.
+    pub(crate) fn u32s(&mut self) -> Option<Vec<u32>> {
+        let n = self.len()?;
+        let raw = self.take(n.checked_mul(4)?)?;
+        Some(
+            raw.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
     }
 }
 

@@ -649,7 +649,7 @@ impl SearchIndex {
     /// [`MAX_QUERY_TERMS`], by idf x count in the query).
     pub(crate) fn bm25(&self, query: &str) -> Scores {
         let n = self.units.len() as f64;
-        let mut picked: Vec<(std::ops::Range<usize>, f64, f64)> = term_counts(query)
+        let mut picked: Vec<(String, std::ops::Range<usize>, f64, f64)> = term_counts(query)
             .into_iter()
             .filter_map(|(term, qtf)| {
                 let r = self.term_range(term_hash(&term));
@@ -658,17 +658,20 @@ impl SearchIndex {
                 }
                 let df = r.len() as f64;
                 let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-                Some((r, idf, f64::from(qtf)))
+                Some((term, r, idf, f64::from(qtf)))
             })
             .collect();
+        // Ties by the term itself, not by where the index keeps it: an index of one
+        // request's terms numbers them otherwise than the whole index, and the picks (and
+        // the order the f32 sums are made in) must not depend on which index answers.
         picked.sort_by(|a, b| {
-            (b.1 * b.2)
-                .total_cmp(&(a.1 * a.2))
-                .then(a.0.start.cmp(&b.0.start))
+            (b.2 * b.3)
+                .total_cmp(&(a.2 * a.3))
+                .then_with(|| a.0.cmp(&b.0))
         });
         picked.truncate(MAX_QUERY_TERMS);
         let mut dense = vec![0.0f32; self.units.len()];
-        for (range, idf, qtf) in picked {
+        for (_, range, idf, qtf) in picked {
             let weight = (idf * qtf) as f32;
             for (&u, &impact) in self.post_units[range.clone()]
                 .iter()
@@ -755,5 +758,6 @@ fn snippet(text: &str, max: usize) -> String {
     format!("{cut} …")
 }
 
+pub(crate) mod persist;
 #[cfg(test)]
 mod tests;

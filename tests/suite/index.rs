@@ -55,7 +55,17 @@ fn packs_priorities_and_gates_are_byte_identical_with_and_without_the_index() {
     first.persist_index();
     let warm = App::open_with(plan.path(), true).unwrap();
     assert_eq!(warm.index_usage(), (files, 0));
+    // Packs built here from the whole search index (which the persisted index keeps),
+    // `without` from an index of each request's terms: the same packs.
     assert_eq!(answers(&warm), without);
+    // Packs built the whole search index there; kept, the next process reads it back.
+    warm.persist_index();
+    let search = plan.path().join(".storypack/index/search.bin");
+    assert!(search.is_file());
+    assert_eq!(
+        answers(&App::open_with(plan.path(), true).unwrap()),
+        without
+    );
     // One file edited: it alone is read again, and the answers follow the edit exactly
     // as a plain parse does.
     let backlog = plan
