@@ -216,17 +216,11 @@ impl Tiktoken {
         let Ok(Ok(bytes)) = crate::regular::read(&path, 1 << 28) else {
             return;
         };
-        let entries = (|| {
-            let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-            if blake3::hash(body).as_bytes() != sum || body.get(..8)? != COUNTS_MAGIC {
-                return None;
-            }
-            if body.get(8..16)? != COUNTER_ID.to_le_bytes() {
-                return None;
-            }
-            let rest = body.get(16..)?;
-            rest.len().is_multiple_of(20).then_some(rest)
-        })();
+        let entries = crate::plan::persist::unseal(&bytes, COUNTS_MAGIC)
+            .ok()
+            .filter(|body| body.get(8..16) == Some(COUNTER_ID.to_le_bytes().as_slice()))
+            .and_then(|body| body.get(16..))
+            .filter(|rest| rest.len().is_multiple_of(20));
         let Some(entries) = entries else {
             tracing::debug!(file = %path.display(), "kept token counts not used (corrupt or of another build)");
             return;
@@ -264,11 +258,8 @@ impl Tiktoken {
                 .store(cache.len(), std::sync::atomic::Ordering::Relaxed);
             body
         };
-        let sum = *blake3::hash(&body).as_bytes();
-        let mut bytes = body;
-        bytes.extend_from_slice(&sum);
         let path = self.counts_file(dir);
-        match crate::plan::persist::write_file(&path, &bytes) {
+        match crate::plan::persist::write_file(&path, &crate::plan::persist::seal(body)) {
             Ok(()) => tracing::debug!(file = %path.display(), "token counts kept"),
             Err(e) => tracing::debug!(error = %e, "token counts not kept"),
         }

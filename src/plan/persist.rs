@@ -235,14 +235,7 @@ impl FactsIndex {
 
     /// Checks and frames an index file's bytes.
     fn parse(bytes: Vec<u8>, config_hash: u64) -> Result<FactsIndex, &'static str> {
-        const HEADER: usize = 8 + 4 + 8 + 8;
-        if bytes.len() < HEADER + 32 || &bytes[..8] != MAGIC {
-            return Err("not an index file (or truncated)");
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 32);
-        if blake3::hash(body).as_bytes() != sum {
-            return Err("checksum mismatch (truncated or corrupt)");
-        }
+        let body = unseal(&bytes, MAGIC)?;
         let mut c = Cursor { bytes: body, at: 8 };
         if c.u32() != Some(FORMAT) {
             return Err("another format version");
@@ -362,11 +355,33 @@ pub(crate) fn write(
         body.extend_from_slice(&(json.len() as u32).to_le_bytes());
         body.extend_from_slice(&json);
     }
-    let sum = blake3::hash(&body);
-    body.extend_from_slice(sum.as_bytes());
     let target = root.join(INDEX_DIR).join(FACTS_FILE);
-    write_file(&target, &body)?;
+    write_file(&target, &seal(body))?;
     Ok(target)
+}
+
+/// `body` (which starts with its file's magic) followed by its blake3 checksum: how every
+/// file of the index folder is laid out.
+pub(crate) fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    let sum = *blake3::hash(&body).as_bytes();
+    body.extend_from_slice(&sum);
+    body
+}
+
+/// The body of a [`seal`]ed file, when it starts with `magic` and its checksum holds.
+pub(crate) fn unseal<'a>(bytes: &'a [u8], magic: &[u8; 8]) -> Result<&'a [u8], &'static str> {
+    let body_len = bytes
+        .len()
+        .checked_sub(32)
+        .ok_or("not an index file (or truncated)")?;
+    let (body, sum) = bytes.split_at(body_len);
+    if body.get(..8) != Some(magic.as_slice()) {
+        return Err("not an index file (or truncated)");
+    }
+    if blake3::hash(body).as_bytes() != sum {
+        return Err("checksum mismatch (truncated or corrupt)");
+    }
+    Ok(body)
 }
 
 /// Writes one file of the index folder whole or not at all: a fsynced temp file in the
@@ -414,7 +429,8 @@ mod tests {
         fs::write(sprints.join("r.md"), roadmap).unwrap();
         let a = "# Backlog\n\n- [ ] A-1 first\n  - Sprint: 01\n  - Acceptance: a\n";
         fs::write(backlog.join("a.md"), a).unwrap();
-        let b = "\u{feff}| ID | Title | Status | Depends on |\n|---|---|---|---|\n| B-1 | second | todo | A-1, Z-9 |\n";
+        // A ragged row: a block the reader skips, with a diagnostic that must survive.
+        let b = "\u{feff}| ID | Title | Status | Depends on |\n|---|---|---|---|\n| B-1 | second | todo | A-1, Z-9 |\n| B-2 | third | todo |\n";
         fs::write(backlog.join("b.md"), b).unwrap();
         root
     }
@@ -443,6 +459,15 @@ mod tests {
         assert_eq!(second.usage, (3, 0));
         assert_eq!(snapshot(&second), snapshot(&plain));
         assert_eq!(snapshot(&first), snapshot(&plain));
+        // The skipped block's diagnostic comes back from the index too.
+        let codes: Vec<String> = second
+            .parsed()
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.path == "docs/03-backlog/b.md")
+            .map(|d| d.code)
+            .collect();
+        assert!(codes.iter().any(|c| c.contains("ragged")), "{codes:?}");
         // Status marks (left out of the model's JSON) came back too.
         let stories = second.parsed().plan.stories;
         assert!(
@@ -487,11 +512,7 @@ mod tests {
         let path = facts_file(root.path());
         let good = fs::read(&path).unwrap();
         let body_len = good.len() - 32;
-        let resealed = |mut body: Vec<u8>| {
-            let sum = *blake3::hash(&body).as_bytes();
-            body.extend_from_slice(&sum);
-            body
-        };
+        let resealed = seal;
         // A flipped byte inside an entry's JSON, with the checksum recomputed so only the
         // entry itself can tell: the story title now differs from the file.
         let mut lying = good[..body_len].to_vec();

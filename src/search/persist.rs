@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::{SearchIndex, Unit};
 use crate::model::{Citation, DocKind, Plan};
-use crate::plan::persist::Cursor;
+use crate::plan::persist::{Cursor, seal, unseal};
 
 const MAGIC: &[u8; 8] = b"SPSEARCH";
 const FORMAT: u32 = 1;
@@ -100,18 +100,13 @@ pub(crate) fn encode(index: &SearchIndex, key: u64) -> Vec<u8> {
     for f in &index.post_impact {
         out.extend_from_slice(&f.to_bits().to_le_bytes());
     }
-    let sum = *blake3::hash(&out).as_bytes();
-    out.extend_from_slice(&sum);
-    out
+    seal(out)
 }
 
 /// The index of `plan` read back from `bytes`, when they are a whole index of this very
 /// plan reading (`key`); `None` otherwise.
 pub(crate) fn decode(bytes: &[u8], plan: &Plan, key: u64) -> Option<SearchIndex> {
-    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if body.get(..8)? != MAGIC || blake3::hash(body).as_bytes() != sum {
-        return None;
-    }
+    let body = unseal(bytes, MAGIC).ok()?;
     let mut c = Cursor { bytes: body, at: 8 };
     if c.u32()? != FORMAT || c.u64()? != key {
         return None;
@@ -171,18 +166,34 @@ pub(crate) fn decode(bytes: &[u8], plan: &Plan, key: u64) -> Option<SearchIndex>
     .then_some(index)
 }
 
-/// Reads the index of `plan` from the folder `dir`, if one there holds.
+/// Reads the index of `plan` from the folder `dir`, if one there holds. Its header is read
+/// first: an index of another plan reading (the usual case after an edit) is passed over
+/// without reading, and checksumming, the whole file.
 pub(crate) fn read(dir: &Path, plan: &Plan, key: u64) -> Option<SearchIndex> {
+    use std::io::Read;
     let path = dir.join(FILE);
-    let bytes = match crate::regular::read(&path, MAX_BYTES) {
-        Ok(Ok(bytes)) => bytes,
-        _ => return None,
+    let unused = |why: &str| {
+        tracing::debug!(file = %path.display(), why, "kept search index not used");
+        None
     };
-    let index = decode(&bytes, plan, key);
-    if index.is_none() {
-        tracing::debug!(file = %path.display(), "kept search index not used (stale, corrupt or of another build)");
+    let Ok((mut file, meta)) = crate::regular::open(&path) else {
+        return None;
+    };
+    if meta.len() > MAX_BYTES {
+        return unused("over the size limit");
     }
-    index
+    let mut bytes = vec![0u8; 20];
+    if file.read_exact(&mut bytes).is_err()
+        || bytes[..8] != *MAGIC
+        || bytes[8..12] != FORMAT.to_le_bytes()
+        || bytes[12..20] != key.to_le_bytes()
+    {
+        return unused("of another plan reading, format or build");
+    }
+    if file.read_to_end(&mut bytes).is_err() {
+        return unused("unreadable");
+    }
+    decode(&bytes, plan, key).or_else(|| unused("corrupt or truncated"))
 }
 
 /// Writes the index to the folder `dir` (atomically).
@@ -218,6 +229,34 @@ pub(crate) mod tests {
         let k = key(&plan, 0);
         let bytes = encode(&built, k);
         same(&decode(&bytes, &plan, k).unwrap(), &built);
+    }
+
+    #[test]
+    fn a_kept_index_is_read_back_only_for_its_own_plan_reading() {
+        let plan = plan();
+        let built = SearchIndex::build(&plan);
+        let dir = tempfile::tempdir().unwrap();
+        let k = key(&plan, 0);
+        write(dir.path(), &built, k).unwrap();
+        same(&read(dir.path(), &plan, k).unwrap(), &built);
+        assert!(
+            read(dir.path(), &plan, k ^ 1).is_none(),
+            "another plan reading"
+        );
+        let file = dir.path().join(FILE);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let last = bytes.len() - 40;
+        bytes[last] ^= 1;
+        std::fs::write(&file, &bytes).unwrap();
+        assert!(
+            read(dir.path(), &plan, k).is_none(),
+            "corrupt past the header"
+        );
+        std::fs::write(&file, &bytes[..10]).unwrap();
+        assert!(
+            read(dir.path(), &plan, k).is_none(),
+            "shorter than a header"
+        );
     }
 
     #[test]

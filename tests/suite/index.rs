@@ -15,7 +15,7 @@ use super::packs::copy_plan;
 use super::util::{stderr, stdout};
 
 /// Every answer a user sees from a plan: each story's pack (Markdown and JSON), each
-/// sprint's priorities and gate report, the lint report.
+/// sprint's priorities and gate report, the lint report, each file's explanation.
 fn answers(app: &App) -> Vec<String> {
     let mut out = Vec::new();
     for story in &app.plan().stories {
@@ -41,6 +41,11 @@ fn answers(app: &App) -> Vec<String> {
         out.push(serde_json::to_string(&app.check_gate(&sprint.id, today).unwrap()).unwrap());
     }
     out.push(serde_json::to_string(&app.lint()).unwrap());
+    // What `storypack explain` shows of each file: its stories, sections and the
+    // diagnostics of what it skipped, from the index as from a parse.
+    for doc in &app.plan().docs {
+        out.push(serde_json::to_string(&app.explain(&doc.path).unwrap()).unwrap());
+    }
     out
 }
 
@@ -68,21 +73,24 @@ fn packs_priorities_and_gates_are_byte_identical_with_and_without_the_index() {
     );
     // One file edited: it alone is read again, and the answers follow the edit exactly
     // as a plain parse does.
-    let backlog = plan
-        .path()
-        .join("docs/03-backlog/sprint-04-devops-sre-engineer.md");
-    let text = std::fs::read_to_string(&backlog).unwrap();
-    std::fs::write(
-        &backlog,
-        text.replace("Provision worker", "Provision the worker"),
-    )
-    .unwrap();
+    edit_one_file(plan.path());
     let edited = App::open_with(plan.path(), true).unwrap();
     assert_eq!(edited.index_usage(), (files - 1, 1));
     edited.persist_index();
     let again = App::open_with(plan.path(), true).unwrap();
     assert_eq!(again.index_usage(), (files, 0));
     assert_eq!(answers(&edited), answers(&App::open(plan.path()).unwrap()));
+}
+
+/// Edits one backlog file of a copy of the example plan (a story's title).
+fn edit_one_file(plan: &Path) {
+    let backlog = plan.join("docs/03-backlog/sprint-04-devops-sre-engineer.md");
+    let text = std::fs::read_to_string(&backlog).unwrap();
+    std::fs::write(
+        &backlog,
+        text.replace("Provision worker", "Provision the worker"),
+    )
+    .unwrap();
 }
 
 fn storypack(plan: &Path, args: &[&str]) -> Command {
@@ -199,15 +207,7 @@ fn the_server_writes_the_index_after_warm_up_and_again_after_a_change() {
     assert!(facts.is_file());
     let before = std::fs::read(&facts).unwrap();
     // An edit: once the plan settles, the index holds the new file.
-    let backlog = plan
-        .path()
-        .join("docs/03-backlog/sprint-04-devops-sre-engineer.md");
-    let text = std::fs::read_to_string(&backlog).unwrap();
-    std::fs::write(
-        &backlog,
-        text.replace("Provision worker", "Provision the worker"),
-    )
-    .unwrap();
+    edit_one_file(plan.path());
     wait_for(
         &|| std::fs::read(&facts).is_ok_and(|now| now != before),
         "the index was not rewritten after the edit",
