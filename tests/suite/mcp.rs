@@ -30,10 +30,10 @@ use super::util::example_plan;
 /// Generous: a notification that comes at all comes well within this.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A client that reports the notifications it receives.
+/// A client that reports the notifications it receives (also the store tests' client).
 #[derive(Clone)]
-struct Recorder {
-    events: mpsc::UnboundedSender<String>,
+pub(super) struct Recorder {
+    pub(super) events: mpsc::UnboundedSender<String>,
 }
 
 impl ClientHandler for Recorder {

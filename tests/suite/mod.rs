@@ -11,7 +11,7 @@ mod handoffs;
 mod http_limits;
 mod hygiene;
 mod index;
-mod mcp;
+pub mod mcp;
 mod no_panic;
 pub mod packs;
 mod reading;

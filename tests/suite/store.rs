@@ -19,12 +19,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ResourceUpdatedNotificationParam, SubscribeRequestParams,
-};
-use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, SubscribeRequestParams};
+use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 use storypack::app::App;
 use storypack::handoff::{
@@ -33,6 +31,7 @@ use storypack::handoff::{
 use tokio::sync::mpsc;
 
 use super::handoffs::valid_contract;
+use super::mcp::Recorder;
 use super::packs::copy_plan;
 use super::util::{stderr, stdout};
 
@@ -373,26 +372,6 @@ fn claim_cli(plan: &Path, store: &str, story: &str, agent: &str) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-}
-
-/// A client that reports the notifications it receives.
-#[derive(Clone)]
-struct Recorder {
-    events: mpsc::UnboundedSender<String>,
-}
-
-impl ClientHandler for Recorder {
-    async fn on_resource_list_changed(&self, _cx: NotificationContext<RoleClient>) {
-        let _ = self.events.send("resources/list_changed".into());
-    }
-
-    async fn on_resource_updated(
-        &self,
-        params: ResourceUpdatedNotificationParam,
-        _cx: NotificationContext<RoleClient>,
-    ) {
-        let _ = self.events.send(format!("updated {}", params.uri));
-    }
 }
 
 type Client = RunningService<RoleClient, Recorder>;
